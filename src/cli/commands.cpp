@@ -1,0 +1,148 @@
+// `wgnet keys derive|pub|psk` and `wgnet hub config`.
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <iterator>
+
+#include "crypto/encoding.h"
+#include "crypto/x25519.h"
+#include "keys/hub.h"
+#include "keys/seed.h"
+#include "util/error.h"
+
+namespace wgnet::cli {
+
+namespace {
+
+// Reads one base64 key from stdin, like `wg pubkey`: surrounding whitespace is ignored.
+crypto::Key read_key_from_stdin() {
+  std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  auto b = in.find_first_not_of(" \t\r\n");
+  auto e = in.find_last_not_of(" \t\r\n");
+  std::string_view text = b == std::string::npos ? std::string_view() : std::string_view(in).substr(b, e - b + 1);
+  crypto::Key k = crypto::key_from_base64(text, "stdin");
+  crypto::wipe(in.data(), in.size());
+  return k;
+}
+
+void print_key(const crypto::Key& k) {
+  std::string s = crypto::key_to_base64(k);
+  std::cout << s << "\n";
+  crypto::wipe(s.data(), s.size());
+}
+
+}  // namespace
+
+Commands::Commands(CLI::App& app) {
+  add_keys(app);
+  add_hub(app);
+}
+
+int Commands::run() { return selected_ ? selected_() : 2; }
+
+void Commands::add_keys(CLI::App& app) {
+  auto* keys = app.add_subcommand("keys", "derive and convert keys");
+  keys->require_subcommand(1);
+
+  auto* derive = keys->add_subcommand("derive", "print a container's private key (base64)");
+  derive_.add_to(*derive);
+  derive->add_option("ADDRESS", address_, "the container's IP address")->required();
+  derive->callback([this] {
+    selected_ = [this] {
+      auto d = derive_.make_deriver();
+      print_key(d.private_key(parse_address(address_, "ADDRESS")));
+      return 0;
+    };
+  });
+
+  auto* psk = keys->add_subcommand("psk", "print a container's derived preshared key (base64)");
+  derive_.add_to(*psk);
+  psk->add_option("ADDRESS", address_, "the container's IP address")->required();
+  psk->callback([this] {
+    selected_ = [this] {
+      auto d = derive_.make_deriver();
+      print_key(d.preshared_key(parse_address(address_, "ADDRESS")));
+      return 0;
+    };
+  });
+
+  auto* pub = keys->add_subcommand("pub", "read a private key (base64) on stdin, print its public key");
+  pub->callback([this] {
+    selected_ = [] {
+      print_key(crypto::public_key(read_key_from_stdin()));
+      return 0;
+    };
+  });
+}
+
+void Commands::add_hub(CLI::App& app) {
+  auto* hub = app.add_subcommand("hub", "configure the hub that containers connect to");
+  hub->require_subcommand(1);
+  auto* config = hub->add_subcommand("config", "print the hub's configuration: one peer per address");
+  derive_.add_to(*config);
+  config->add_option("--subnet", subnet_, "the network's subnet, CIDR")->required();
+  config->add_option("--range", range_, "only addresses FIRST-LAST of the subnet");
+  config->add_option("--psk", psk_, "'derived' adds each peer's derived preshared key; 'off'")
+      ->capture_default_str();
+  config->add_option("--format", format_, "wg-quick, wg (for `wg setconf`) or json")
+      ->capture_default_str();
+  config->add_option("--private-key-file", private_key_file_,
+                     "the hub's private key (base64), for the [Interface] section");
+  config->add_option("--listen-port", listen_port_, "the hub's UDP port, for the [Interface] section");
+  config->add_option("--address", hub_address_,
+                     "the hub's own tunnel address, CIDR (skipped as a peer; wg-quick Address)");
+  config->add_option("--threads", threads_, "threads to derive keys on (0 = all cores)")
+      ->capture_default_str();
+  config->callback([this] {
+    selected_ = [this] {
+      keys::AddressRange r;
+      auto subnet = Cidr::parse(subnet_);
+      if (!subnet)
+        throw InputError("--subnet: '" + subnet_ +
+                         "' is not a subnet; expected CIDR such as 10.0.42.0/24 or fd00::/112");
+      r.subnet = *subnet;
+      if (!range_.empty()) std::tie(r.first, r.last) = keys::parse_range(range_, "--range");
+      if (r.first && r.first->is_v4() != subnet->address().is_v4())
+        throw InputError("--range: the addresses are not of the subnet's family");
+      keys::HubInterface iface;
+      if (!hub_address_.empty()) {
+        auto a = Cidr::parse(hub_address_);
+        if (!a)
+          throw InputError("--address: '" + hub_address_ +
+                           "' is not an address; expected CIDR such as 10.0.42.254/24");
+        iface.address = *a;
+        r.skip.push_back(a->address());
+      }
+      if (listen_port_ != -1) {
+        if (listen_port_ < 1 || listen_port_ > 65535)
+          throw InputError("--listen-port: " + std::to_string(listen_port_) +
+                           " is not a port; expected 1-65535");
+        iface.listen_port = static_cast<uint16_t>(listen_port_);
+      }
+      if (psk_ != "derived" && psk_ != "off")
+        throw InputError("--psk: '" + psk_ + "' is not known; expected 'derived' or 'off'");
+      auto format = keys::parse_hub_format(format_, "--format");
+      auto d = derive_.make_deriver();
+      if (!private_key_file_.empty()) {
+        auto raw = keys::read_seed_file(private_key_file_, "--private-key-file",
+                                        [](const std::string& w) { std::cerr << "wgnet: " << w << "\n"; });
+        std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+          text.pop_back();
+        iface.private_key = crypto::key_from_base64(text, "--private-key-file");
+        crypto::wipe(text.data(), text.size());
+      }
+      auto addresses = keys::enumerate_addresses(r);
+      bool with_psk = psk_ == "derived";
+      if (with_psk && !addresses.empty()) d.preshared_key(addresses.front());  // validates the seed
+      std::ios::sync_with_stdio(false);
+      keys::write_hub_config(std::cout, d, addresses, with_psk, format, iface, threads_);
+      std::cout.flush();
+      return std::cout ? 0 : 1;
+    };
+  });
+}
+
+}  // namespace wgnet::cli

@@ -1,0 +1,30 @@
+// The subcommands of `wgnet`, each registered on the CLI11 app and run after parsing.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "cli/derive_options.h"
+
+namespace wgnet::cli {
+
+class Commands {
+ public:
+  explicit Commands(CLI::App& app);
+  // Runs the subcommand that was parsed; returns the exit code.
+  int run();
+
+ private:
+  void add_keys(CLI::App& app);
+  void add_hub(CLI::App& app);
+
+  std::function<int()> selected_;
+  DeriveOptions derive_;
+  std::string address_;
+  // hub config
+  std::string subnet_, range_, psk_ = "off", format_ = "wg-quick", private_key_file_, hub_address_;
+  int listen_port_ = -1;
+  unsigned threads_ = 0;
+};
+
+}  // namespace wgnet::cli

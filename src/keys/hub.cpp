@@ -1,0 +1,183 @@
+// Peers are derived and formatted in chunks on all cores, then written in address order.
+#include "keys/hub.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "crypto/encoding.h"
+#include "crypto/x25519.h"
+#include "util/error.h"
+
+namespace wgnet::keys {
+
+namespace {
+
+using U128 = unsigned __int128;
+
+U128 to_int(const IpAddress& a) {
+  U128 v = 0;
+  for (uint8_t b : a.bytes()) v = v << 8 | b;
+  return v;
+}
+
+IpAddress from_int(U128 v, bool v4) {
+  std::array<uint8_t, 16> b{};
+  size_t n = v4 ? 4 : 16;
+  for (size_t i = 0; i < n; i++) b[n - 1 - i] = static_cast<uint8_t>(v >> (8 * i));
+  return IpAddress::from_bytes(std::span<const uint8_t>(b.data(), n));
+}
+
+}  // namespace
+
+std::pair<IpAddress, IpAddress> parse_range(std::string_view text, std::string_view what) {
+  auto dash = text.find('-');
+  std::optional<IpAddress> a, b;
+  if (dash != std::string_view::npos) {
+    a = IpAddress::parse(text.substr(0, dash));
+    b = IpAddress::parse(text.substr(dash + 1));
+  }
+  if (!a || !b || a->is_v4() != b->is_v4())
+    throw InputError(std::string(what) + ": '" + std::string(text) +
+                     "' is not a range; expected FIRST-LAST, two addresses of one family "
+                     "(e.g. 10.0.42.1-10.0.42.100)");
+  if (*b < *a)
+    throw InputError(std::string(what) + ": '" + std::string(text) +
+                     "' ends before it starts; expected FIRST <= LAST");
+  return {*a, *b};
+}
+
+std::vector<IpAddress> enumerate_addresses(const AddressRange& r) {
+  const Cidr& net = r.subnet;
+  const bool v4 = net.address().is_v4();
+  const int host_bits = net.address().bits() - net.prefix();
+  if (host_bits > 20)
+    throw InputError("--subnet: " + net.str() + " holds 2^" + std::to_string(host_bits) +
+                     " addresses; expected at most 2^20 (a /12 for IPv4, a /108 for IPv6) — use "
+                     "--range or a smaller subnet");
+  const U128 lo_net = to_int(net.network());
+  const U128 hi_net = lo_net + ((U128{1} << host_bits) - 1);
+  U128 lo = lo_net, hi = hi_net;
+  if (r.first) {
+    if (!net.contains(*r.first) || !net.contains(*r.last))
+      throw InputError("--range: " + r.first->str() + "-" + r.last->str() + " is not inside " +
+                       net.network().str() + "/" + std::to_string(net.prefix()) +
+                       "; expected addresses of the subnet");
+    lo = to_int(*r.first);
+    hi = to_int(*r.last);
+  }
+  std::vector<IpAddress> out;
+  out.reserve(static_cast<size_t>(hi - lo + 1));
+  const bool skip_edges = r.skip_network_and_broadcast && host_bits >= 2;
+  for (U128 v = lo; v <= hi; v++) {
+    if (skip_edges && (v == lo_net || (v4 && v == hi_net))) continue;
+    IpAddress a = from_int(v, v4);
+    if (std::find(r.skip.begin(), r.skip.end(), a) != r.skip.end()) continue;
+    out.push_back(a);
+    if (v == hi) break;  // avoid wrapping at the top of the address space
+  }
+  return out;
+}
+
+HubFormat parse_hub_format(std::string_view text, std::string_view what) {
+  if (text == "wg-quick") return HubFormat::kWgQuick;
+  if (text == "wg") return HubFormat::kWg;
+  if (text == "json") return HubFormat::kJson;
+  throw InputError(std::string(what) + ": unknown format '" + std::string(text) +
+                   "'; expected wg-quick, wg or json");
+}
+
+namespace {
+
+void format_peer(std::string& s, const Deriver& d, const IpAddress& a, bool with_psk,
+                 HubFormat format, bool first) {
+  crypto::Key pub = d.public_key(a);
+  std::optional<crypto::Key> psk;
+  if (with_psk) psk = d.preshared_key(a);
+  const char* host = a.is_v4() ? "/32" : "/128";
+  if (format == HubFormat::kJson) {
+    s += first ? "  {\"address\": \"" : ",\n  {\"address\": \"";
+    s += a.str();
+    s += "\", \"public_key\": \"";
+    s += crypto::key_to_base64(pub);
+    if (psk) {
+      s += "\", \"preshared_key\": \"";
+      s += crypto::key_to_base64(*psk);
+    }
+    s += "\"}";
+    return;
+  }
+  s += "\n[Peer]\nPublicKey = ";
+  s += crypto::key_to_base64(pub);
+  if (psk) {
+    s += "\nPresharedKey = ";
+    std::string b64 = crypto::key_to_base64(*psk);
+    s += b64;
+    crypto::wipe(b64.data(), b64.size());
+  }
+  s += "\nAllowedIPs = ";
+  s += a.str();
+  s += host;
+  s += "\n";
+}
+
+}  // namespace
+
+void write_hub_config(std::ostream& out, const Deriver& deriver,
+                      const std::vector<IpAddress>& addresses, bool with_psk, HubFormat format,
+                      const HubInterface& iface, unsigned threads) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const bool address_line = iface.address && format == HubFormat::kWgQuick;
+  if (format != HubFormat::kJson && (iface.private_key || address_line || iface.listen_port)) {
+    out << "[Interface]\n";
+    if (address_line)
+      out << "Address = " << iface.address->str() << "\n";
+    if (iface.listen_port) out << "ListenPort = " << *iface.listen_port << "\n";
+    if (iface.private_key) {
+      std::string b64 = crypto::key_to_base64(*iface.private_key);
+      out << "PrivateKey = " << b64 << "\n";
+      crypto::wipe(b64.data(), b64.size());
+    }
+  }
+  constexpr size_t kChunk = 512;
+  const size_t nchunks = (addresses.size() + kChunk - 1) / kChunk;
+  std::vector<std::string> chunks(nchunks);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t c; (c = next.fetch_add(1)) < nchunks;) {
+      std::string& s = chunks[c];
+      s.reserve(kChunk * (with_psk ? 160 : 110));
+      size_t end = std::min(addresses.size(), (c + 1) * kChunk);
+      for (size_t i = c * kChunk; i < end; i++)
+        format_peer(s, deriver, addresses[i], with_psk, format, i == 0);
+    }
+  };
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto guarded = [&] {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = nchunks;
+    }
+  };
+  std::vector<std::thread> pool;
+  unsigned n = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(nchunks, 1)));
+  for (unsigned t = 1; t < n; t++) pool.emplace_back(guarded);
+  guarded();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  if (format == HubFormat::kJson) out << "[\n";
+  for (auto& s : chunks) {
+    out << s;
+    if (with_psk) crypto::wipe(s.data(), s.size());
+  }
+  if (format == HubFormat::kJson) out << (addresses.empty() ? "]\n" : "\n]\n");
+}
+
+}  // namespace wgnet::keys

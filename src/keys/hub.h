@@ -1,0 +1,47 @@
+// The hub side: every container address of a subnet, its public key (and PSK), as a hub config.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string_view>
+#include <vector>
+
+#include "crypto/secure.h"
+#include "keys/derive.h"
+#include "util/ip.h"
+
+namespace wgnet::keys {
+
+// The largest subnet `wgnet hub config` enumerates (2^20 addresses).
+constexpr uint64_t kMaxHubAddresses = uint64_t{1} << 20;
+
+struct AddressRange {
+  Cidr subnet;
+  std::optional<IpAddress> first, last;  // --range FIRST-LAST, inside the subnet
+  std::vector<IpAddress> skip;           // e.g. the hub's own address
+  bool skip_network_and_broadcast = true;
+};
+
+// "A-B" into a pair; throws InputError naming `what`.
+std::pair<IpAddress, IpAddress> parse_range(std::string_view text, std::string_view what);
+
+// The container addresses of `range`, in order. Throws InputError when the range lies outside
+// the subnet or the subnet is larger than kMaxHubAddresses.
+std::vector<IpAddress> enumerate_addresses(const AddressRange& range);
+
+enum class HubFormat { kWgQuick, kWg, kJson };
+HubFormat parse_hub_format(std::string_view text, std::string_view what);
+
+struct HubInterface {
+  std::optional<crypto::Key> private_key;
+  std::optional<uint16_t> listen_port;
+  std::optional<Cidr> address;  // wg-quick only
+};
+
+// Writes the hub configuration for `addresses`, deriving keys on `threads` threads (0 = all
+// cores). Output is identical whatever the thread count.
+void write_hub_config(std::ostream& out, const Deriver& deriver,
+                      const std::vector<IpAddress>& addresses, bool with_psk, HubFormat format,
+                      const HubInterface& iface, unsigned threads = 0);
+
+}  // namespace wgnet::keys

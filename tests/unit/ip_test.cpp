@@ -1,0 +1,47 @@
+// Address and prefix parsing.
+#include "util/ip.h"
+
+#include <gtest/gtest.h>
+
+using namespace wgnet;
+
+TEST(IpAddress, ParsesBothFamilies) {
+  auto a = IpAddress::parse("192.168.5.2");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->is_v4());
+  EXPECT_EQ(a->bytes().size(), 4u);
+  EXPECT_EQ(a->str(), "192.168.5.2");
+  auto b = IpAddress::parse("fd00::2");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->is_v6());
+  EXPECT_EQ(b->bytes()[15], 2);
+  EXPECT_EQ(b->str(), "fd00::2");
+}
+
+TEST(IpAddress, RejectsNonAddresses) {
+  for (const char* bad : {"", "10.0.0", "10.0.0.256", "host", "10.0.0.1/24", "::g", " 10.0.0.1"})
+    EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+}
+
+TEST(Cidr, ParsesAndComputesNetwork) {
+  auto c = Cidr::parse("10.0.42.7/24");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->prefix(), 24);
+  EXPECT_EQ(c->network().str(), "10.0.42.0");
+  EXPECT_FALSE(c->is_network());
+  EXPECT_TRUE(c->contains(*IpAddress::parse("10.0.42.200")));
+  EXPECT_FALSE(c->contains(*IpAddress::parse("10.0.43.1")));
+  EXPECT_FALSE(c->contains(*IpAddress::parse("fd00::1")));
+  auto h = Cidr::parse("10.0.0.1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->prefix(), 32);
+  auto v6 = Cidr::parse("fd00::1:2/112");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->network().str(), "fd00::1:0");
+  EXPECT_EQ(Cidr::parse("0.0.0.0/0")->network().str(), "0.0.0.0");
+}
+
+TEST(Cidr, RejectsBadPrefixes) {
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8"})
+    EXPECT_FALSE(Cidr::parse(bad)) << bad;
+}

@@ -1,0 +1,61 @@
+// Seed files: reading, permission warnings, confinement to the seed directory.
+#include "keys/seed.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.h"
+
+using namespace wgnet;
+namespace fs = std::filesystem;
+
+class SeedFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wgnet-seed-test-XXXXXX";
+    root = mkdtemp(tmpl);
+    fs::create_directory(root / "seeds");
+    write(root / "seeds" / "seed", "0123456789abcdef0123456789abcdef", 0600);
+    write(root / "outside", "0123456789abcdef", 0600);
+  }
+  void TearDown() override { fs::remove_all(root); }
+  static void write(const fs::path& p, const std::string& data, mode_t mode) {
+    std::ofstream(p) << data;
+    ::chmod(p.c_str(), mode);
+  }
+  fs::path root;
+};
+
+TEST_F(SeedFiles, ReadsRawBytesQuietly) {
+  int warnings = 0;
+  auto s = keys::read_seed_file((root / "seeds" / "seed").string(), "seed", [&](auto&) { warnings++; });
+  EXPECT_EQ(s.size(), 32u);
+  EXPECT_EQ(warnings, 0);
+}
+
+TEST_F(SeedFiles, WarnsWhenOthersCanRead) {
+  ::chmod((root / "seeds" / "seed").c_str(), 0644);
+  std::string warning;
+  keys::read_seed_file((root / "seeds" / "seed").string(), "seed", [&](auto& w) { warning = w; });
+  EXPECT_NE(warning.find("chmod 600"), std::string::npos);
+}
+
+TEST_F(SeedFiles, MissingFileIsAnInputError) {
+  EXPECT_THROW(keys::read_seed_file((root / "nope").string(), "--seed-file", nullptr), InputError);
+}
+
+TEST_F(SeedFiles, ConfinesToSeedDir) {
+  auto dir = (root / "seeds").string();
+  EXPECT_EQ(keys::confine_seed_path(dir, "seed", "wgnet.seed-file"),
+            fs::canonical(root / "seeds" / "seed").string());
+  EXPECT_NO_THROW(keys::confine_seed_path(dir, (root / "seeds" / "seed").string(), "x"));
+  EXPECT_THROW(keys::confine_seed_path(dir, (root / "outside").string(), "x"), InputError);
+  EXPECT_THROW(keys::confine_seed_path(dir, "../outside", "x"), InputError);
+  fs::create_symlink(root / "outside", root / "seeds" / "link");
+  EXPECT_THROW(keys::confine_seed_path(dir, "link", "x"), InputError);
+  EXPECT_THROW(keys::confine_seed_path(dir, dir, "x"), InputError);
+}

@@ -1,0 +1,32 @@
+// One interface for every way of making a WireGuard device: kernel, engine, external.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "wg/config.h"
+
+namespace wgnet::wg {
+
+// A backend creates WireGuard network devices in the *current* network namespace (the host's),
+// where their UDP sockets stay even after Docker moves the link into a container.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Creates link `ifname` (at most 15 bytes), applies `config` completely and sets `mtu`.
+  // On failure nothing is left behind. Throws SystemError / InputError.
+  virtual void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) = 0;
+  // Re-applies configuration to an existing device (e.g. after a restart).
+  virtual void configure(const std::string& ifname, const DeviceConfig& config) = 0;
+  // Deletes the device and whatever serves it; a device that is already gone is not an error.
+  virtual void remove(const std::string& ifname) = 0;
+  // Whether this backend serves a device of that name (in any namespace, where it can tell).
+  virtual bool exists(const std::string& ifname) = 0;
+  virtual DeviceStatus status(const std::string& ifname) = 0;
+  // Names of devices this backend serves whose name starts with `prefix` (for reconciliation).
+  virtual std::vector<std::string> list(const std::string& prefix) = 0;
+};
+
+}  // namespace wgnet::wg

@@ -13,8 +13,7 @@ dockerd_ensure_running() {
   echo "dockerd: starting (log: $log)"
   /usr/sbin/dockerd >"$log" 2>&1 &
   WGNET_DOCKERD_PID=$!
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if "$DOCKER" info >/dev/null 2>&1; then
       echo "dockerd: ready (pid $WGNET_DOCKERD_PID)"
       return 0
@@ -34,8 +33,7 @@ dockerd_stop_if_started() {
   [[ -n "$WGNET_DOCKERD_PID" ]] || return 0
   if kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null; then
     kill -TERM "$WGNET_DOCKERD_PID"
-    local i
-    for i in $(seq 1 60); do
+    for _ in $(seq 1 60); do
       kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null || break
       sleep 0.5
     done

@@ -1,0 +1,107 @@
+// `wgnetd`: the Docker network plugin. Wires the HTTP server to the driver, restores state,
+// and shuts down cleanly on SIGTERM/SIGINT (devices stay: containers keep their tunnels).
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "driver/api.h"
+#include "driver/driver.h"
+#include "driver/state.h"
+#include "http/server.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "wg/backends.h"
+
+namespace {
+
+struct Settings {
+  std::string socket = "/run/docker/plugins/wgnet.sock";
+  std::string state_dir = "/var/lib/wgnet";
+  std::string seed_dir = "/etc/wgnet";
+  std::string backend = "auto";
+  std::string log_level = "info";
+  std::string wireguard_go = "wireguard-go";
+};
+
+int serve(const Settings& s) {
+  using namespace wgnet;
+  log::set_level(log::parse_level(s.log_level, "--log-level"));
+  ::umask(077);  // state files, logs and the socket are for root only
+
+  // Signals are taken by one thread with sigwait, so block them everywhere first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  wg::Backends backends({s.wireguard_go, s.state_dir + "/logs"});
+  driver::StateStore state(s.state_dir);
+  log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe());
+  std::string chosen = backends.resolve(s.backend, "--backend");
+  log::info("default backend: " + chosen + (s.backend == "auto" ? " (auto)" : ""));
+  driver::WgDriver drv(state, backends, {s.seed_dir, chosen});
+  drv.restore();
+
+  http::UnixServer server(s.socket, [&drv](const http::Request& req) {
+    driver::Reply r = driver::dispatch(drv, req.target, req.body);
+    log::debug(req.target + " -> " + std::to_string(r.status));
+    return http::Response{r.status, "application/vnd.docker.plugins.v1+json", r.body};
+  });
+  std::string name = std::filesystem::path(s.socket).stem().string();
+  log::info("serving driver '" + name + "' on " + s.socket);
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "; stopping");
+    server.stop();
+  });
+  server.run();
+  // run() returned: either a signal stopped it (waiter is done) or it failed; wake the waiter.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  log::info("stopped; socket " + s.socket + " removed");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
+               "Gives each container a WireGuard interface as its only network."};
+  app.set_version_flag("--version", std::string(WGNET_VERSION));
+  app.add_option("--socket", s.socket, "unix socket Docker finds the plugin at; the driver name is "
+                                       "its file name without .sock")
+      ->capture_default_str();
+  app.add_option("--state-dir", s.state_dir, "where state.db (0600) and device logs live")
+      ->capture_default_str();
+  app.add_option("--seed-dir", s.seed_dir, "wgnet.seed-file and wgnet.peers-file must lie in here")
+      ->capture_default_str();
+  app.add_option("--backend", s.backend, "auto, kernel, engine or external: the default for networks "
+                                         "without wgnet.backend")
+      ->capture_default_str();
+  app.add_option("--log-level", s.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--wireguard-go", s.wireguard_go, "the userspace program of the external backend")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+    return serve(s);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "wgnetd: error: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const wgnet::InputError& e) {
+    std::cerr << "wgnetd: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "wgnetd: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,140 @@
+// JSON field names are Docker's exactly (moby libnetwork drivers/remote/api).
+#include "driver/api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace wgnet::driver {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string str_field(const json& j, const char* key, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) throw InputError(std::string("request: field ") + key + " is missing");
+    return "";
+  }
+  if (!it->is_string()) throw InputError(std::string("request: field ") + key + " must be a string");
+  return it->get<std::string>();
+}
+
+std::vector<IpamData> ipam(const json& j, const char* key) {
+  std::vector<IpamData> out;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) throw InputError(std::string("request: ") + key + " must be an array");
+  for (const auto& d : *it) {
+    if (!d.is_object()) throw InputError(std::string("request: ") + key + " entries must be objects");
+    out.push_back({str_field(d, "Pool", true), str_field(d, "Gateway", false)});
+  }
+  return out;
+}
+
+CreateNetworkRequest parse_create_network(const json& j) {
+  CreateNetworkRequest r;
+  r.network_id = str_field(j, "NetworkID", true);
+  if (auto o = j.find("Options"); o != j.end() && o->is_object()) {
+    if (auto g = o->find("com.docker.network.generic"); g != o->end() && g->is_object()) {
+      for (const auto& [k, v] : g->items()) {
+        if (v.is_string()) r.generic[k] = v.get<std::string>();
+        else if (v.is_number() || v.is_boolean()) r.generic[k] = v.dump();
+        else throw InputError("option " + k + ": expected a string value");
+      }
+    }
+    if (auto v6 = o->find("com.docker.network.enable_ipv6"); v6 != o->end() && v6->is_boolean())
+      r.enable_ipv6 = v6->get<bool>();
+  }
+  r.ipv4 = ipam(j, "IPv4Data");
+  r.ipv6 = ipam(j, "IPv6Data");
+  return r;
+}
+
+EndpointRef parse_ref(const json& j) {
+  return {str_field(j, "NetworkID", true), str_field(j, "EndpointID", true)};
+}
+
+CreateEndpointRequest parse_create_endpoint(const json& j) {
+  CreateEndpointRequest r;
+  r.network_id = str_field(j, "NetworkID", true);
+  r.endpoint_id = str_field(j, "EndpointID", true);
+  if (auto i = j.find("Interface"); i != j.end() && i->is_object()) {
+    r.address = str_field(*i, "Address", false);
+    r.address_ipv6 = str_field(*i, "AddressIPv6", false);
+    r.mac_address = str_field(*i, "MacAddress", false);
+  }
+  return r;
+}
+
+json to_json(const JoinResponse& r) {
+  json routes = json::array();
+  for (const auto& s : r.static_routes)
+    routes.push_back({{"Destination", s.destination}, {"RouteType", s.route_type}});
+  return {{"InterfaceName", {{"SrcName", r.src_name}, {"DstPrefix", r.dst_prefix}}},
+          {"StaticRoutes", routes},
+          {"DisableGatewayService", r.disable_gateway_service}};
+}
+
+Reply ok(const json& j = json::object()) { return {200, j.dump() + "\n"}; }
+Reply err(unsigned status, const std::string& m) { return {status, json{{"Err", m}}.dump() + "\n"}; }
+
+}  // namespace
+
+Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
+  std::string method(path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1));
+  try {
+    if (method == "Plugin.Activate") return ok({{"Implements", {"NetworkDriver"}}});
+    if (method == "NetworkDriver.GetCapabilities")
+      return ok({{"Scope", "local"}, {"ConnectivityScope", "global"}});
+    json j = body.empty() ? json::object() : json::parse(body);
+    if (!j.is_object()) throw InputError("request: expected a JSON object");
+    if (method == "NetworkDriver.CreateNetwork") {
+      driver.create_network(parse_create_network(j));
+      return ok();
+    }
+    if (method == "NetworkDriver.DeleteNetwork") {
+      driver.delete_network(str_field(j, "NetworkID", true));
+      return ok();
+    }
+    if (method == "NetworkDriver.CreateEndpoint") {
+      driver.create_endpoint(parse_create_endpoint(j));
+      return ok();
+    }
+    if (method == "NetworkDriver.EndpointOperInfo") {
+      return ok({{"Value", driver.endpoint_info(parse_ref(j))}});
+    }
+    if (method == "NetworkDriver.DeleteEndpoint") {
+      driver.delete_endpoint(parse_ref(j));
+      return ok();
+    }
+    if (method == "NetworkDriver.Join") {
+      JoinRequest r{str_field(j, "NetworkID", true), str_field(j, "EndpointID", true),
+                    str_field(j, "SandboxKey", false)};
+      return ok(to_json(driver.join(r)));
+    }
+    if (method == "NetworkDriver.Leave") {
+      driver.leave(parse_ref(j));
+      return ok();
+    }
+    if (method == "NetworkDriver.DiscoverNew" || method == "NetworkDriver.DiscoverDelete" ||
+        method == "NetworkDriver.ProgramExternalConnectivity" ||
+        method == "NetworkDriver.RevokeExternalConnectivity" || method == "NetworkDriver.FreeNetwork")
+      return ok();
+    if (method == "NetworkDriver.AllocateNetwork") return ok({{"Options", json::object()}});
+    return err(404, std::string(path) + " is not implemented by wgnet");
+  } catch (const json::exception& e) {
+    log::warn(method + ": malformed request: " + e.what());
+    return err(400, method + ": malformed request JSON: " + e.what());
+  } catch (const InputError& e) {
+    log::warn(method + ": " + e.what());
+    return err(200, e.what());
+  } catch (const std::exception& e) {
+    log::error(method + ": " + e.what());
+    return err(200, std::string("wgnet: ") + e.what());
+  }
+}
+
+}  // namespace wgnet::driver

@@ -1,0 +1,70 @@
+// libnetwork's remote driver API: one typed request and response per method, the Driver
+// interface they are served by, and the dispatcher that turns "/NetworkDriver.X" + JSON into a
+// call. Knows nothing of HTTP or WireGuard.
+#pragma once
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wgnet::driver {
+
+struct IpamData {
+  std::string pool;     // "10.1.0.0/24"
+  std::string gateway;  // "10.1.0.1/24", may be empty
+};
+
+struct CreateNetworkRequest {
+  std::string network_id;
+  std::map<std::string, std::string> generic;  // Options["com.docker.network.generic"]
+  bool enable_ipv6 = false;
+  std::vector<IpamData> ipv4, ipv6;
+};
+
+struct EndpointRef {
+  std::string network_id, endpoint_id;
+};
+
+struct CreateEndpointRequest {
+  std::string network_id, endpoint_id;
+  std::string address, address_ipv6, mac_address;  // CIDR strings, may be empty
+};
+
+struct JoinRequest {
+  std::string network_id, endpoint_id, sandbox_key;
+};
+
+struct StaticRoute {
+  std::string destination;
+  int route_type = 1;  // 1 = connected
+};
+
+struct JoinResponse {
+  std::string src_name, dst_prefix;
+  std::vector<StaticRoute> static_routes;
+  bool disable_gateway_service = true;
+};
+
+// One method per libnetwork call. Throw InputError/SystemError to answer {"Err": message}.
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual void create_network(const CreateNetworkRequest& r) = 0;
+  virtual void delete_network(const std::string& network_id) = 0;
+  virtual void create_endpoint(const CreateEndpointRequest& r) = 0;
+  virtual std::map<std::string, std::string> endpoint_info(const EndpointRef& r) = 0;
+  virtual void delete_endpoint(const EndpointRef& r) = 0;
+  virtual JoinResponse join(const JoinRequest& r) = 0;
+  virtual void leave(const EndpointRef& r) = 0;
+};
+
+struct Reply {
+  unsigned status = 200;
+  std::string body;  // JSON
+};
+
+// Serves `path` ("/NetworkDriver.Join") with `body` (JSON, possibly empty) by calling `driver`.
+// Never throws: every failure is a {"Err": ...} reply.
+Reply dispatch(Driver& driver, std::string_view path, std::string_view body);
+
+}  // namespace wgnet::driver

@@ -1,0 +1,332 @@
+// The order of operations is what makes wgnet fail closed and restart-safe: validate everything,
+// record the endpoint, build the device completely, and only then answer Docker.
+#include "driver/driver.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "crypto/secure.h"
+#include "keys/derive.h"
+#include "netlink/rtnl.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace wgnet::driver {
+
+namespace {
+
+std::string short_id(const std::string& id) { return id.substr(0, 12); }
+
+std::optional<Cidr> parse_cidr(const std::string& text, const std::string& what) {
+  if (text.empty()) return std::nullopt;
+  auto c = Cidr::parse(text);
+  if (!c) throw InputError(what + ": '" + text + "' is not a CIDR address");
+  return c;
+}
+
+NetworkOptions parse_stored(const NetworkRecord& rec, const std::string& seed_dir) {
+  OptionContext ctx{seed_dir, !rec.pools6.empty()};
+  return parse_network_options(rec.options, ctx);
+}
+
+}  // namespace
+
+WgDriver::WgDriver(StateStore& state, wg::Backends& backends, DriverConfig config)
+    : state_(state), backends_(backends), config_(std::move(config)) {}
+
+std::shared_ptr<WgDriver::Network> WgDriver::network(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = networks_.find(id);
+  return it == networks_.end() ? nullptr : it->second;
+}
+
+void WgDriver::restore() {
+  for (auto& rec : state_.networks()) {
+    auto n = std::make_shared<Network>();
+    n->record = rec;
+    for (const auto& p : rec.pools4) n->pools.push_back(*Cidr::parse(p));
+    for (const auto& p : rec.pools6) n->pools.push_back(*Cidr::parse(p));
+    try {
+      n->options = parse_stored(rec, config_.seed_dir);
+    } catch (const std::exception& e) {
+      n->error = e.what();
+      log::error("network " + short_id(rec.id) + ": its options no longer validate: " + n->error);
+    }
+    networks_[rec.id] = n;
+  }
+  for (auto& e : state_.endpoints()) endpoints_[e.endpoint_id] = e;
+  log::info("restored " + std::to_string(networks_.size()) + " network(s) and " +
+            std::to_string(endpoints_.size()) + " endpoint(s) from " + state_.path());
+
+  // Reconcile: devices of wgnet that belong to no endpoint are removed.
+  std::set<std::string> known;
+  std::set<std::string> backends_in_use;
+  for (auto& [id, e] : endpoints_) {
+    known.insert(e.ifname);
+    backends_in_use.insert(e.backend);
+  }
+  for (auto& [id, n] : networks_) backends_in_use.insert(n->record.backend);
+  for (const auto& name : backends_in_use) {
+    std::string why;
+    try {
+      auto& b = backends_.get(backends_.resolve(name, "state"));
+      for (const auto& dev : b.list(kIfPrefix))
+        if (!known.count(dev)) {
+          log::info("reconcile: removing " + dev + " (" + b.name() + "): it belongs to no endpoint");
+          b.remove(dev);
+        }
+    } catch (const std::exception& e) {
+      log::warn("reconcile: backend " + name + ": " + e.what());
+    }
+  }
+  for (const auto& link : netlink::rtnl::list_links())
+    if (link.name.rfind(kIfPrefix, 0) == 0 && !known.count(link.name)) {
+      log::info("reconcile: deleting link " + link.name + ": it belongs to no endpoint");
+      netlink::rtnl::delete_link(link.name);
+    }
+  for (auto& [id, e] : endpoints_) {
+    bool present = false;
+    try {
+      present = backends_.get(e.backend).exists(e.ifname);
+    } catch (const std::exception&) {
+    }
+    if (!present)
+      log::warn("endpoint " + short_id(id) + ": device " + e.ifname + " is gone" +
+                (e.sandbox.empty() ? "; it is rebuilt when the endpoint joins"
+                                   : "; its container has lost its tunnel (restart the container)"));
+  }
+}
+
+void WgDriver::create_network(const CreateNetworkRequest& r) {
+  if (r.network_id.empty()) throw InputError("CreateNetwork: NetworkID is empty");
+  if (network(r.network_id)) return;  // a retried request
+  auto n = std::make_shared<Network>();
+  n->record.id = r.network_id;
+  n->record.options = r.generic;
+  for (const auto& d : r.ipv4) {
+    auto c = parse_cidr(d.pool, "IPv4Data.Pool");
+    if (!c || !c->address().is_v4()) throw InputError("IPv4Data.Pool: '" + d.pool + "' is not an IPv4 subnet");
+    n->record.pools4.push_back(Cidr(c->network(), c->prefix()).str());
+    n->pools.push_back(Cidr(c->network(), c->prefix()));
+  }
+  for (const auto& d : r.ipv6) {
+    auto c = parse_cidr(d.pool, "IPv6Data.Pool");
+    if (!c || !c->address().is_v6()) throw InputError("IPv6Data.Pool: '" + d.pool + "' is not an IPv6 subnet");
+    n->record.pools6.push_back(Cidr(c->network(), c->prefix()).str());
+    n->pools.push_back(Cidr(c->network(), c->prefix()));
+  }
+  if (n->pools.empty()) throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
+  n->options = parse_stored(n->record, config_.seed_dir);
+  const std::string& wanted = r.generic.count("wgnet.backend") ? n->options->backend : config_.default_backend;
+  n->record.backend = backends_.resolve(wanted, r.generic.count("wgnet.backend") ? "wgnet.backend" : "--backend");
+  state_.put_network(n->record);
+  {
+    std::lock_guard lock(mutex_);
+    networks_[r.network_id] = n;
+  }
+  const auto& o = *n->options;
+  log::info("network " + short_id(r.network_id) + " created: backend " + n->record.backend + ", kdf " +
+            keys::kdf_name(o.kdf) + (o.endpoint ? ", hub " + o.endpoint->str() : "") +
+            (o.file_peers.empty() ? "" : ", " + std::to_string(o.file_peers.size()) + " peer(s) from " + o.peers_file) +
+            ", mtu " + std::to_string(o.mtu) + (o.psk ? ", psk derived" : "") +
+            (o.article_names ? " (article option names)" : ""));
+  if (o.seed)
+    log::warn("network " + short_id(r.network_id) +
+              ": the seed is given inline and is visible to `docker network inspect`; prefer "
+              "wgnet.seed-file");
+}
+
+void WgDriver::delete_network(const std::string& network_id) {
+  std::vector<EndpointRecord> leftovers;
+  {
+    std::lock_guard lock(mutex_);
+    if (!networks_.erase(network_id)) return;
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      if (it->second.network_id == network_id) {
+        leftovers.push_back(it->second);
+        it = endpoints_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& e : leftovers) {
+    backends_.get(e.backend).remove(e.ifname);
+    state_.delete_endpoint(e.endpoint_id);
+  }
+  state_.delete_network(network_id);
+  log::info("network " + short_id(network_id) + " deleted");
+}
+
+std::string WgDriver::pick_ifname(const std::string& endpoint_id) {
+  // Caller holds mutex_. "wgnet-" + 8 hex of the endpoint ID = 14 bytes; on a clash, try further
+  // windows of the ID, then a counter.
+  auto taken = [&](const std::string& n) {
+    for (auto& [id, e] : endpoints_)
+      if (e.ifname == n) return true;
+    return netlink::rtnl::ifindex(n).has_value();
+  };
+  std::string hex;
+  for (char c : endpoint_id)
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
+  for (size_t off = 0; off + 8 <= hex.size(); off += 8) {
+    std::string n = kIfPrefix + hex.substr(off, 8);
+    if (!taken(n)) return n;
+  }
+  for (unsigned i = 0; i < 100000000; i++) {
+    std::string n = kIfPrefix + std::to_string(i);
+    if (!taken(n)) return n;
+  }
+  throw SystemError("no free interface name");
+}
+
+wg::DeviceConfig WgDriver::device_config(const Network& n, const EndpointRecord& e) {
+  const auto& o = *n.options;
+  auto addr = IpAddress::parse(
+      (e.address4.empty() ? e.address6 : e.address4).substr(0, (e.address4.empty() ? e.address6 : e.address4).find('/')));
+  keys::Deriver d(o.kdf, load_seed(o), o.additional,
+                  o.seed_file.empty() ? "wgnet.seed" : "wgnet.seed-file");
+  wg::DeviceConfig c;
+  c.private_key = d.private_key(*addr);
+  c.replace_peers = true;
+  if (o.endpoint) {
+    wg::PeerConfig hub;
+    hub.public_key = *o.endpoint_key;
+    hub.endpoint = resolve(*o.endpoint, "wgnet.endpoint");
+    hub.persistent_keepalive = o.keepalive;
+    hub.allowed_ips = o.allowed_ips;
+    if (o.psk) hub.preshared_key = d.preshared_key(*addr);
+    c.peers.push_back(std::move(hub));
+  }
+  for (const auto& fp : o.file_peers) {
+    wg::PeerConfig p = fp.config;
+    if (fp.endpoint) p.endpoint = resolve(*fp.endpoint, "wgnet.peers-file Endpoint");
+    if (p.persistent_keepalive == 0 && fp.endpoint) p.persistent_keepalive = o.keepalive;
+    c.peers.push_back(std::move(p));
+  }
+  return c;
+}
+
+void WgDriver::make_device(const Network& n, const EndpointRecord& e) {
+  wg::DeviceConfig c = device_config(n, e);
+  backends_.get(e.backend).create(e.ifname, c, n.options->mtu);
+}
+
+void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
+  auto n = network(r.network_id);
+  if (!n)
+    throw InputError("network " + short_id(r.network_id) +
+                     " is not known to wgnet (its state was lost?); remove and re-create the network");
+  if (!n->options)
+    throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
+  if (!r.mac_address.empty())
+    throw InputError("a MAC address (" + r.mac_address +
+                     ") cannot be set: a WireGuard interface has none; remove --mac-address");
+  auto a4 = parse_cidr(r.address, "Interface.Address");
+  auto a6 = parse_cidr(r.address_ipv6, "Interface.AddressIPv6");
+  if (!a4 && !a6) throw InputError("the endpoint has no IP address; wgnet derives the key from it");
+  EndpointRecord e;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end()) {
+      if (it->second.address4 == r.address && it->second.address6 == r.address_ipv6) return;  // retried
+      throw InputError("endpoint " + short_id(r.endpoint_id) + " exists with other addresses");
+    }
+    e.network_id = r.network_id;
+    e.endpoint_id = r.endpoint_id;
+    e.address4 = r.address;
+    e.address6 = r.address_ipv6;
+    e.backend = n->record.backend;
+    e.ifname = pick_ifname(r.endpoint_id);
+    endpoints_[r.endpoint_id] = e;
+  }
+  try {
+    state_.put_endpoint(e);
+    make_device(*n, e);
+  } catch (...) {
+    {
+      std::lock_guard lock(mutex_);
+      endpoints_.erase(r.endpoint_id);
+    }
+    try {
+      state_.delete_endpoint(r.endpoint_id);
+    } catch (const std::exception& x) {
+      log::error(std::string("state: ") + x.what());
+    }
+    throw;
+  }
+  log::info("endpoint " + short_id(r.endpoint_id) + " on network " + short_id(r.network_id) + ": " +
+            e.ifname + " (" + e.backend + ") for " + (a4 ? a4->str() : "") +
+            (a4 && a6 ? " " : "") + (a6 ? a6->str() : ""));
+}
+
+std::map<std::string, std::string> WgDriver::endpoint_info(const EndpointRef& r) {
+  std::lock_guard lock(mutex_);
+  auto it = endpoints_.find(r.endpoint_id);
+  if (it == endpoints_.end()) return {};
+  return {{"wgnet.interface", it->second.ifname}, {"wgnet.backend", it->second.backend}};
+}
+
+void WgDriver::delete_endpoint(const EndpointRef& r) {
+  EndpointRecord e;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = endpoints_.find(r.endpoint_id);
+    if (it == endpoints_.end()) return;
+    e = it->second;
+    endpoints_.erase(it);
+  }
+  backends_.get(e.backend).remove(e.ifname);
+  state_.delete_endpoint(e.endpoint_id);
+  log::info("endpoint " + short_id(e.endpoint_id) + ": " + e.ifname + " deleted");
+}
+
+JoinResponse WgDriver::join(const JoinRequest& r) {
+  auto n = network(r.network_id);
+  EndpointRecord e;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = endpoints_.find(r.endpoint_id);
+    if (!n || it == endpoints_.end())
+      throw InputError("endpoint " + short_id(r.endpoint_id) + " is not known to wgnet");
+    e = it->second;
+  }
+  if (!n->options) throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
+  // A device lost while wgnetd was down is rebuilt here, before the container gets it.
+  auto& backend = backends_.get(e.backend);
+  if (!backend.exists(e.ifname)) {
+    log::warn("endpoint " + short_id(e.endpoint_id) + ": rebuilding missing device " + e.ifname);
+    backend.remove(e.ifname);
+    make_device(*n, e);
+  }
+  state_.set_sandbox(e.endpoint_id, r.sandbox_key);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end()) it->second.sandbox = r.sandbox_key;
+  }
+  JoinResponse resp;
+  resp.src_name = e.ifname;
+  resp.dst_prefix = "wg";
+  resp.disable_gateway_service = true;
+  auto a4 = parse_cidr(e.address4, "address"), a6 = parse_cidr(e.address6, "address");
+  for (const auto& c : n->options->allowed_ips) {
+    const auto& mine = c.address().is_v4() ? a4 : a6;
+    if (!mine) continue;  // no address of that family: the route could not be added
+    // Docker already adds the pool's connected route with the address; a duplicate would fail.
+    if (Cidr(mine->network(), mine->prefix()) == c) continue;
+    resp.static_routes.push_back({c.str(), 1});
+  }
+  return resp;
+}
+
+void WgDriver::leave(const EndpointRef& r) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = endpoints_.find(r.endpoint_id);
+    if (it == endpoints_.end()) return;
+    it->second.sandbox.clear();
+  }
+  state_.set_sandbox(r.endpoint_id, "");
+}
+
+}  // namespace wgnet::driver

@@ -1,0 +1,63 @@
+// wgnet's network driver: networks and endpoints of Docker, each endpoint one WireGuard device,
+// complete (key, peers, MTU) before Join returns. State survives restarts.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "driver/api.h"
+#include "driver/options.h"
+#include "driver/state.h"
+#include "wg/backends.h"
+
+namespace wgnet::driver {
+
+struct DriverConfig {
+  std::string seed_dir = "/etc/wgnet";
+  std::string default_backend = "auto";  // the daemon's --backend
+};
+
+class WgDriver : public Driver {
+ public:
+  WgDriver(StateStore& state, wg::Backends& backends, DriverConfig config);
+
+  // Loads networks and endpoints from the state store and removes devices of wgnet that belong
+  // to no endpoint. Called once at start.
+  void restore();
+
+  void create_network(const CreateNetworkRequest& r) override;
+  void delete_network(const std::string& network_id) override;
+  void create_endpoint(const CreateEndpointRequest& r) override;
+  std::map<std::string, std::string> endpoint_info(const EndpointRef& r) override;
+  void delete_endpoint(const EndpointRef& r) override;
+  JoinResponse join(const JoinRequest& r) override;
+  void leave(const EndpointRef& r) override;
+
+  // Name prefix of every device wgnet creates in the host namespace.
+  static constexpr const char* kIfPrefix = "wgnet-";
+
+ private:
+  struct Network {
+    NetworkRecord record;
+    std::optional<NetworkOptions> options;  // unset when the stored options no longer validate
+    std::string error;                      // why, for CreateEndpoint's reply
+    std::vector<Cidr> pools;
+  };
+
+  std::shared_ptr<Network> network(const std::string& id);
+  std::string pick_ifname(const std::string& endpoint_id);
+  wg::DeviceConfig device_config(const Network& n, const EndpointRecord& e);
+  void make_device(const Network& n, const EndpointRecord& e);
+
+  StateStore& state_;
+  wg::Backends& backends_;
+  DriverConfig config_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Network>> networks_;
+  std::map<std::string, EndpointRecord> endpoints_;
+};
+
+}  // namespace wgnet::driver

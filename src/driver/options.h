@@ -1,0 +1,63 @@
+// Network options (`docker network create -o KEY=VALUE`), validated as a whole: the table of
+// product.md plus the article's io.bestov.wg.* aliases.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/secure.h"
+#include "keys/derive.h"
+#include "util/ip.h"
+#include "wg/config.h"
+
+namespace wgnet::driver {
+
+struct HubEndpoint {
+  std::string host;  // numeric address or DNS name
+  uint16_t port = 0;
+  std::string str() const;
+};
+
+// One peer of a `wgnet.peers-file`.
+struct FilePeer {
+  wg::PeerConfig config;
+  std::optional<HubEndpoint> endpoint;  // resolved at device creation
+};
+
+struct NetworkOptions {
+  std::optional<HubEndpoint> endpoint;
+  std::optional<crypto::Key> endpoint_key;
+  std::string seed_file;                     // canonical path inside the seed directory
+  std::optional<crypto::SecretBytes> seed;   // inline seed (wgnet.seed / io.bestov.wg.seed)
+  std::vector<uint8_t> additional;
+  keys::Kdf kdf = keys::Kdf::kHkdf;
+  uint16_t keepalive = 25;
+  uint32_t mtu = 1420;
+  std::vector<Cidr> allowed_ips;
+  bool psk = false;
+  std::string peers_file;                    // canonical path inside the seed directory
+  std::vector<FilePeer> file_peers;
+  std::string backend = "auto";
+  bool article_names = false;                // io.bestov.wg.* were used
+};
+
+struct OptionContext {
+  std::string seed_dir = "/etc/wgnet";
+  bool ipv6 = false;  // the network has IPv6 pools
+};
+
+// Validates every wgnet.* / io.bestov.wg.* option of `generic` (other keys are Docker's and are
+// ignored), loads and checks the seed and peers file. Throws InputError naming the option and
+// what is expected; the message never contains a seed.
+NetworkOptions parse_network_options(const std::map<std::string, std::string>& generic,
+                                     const OptionContext& ctx);
+
+// The seed bytes: the inline seed, or the seed file read now.
+crypto::SecretBytes load_seed(const NetworkOptions& o);
+
+// Resolves a hub endpoint (numeric or DNS) to an address; throws InputError naming `what`.
+wg::Endpoint resolve(const HubEndpoint& e, std::string_view what);
+
+}  // namespace wgnet::driver

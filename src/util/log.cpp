@@ -1,0 +1,52 @@
+// Log lines: "2026-11-25T16:20:01.123Z info message".
+#include "util/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+#include "util/error.h"
+
+namespace wgnet::log {
+
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::mutex g_mutex;
+const char* name(Level l) {
+  switch (l) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    default: return "error";
+  }
+}
+}  // namespace
+
+Level parse_level(std::string_view text, std::string_view what) {
+  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError})
+    if (text == name(l)) return l;
+  throw InputError(std::string(what) + ": unknown level '" + std::string(text) +
+                   "'; expected debug, info, warn or error");
+}
+
+void set_level(Level level) { g_level = static_cast<int>(level); }
+bool enabled(Level level) { return static_cast<int>(level) >= g_level; }
+
+void write(Level level, std::string_view message) {
+  if (!enabled(level)) return;
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::lock_guard lock(g_mutex);
+  std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms), name(level),
+               static_cast<int>(message.size()), message.data());
+  std::fflush(stderr);
+}
+
+}  // namespace wgnet::log

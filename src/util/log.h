@@ -1,0 +1,23 @@
+// A small leveled logger to stderr: one line per message, timestamped, safe from many threads.
+// Never pass secrets to it.
+#pragma once
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace wgnet::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// "debug", "info", "warn", "error"; throws InputError naming `what` otherwise.
+Level parse_level(std::string_view text, std::string_view what);
+void set_level(Level level);
+bool enabled(Level level);
+void write(Level level, std::string_view message);
+
+inline void debug(std::string_view m) { write(Level::kDebug, m); }
+inline void info(std::string_view m) { write(Level::kInfo, m); }
+inline void warn(std::string_view m) { write(Level::kWarn, m); }
+inline void error(std::string_view m) { write(Level::kError, m); }
+
+}  // namespace wgnet::log

@@ -1,0 +1,45 @@
+// Which backends this host can use, and `auto`: kernel when the kernel can make a wireguard
+// link, else the embedded engine, else the external userspace program.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "wg/backend.h"
+
+namespace wgnet::wg {
+
+struct BackendOptions {
+  std::string external_program = "wireguard-go";
+  std::string log_dir;  // per-device logs of external programs
+};
+
+class Backends {
+ public:
+  explicit Backends(BackendOptions options);
+  ~Backends();
+
+  // "auto" → the best available backend's name; a named backend is checked. Throws InputError
+  // naming `what` (e.g. "wgnet.backend") with the reason a backend is unavailable.
+  std::string resolve(const std::string& requested, std::string_view what);
+  // The backend of a resolved name, created on first use.
+  Backend& get(const std::string& name);
+  // Installs `backend` under `name` as available (tests use an in-memory backend this way).
+  void add(const std::string& name, std::unique_ptr<Backend> backend);
+  // Backends already in use (for reconciliation).
+  std::vector<Backend*> active();
+  // A one-line summary for the start-up log: each backend and whether it is available.
+  std::string describe();
+
+ private:
+  bool available(const std::string& name, std::string* why);
+
+  BackendOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Backend>> made_;
+  std::map<std::string, std::pair<bool, std::string>> probed_;
+};
+
+}  // namespace wgnet::wg

@@ -1,0 +1,180 @@
+// UAPI encoding follows wireguard.md; the client is blocking with a short timeout because
+// userspace implementations answer at once.
+#include "wg/uapi.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "crypto/encoding.h"
+#include "crypto/x25519.h"
+#include "util/error.h"
+#include "util/fd.h"
+
+namespace wgnet::wg::uapi {
+
+std::string socket_dir() { return "/var/run/wireguard"; }
+std::string socket_path(const std::string& ifname) { return socket_dir() + "/" + ifname + ".sock"; }
+
+std::string encode_set(const DeviceConfig& c) {
+  std::string s = "set=1\n";
+  if (c.private_key) {
+    std::string hex = crypto::key_to_hex(*c.private_key);
+    s += "private_key=" + hex + "\n";
+    crypto::wipe(hex.data(), hex.size());
+  }
+  if (c.listen_port) s += "listen_port=" + std::to_string(*c.listen_port) + "\n";
+  s += "fwmark=" + std::to_string(c.fwmark) + "\n";
+  if (c.replace_peers) s += "replace_peers=true\n";
+  for (const auto& p : c.peers) {
+    s += "public_key=" + crypto::key_to_hex(p.public_key) + "\n";
+    if (p.preshared_key) {
+      std::string hex = crypto::key_to_hex(*p.preshared_key);
+      s += "preshared_key=" + hex + "\n";
+      crypto::wipe(hex.data(), hex.size());
+    }
+    if (p.endpoint) s += "endpoint=" + p.endpoint->str() + "\n";
+    s += "persistent_keepalive_interval=" + std::to_string(p.persistent_keepalive) + "\n";
+    s += "replace_allowed_ips=true\n";
+    for (const auto& a : p.allowed_ips) s += "allowed_ip=" + a.str() + "\n";
+  }
+  s += "\n";
+  return s;
+}
+
+namespace {
+
+template <typename T>
+T number(std::string_view key, std::string_view v) {
+  T n{};
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size())
+    throw SystemError("uapi: bad number for " + std::string(key) + ": '" + std::string(v) + "'");
+  return n;
+}
+
+}  // namespace
+
+DeviceStatus decode_get(std::string_view reply) {
+  DeviceStatus st;
+  PeerStatus* peer = nullptr;
+  bool saw_errno = false;
+  while (!reply.empty()) {
+    auto nl = reply.find('\n');
+    std::string_view line = reply.substr(0, nl);
+    reply = nl == std::string_view::npos ? std::string_view() : reply.substr(nl + 1);
+    if (line.empty()) continue;
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) throw SystemError("uapi: malformed line in reply");
+    auto key = line.substr(0, eq), v = line.substr(eq + 1);
+    if (key == "errno") {
+      int e = number<int>(key, v);
+      if (e != 0) throw SystemError("uapi: get failed with errno " + std::to_string(e));
+      saw_errno = true;
+    } else if (key == "private_key") {
+      auto k = crypto::key_from_hex(v, "uapi private_key");
+      if (!k.is_zero()) st.public_key = crypto::public_key(k);
+    } else if (key == "listen_port") {
+      st.listen_port = number<uint16_t>(key, v);
+    } else if (key == "public_key") {
+      st.peers.emplace_back();
+      peer = &st.peers.back();
+      peer->public_key = crypto::key_from_hex(v, "uapi public_key");
+    } else if (peer && key == "endpoint") {
+      peer->endpoint = Endpoint::parse(v);
+    } else if (peer && key == "last_handshake_time_sec") {
+      peer->last_handshake_sec = number<int64_t>(key, v);
+    } else if (peer && key == "last_handshake_time_nsec") {
+      peer->last_handshake_nsec = number<int64_t>(key, v);
+    } else if (peer && key == "rx_bytes") {
+      peer->rx_bytes = number<uint64_t>(key, v);
+    } else if (peer && key == "tx_bytes") {
+      peer->tx_bytes = number<uint64_t>(key, v);
+    } else if (peer && key == "persistent_keepalive_interval") {
+      peer->persistent_keepalive = number<uint16_t>(key, v);
+    } else if (peer && key == "allowed_ip") {
+      auto c = Cidr::parse(v);
+      if (!c) throw SystemError("uapi: bad allowed_ip '" + std::string(v) + "'");
+      peer->allowed_ips.push_back(*c);
+    }
+    // Other keys (fwmark, preshared_key, protocol_version) are not reported.
+  }
+  if (!saw_errno) throw SystemError("uapi: reply ended without errno");
+  return st;
+}
+
+namespace {
+
+Fd connect_uapi(const std::string& ifname) {
+  std::string path = socket_path(ifname);
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw SystemError(std::string("uapi: socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw SystemError("uapi: socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw SystemError("uapi: cannot connect to " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+// Sends `request`, reads until the blank line that ends a reply.
+std::string round_trip(const std::string& ifname, std::string request) {
+  Fd fd = connect_uapi(ifname);
+  size_t off = 0;
+  while (off < request.size()) {
+    ssize_t n = ::send(fd.get(), request.data() + off, request.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      crypto::wipe(request.data(), request.size());
+      throw SystemError("uapi: write to " + socket_path(ifname) + ": " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  crypto::wipe(request.data(), request.size());
+  std::string reply;
+  char buf[4096];
+  while (reply.size() < 2 || reply.compare(reply.size() - 2, 2, "\n\n") != 0) {
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError("uapi: read from " + socket_path(ifname) + ": " + std::strerror(errno));
+    if (n == 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  crypto::wipe(buf, sizeof buf);
+  return reply;
+}
+
+}  // namespace
+
+void set(const std::string& ifname, const DeviceConfig& config) {
+  std::string reply = round_trip(ifname, encode_set(config));
+  if (reply != "errno=0\n\n")
+    throw SystemError("uapi: configuring " + ifname + " failed: " +
+                      reply.substr(0, reply.find('\n')));
+}
+
+DeviceStatus get(const std::string& ifname) {
+  std::string reply = round_trip(ifname, "get=1\n\n");
+  DeviceStatus st = decode_get(reply);
+  crypto::wipe(reply.data(), reply.size());
+  return st;
+}
+
+bool reachable(const std::string& ifname) {
+  try {
+    connect_uapi(ifname);
+    return true;
+  } catch (const SystemError&) {
+    return false;
+  }
+}
+
+}  // namespace wgnet::wg::uapi

@@ -1,0 +1,114 @@
+// The dispatcher: Docker's JSON in, typed calls out, {"Err": ...} for every failure.
+#include "driver/api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+using namespace wgnet;
+using json = nlohmann::json;
+
+namespace {
+
+struct FakeDriver : driver::Driver {
+  driver::CreateNetworkRequest network;
+  driver::CreateEndpointRequest endpoint;
+  std::string deleted, left;
+  bool fail = false;
+  void create_network(const driver::CreateNetworkRequest& r) override {
+    if (fail) throw InputError("wgnet.endpoint is required");
+    network = r;
+  }
+  void delete_network(const std::string& id) override { deleted = id; }
+  void create_endpoint(const driver::CreateEndpointRequest& r) override { endpoint = r; }
+  std::map<std::string, std::string> endpoint_info(const driver::EndpointRef&) override {
+    return {{"wgnet.interface", "wgnet-1"}};
+  }
+  void delete_endpoint(const driver::EndpointRef& r) override { deleted = r.endpoint_id; }
+  driver::JoinResponse join(const driver::JoinRequest& r) override {
+    driver::JoinResponse j;
+    j.src_name = "wgnet-" + r.endpoint_id;
+    j.dst_prefix = "wg";
+    j.static_routes = {{"0.0.0.0/0", 1}};
+    return j;
+  }
+  void leave(const driver::EndpointRef& r) override { left = r.endpoint_id; }
+};
+
+json call(driver::Driver& d, const char* path, const std::string& body, unsigned* status = nullptr) {
+  auto r = driver::dispatch(d, path, body);
+  if (status) *status = r.status;
+  EXPECT_FALSE(r.body.empty()) << "every reply needs a JSON body";
+  return json::parse(r.body);
+}
+
+}  // namespace
+
+TEST(Api, ActivateAndCapabilities) {
+  FakeDriver d;
+  EXPECT_EQ(call(d, "/Plugin.Activate", ""), json::parse(R"({"Implements":["NetworkDriver"]})"));
+  EXPECT_EQ(call(d, "/NetworkDriver.GetCapabilities", ""),
+            json::parse(R"({"Scope":"local","ConnectivityScope":"global"})"));
+}
+
+TEST(Api, CreateNetworkAsDockerSendsIt) {
+  FakeDriver d;
+  auto r = call(d, "/NetworkDriver.CreateNetwork", R"({"NetworkID":"n1","Options":{
+      "com.docker.network.enable_ipv6":true,
+      "com.docker.network.generic":{"wgnet.endpoint":"198.18.42.2:1","wgnet.keepalive":"5"}},
+      "IPv4Data":[{"AddressSpace":"LocalDefault","Pool":"10.1.0.0/24","Gateway":"10.1.0.1/24"}],
+      "IPv6Data":[{"AddressSpace":"LocalDefault","Pool":"fd00::/64"}]})"
+                                                             "\n");
+  EXPECT_EQ(r, json::object());
+  EXPECT_EQ(d.network.network_id, "n1");
+  EXPECT_TRUE(d.network.enable_ipv6);
+  EXPECT_EQ(d.network.generic.at("wgnet.keepalive"), "5");
+  ASSERT_EQ(d.network.ipv4.size(), 1u);
+  EXPECT_EQ(d.network.ipv4[0].gateway, "10.1.0.1/24");
+  ASSERT_EQ(d.network.ipv6.size(), 1u);
+  EXPECT_EQ(d.network.ipv6[0].gateway, "");
+}
+
+TEST(Api, ErrorsBecomeErr) {
+  FakeDriver d;
+  d.fail = true;
+  auto r = call(d, "/NetworkDriver.CreateNetwork", R"({"NetworkID":"n1"})");
+  EXPECT_EQ(r["Err"], "wgnet.endpoint is required");
+  unsigned status = 0;
+  r = call(d, "/NetworkDriver.CreateNetwork", "{not json", &status);
+  EXPECT_NE(r["Err"].get<std::string>().find("malformed"), std::string::npos);
+  r = call(d, "/NetworkDriver.CreateEndpoint", R"({"NetworkID":"n1"})");
+  EXPECT_NE(r["Err"].get<std::string>().find("EndpointID"), std::string::npos);
+  r = call(d, "/NetworkDriver.Nope", "{}", &status);
+  EXPECT_EQ(status, 404u);
+  EXPECT_TRUE(r.contains("Err"));
+}
+
+TEST(Api, JoinReplyHasDockersFieldNames) {
+  FakeDriver d;
+  auto r = call(d, "/NetworkDriver.Join",
+                R"({"NetworkID":"n1","EndpointID":"e1","SandboxKey":"/var/run/docker/netns/x","Options":{}})");
+  EXPECT_EQ(r, json::parse(R"({"InterfaceName":{"SrcName":"wgnet-e1","DstPrefix":"wg"},
+      "StaticRoutes":[{"Destination":"0.0.0.0/0","RouteType":1}],"DisableGatewayService":true})"));
+  EXPECT_FALSE(r.contains("MacAddress"));
+}
+
+TEST(Api, EndpointCallsAndNoOps) {
+  FakeDriver d;
+  call(d, "/NetworkDriver.CreateEndpoint",
+       R"({"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.1.0.2/24","AddressIPv6":"","MacAddress":""},"Options":{}})");
+  EXPECT_EQ(d.endpoint.address, "10.1.0.2/24");
+  EXPECT_EQ(call(d, "/NetworkDriver.EndpointOperInfo", R"({"NetworkID":"n1","EndpointID":"e1"})")["Value"]
+                ["wgnet.interface"],
+            "wgnet-1");
+  call(d, "/NetworkDriver.Leave", R"({"NetworkID":"n1","EndpointID":"e1"})");
+  EXPECT_EQ(d.left, "e1");
+  call(d, "/NetworkDriver.DeleteEndpoint", R"({"NetworkID":"n1","EndpointID":"e1"})");
+  EXPECT_EQ(d.deleted, "e1");
+  for (const char* m : {"/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete",
+                        "/NetworkDriver.ProgramExternalConnectivity",
+                        "/NetworkDriver.RevokeExternalConnectivity"})
+    EXPECT_EQ(call(d, m, R"({"DiscoveryType":1})"), json::object()) << m;
+}

@@ -21,7 +21,8 @@ crypto::Key read_key_from_stdin() {
   std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto b = in.find_first_not_of(" \t\r\n");
   auto e = in.find_last_not_of(" \t\r\n");
-  std::string_view text = b == std::string::npos ? std::string_view() : std::string_view(in).substr(b, e - b + 1);
+  std::string_view text =
+      b == std::string::npos ? std::string_view() : std::string_view(in).substr(b, e - b + 1);
   crypto::Key k = crypto::key_from_base64(text, "stdin");
   crypto::wipe(in.data(), in.size());
   return k;
@@ -68,7 +69,8 @@ void Commands::add_keys(CLI::App& app) {
     };
   });
 
-  auto* pub = keys->add_subcommand("pub", "read a private key (base64) on stdin, print its public key");
+  auto* pub =
+      keys->add_subcommand("pub", "read a private key (base64) on stdin, print its public key");
   pub->callback([this] {
     selected_ = [] {
       print_key(crypto::public_key(read_key_from_stdin()));
@@ -80,7 +82,8 @@ void Commands::add_keys(CLI::App& app) {
 void Commands::add_hub(CLI::App& app) {
   auto* hub = app.add_subcommand("hub", "configure the hub that containers connect to");
   hub->require_subcommand(1);
-  auto* config = hub->add_subcommand("config", "print the hub's configuration: one peer per address");
+  auto* config =
+      hub->add_subcommand("config", "print the hub's configuration: one peer per address");
   derive_.add_to(*config);
   config->add_option("--subnet", subnet_, "the network's subnet, CIDR")->required();
   config->add_option("--range", range_, "only addresses FIRST-LAST of the subnet");
@@ -90,7 +93,8 @@ void Commands::add_hub(CLI::App& app) {
       ->capture_default_str();
   config->add_option("--private-key-file", private_key_file_,
                      "the hub's private key (base64), for the [Interface] section");
-  config->add_option("--listen-port", listen_port_, "the hub's UDP port, for the [Interface] section");
+  config->add_option("--listen-port", listen_port_,
+                     "the hub's UDP port, for the [Interface] section");
   config->add_option("--address", hub_address_,
                      "the hub's own tunnel address, CIDR (skipped as a peer; wg-quick Address)");
   config->add_option("--threads", threads_, "threads to derive keys on (0 = all cores)")
@@ -126,8 +130,9 @@ void Commands::add_hub(CLI::App& app) {
       auto format = keys::parse_hub_format(format_, "--format");
       auto d = derive_.make_deriver();
       if (!private_key_file_.empty()) {
-        auto raw = keys::read_seed_file(private_key_file_, "--private-key-file",
-                                        [](const std::string& w) { std::cerr << "wgnet: " << w << "\n"; });
+        auto raw =
+            keys::read_seed_file(private_key_file_, "--private-key-file",
+                                 [](const std::string& w) { std::cerr << "wgnet: " << w << "\n"; });
         std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
         while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
           text.pop_back();

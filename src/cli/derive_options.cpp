@@ -12,8 +12,9 @@ namespace wgnet::cli {
 void DeriveOptions::add_to(CLI::App& cmd) {
   cmd.add_option("--kdf", kdf, "key scheme: hkdf (wgnet's default) or sha3 (the article's)")
       ->capture_default_str();
-  auto* seed = cmd.add_option("--seed", seed_b64, "the secret seed, base64 (visible in `ps`: "
-                                                  "prefer --seed-file)");
+  auto* seed = cmd.add_option("--seed", seed_b64,
+                              "the secret seed, base64 (visible in `ps`: "
+                              "prefer --seed-file)");
   auto* file = cmd.add_option("--seed-file", seed_file, "file holding the raw seed bytes");
   seed->excludes(file);
   cmd.add_option("--additional", additional_b64, "the non-secret additional value, base64")

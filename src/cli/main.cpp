@@ -7,8 +7,9 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"wgnet: WireGuard networks for Docker containers.\n"
-               "Keys of containers are derived from a seed, an additional value and the address."};
+  CLI::App app{
+      "wgnet: WireGuard networks for Docker containers.\n"
+      "Keys of containers are derived from a seed, an additional value and the address."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(WGNET_VERSION));
   wgnet::cli::Commands commands(app);

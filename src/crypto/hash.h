@@ -12,6 +12,7 @@ namespace wgnet::crypto {
 Key sha3_256(std::initializer_list<std::span<const uint8_t>> parts);
 
 // HMAC-SHA256(key, concatenation of `parts`).
-Key hmac_sha256(std::span<const uint8_t> key, std::initializer_list<std::span<const uint8_t>> parts);
+Key hmac_sha256(std::span<const uint8_t> key,
+                std::initializer_list<std::span<const uint8_t>> parts);
 
 }  // namespace wgnet::crypto

@@ -74,18 +74,21 @@ int serve(const Settings& s) {
 
 int main(int argc, char** argv) {
   Settings s;
-  CLI::App app{"wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
-               "Gives each container a WireGuard interface as its only network."};
+  CLI::App app{
+      "wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
+      "Gives each container a WireGuard interface as its only network."};
   app.set_version_flag("--version", std::string(WGNET_VERSION));
-  app.add_option("--socket", s.socket, "unix socket Docker finds the plugin at; the driver name is "
-                                       "its file name without .sock")
+  app.add_option("--socket", s.socket,
+                 "unix socket Docker finds the plugin at; the driver name is "
+                 "its file name without .sock")
       ->capture_default_str();
   app.add_option("--state-dir", s.state_dir, "where state.db (0600) and device logs live")
       ->capture_default_str();
   app.add_option("--seed-dir", s.seed_dir, "wgnet.seed-file and wgnet.peers-file must lie in here")
       ->capture_default_str();
-  app.add_option("--backend", s.backend, "auto, kernel, engine or external: the default for networks "
-                                         "without wgnet.backend")
+  app.add_option("--backend", s.backend,
+                 "auto, kernel, engine or external: the default for networks "
+                 "without wgnet.backend")
       ->capture_default_str();
   app.add_option("--log-level", s.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--wireguard-go", s.wireguard_go, "the userspace program of the external backend")

@@ -18,7 +18,8 @@ std::string str_field(const json& j, const char* key, bool required) {
     if (required) throw InputError(std::string("request: field ") + key + " is missing");
     return "";
   }
-  if (!it->is_string()) throw InputError(std::string("request: field ") + key + " must be a string");
+  if (!it->is_string())
+    throw InputError(std::string("request: field ") + key + " must be a string");
   return it->get<std::string>();
 }
 
@@ -28,7 +29,8 @@ std::vector<IpamData> ipam(const json& j, const char* key) {
   if (it == j.end() || it->is_null()) return out;
   if (!it->is_array()) throw InputError(std::string("request: ") + key + " must be an array");
   for (const auto& d : *it) {
-    if (!d.is_object()) throw InputError(std::string("request: ") + key + " entries must be objects");
+    if (!d.is_object())
+      throw InputError(std::string("request: ") + key + " entries must be objects");
     out.push_back({str_field(d, "Pool", true), str_field(d, "Gateway", false)});
   }
   return out;
@@ -40,9 +42,12 @@ CreateNetworkRequest parse_create_network(const json& j) {
   if (auto o = j.find("Options"); o != j.end() && o->is_object()) {
     if (auto g = o->find("com.docker.network.generic"); g != o->end() && g->is_object()) {
       for (const auto& [k, v] : g->items()) {
-        if (v.is_string()) r.generic[k] = v.get<std::string>();
-        else if (v.is_number() || v.is_boolean()) r.generic[k] = v.dump();
-        else throw InputError("option " + k + ": expected a string value");
+        if (v.is_string())
+          r.generic[k] = v.get<std::string>();
+        else if (v.is_number() || v.is_boolean())
+          r.generic[k] = v.dump();
+        else
+          throw InputError("option " + k + ": expected a string value");
       }
     }
     if (auto v6 = o->find("com.docker.network.enable_ipv6"); v6 != o->end() && v6->is_boolean())
@@ -79,12 +84,15 @@ json to_json(const JoinResponse& r) {
 }
 
 Reply ok(const json& j = json::object()) { return {200, j.dump() + "\n"}; }
-Reply err(unsigned status, const std::string& m) { return {status, json{{"Err", m}}.dump() + "\n"}; }
+Reply err(unsigned status, const std::string& m) {
+  return {status, json{{"Err", m}}.dump() + "\n"};
+}
 
 }  // namespace
 
 Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
-  std::string method(path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1));
+  std::string method(
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1));
   try {
     if (method == "Plugin.Activate") return ok({{"Implements", {"NetworkDriver"}}});
     if (method == "NetworkDriver.GetCapabilities")
@@ -121,7 +129,8 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
     }
     if (method == "NetworkDriver.DiscoverNew" || method == "NetworkDriver.DiscoverDelete" ||
         method == "NetworkDriver.ProgramExternalConnectivity" ||
-        method == "NetworkDriver.RevokeExternalConnectivity" || method == "NetworkDriver.FreeNetwork")
+        method == "NetworkDriver.RevokeExternalConnectivity" ||
+        method == "NetworkDriver.FreeNetwork")
       return ok();
     if (method == "NetworkDriver.AllocateNetwork") return ok({{"Options", json::object()}});
     return err(404, std::string(path) + " is not implemented by wgnet");

@@ -72,7 +72,8 @@ void WgDriver::restore() {
       auto& b = backends_.get(backends_.resolve(name, "state"));
       for (const auto& dev : b.list(kIfPrefix))
         if (!known.count(dev)) {
-          log::info("reconcile: removing " + dev + " (" + b.name() + "): it belongs to no endpoint");
+          log::info("reconcile: removing " + dev + " (" + b.name() +
+                    "): it belongs to no endpoint");
           b.remove(dev);
         }
     } catch (const std::exception& e) {
@@ -92,8 +93,9 @@ void WgDriver::restore() {
     }
     if (!present)
       log::warn("endpoint " + short_id(id) + ": device " + e.ifname + " is gone" +
-                (e.sandbox.empty() ? "; it is rebuilt when the endpoint joins"
-                                   : "; its container has lost its tunnel (restart the container)"));
+                (e.sandbox.empty()
+                     ? "; it is rebuilt when the endpoint joins"
+                     : "; its container has lost its tunnel (restart the container)"));
   }
 }
 
@@ -105,29 +107,36 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   n->record.options = r.generic;
   for (const auto& d : r.ipv4) {
     auto c = parse_cidr(d.pool, "IPv4Data.Pool");
-    if (!c || !c->address().is_v4()) throw InputError("IPv4Data.Pool: '" + d.pool + "' is not an IPv4 subnet");
+    if (!c || !c->address().is_v4())
+      throw InputError("IPv4Data.Pool: '" + d.pool + "' is not an IPv4 subnet");
     n->record.pools4.push_back(Cidr(c->network(), c->prefix()).str());
     n->pools.push_back(Cidr(c->network(), c->prefix()));
   }
   for (const auto& d : r.ipv6) {
     auto c = parse_cidr(d.pool, "IPv6Data.Pool");
-    if (!c || !c->address().is_v6()) throw InputError("IPv6Data.Pool: '" + d.pool + "' is not an IPv6 subnet");
+    if (!c || !c->address().is_v6())
+      throw InputError("IPv6Data.Pool: '" + d.pool + "' is not an IPv6 subnet");
     n->record.pools6.push_back(Cidr(c->network(), c->prefix()).str());
     n->pools.push_back(Cidr(c->network(), c->prefix()));
   }
-  if (n->pools.empty()) throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
+  if (n->pools.empty())
+    throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
   n->options = parse_stored(n->record, config_.seed_dir);
-  const std::string& wanted = r.generic.count("wgnet.backend") ? n->options->backend : config_.default_backend;
-  n->record.backend = backends_.resolve(wanted, r.generic.count("wgnet.backend") ? "wgnet.backend" : "--backend");
+  const std::string& wanted =
+      r.generic.count("wgnet.backend") ? n->options->backend : config_.default_backend;
+  n->record.backend =
+      backends_.resolve(wanted, r.generic.count("wgnet.backend") ? "wgnet.backend" : "--backend");
   state_.put_network(n->record);
   {
     std::lock_guard lock(mutex_);
     networks_[r.network_id] = n;
   }
   const auto& o = *n->options;
-  log::info("network " + short_id(r.network_id) + " created: backend " + n->record.backend + ", kdf " +
-            keys::kdf_name(o.kdf) + (o.endpoint ? ", hub " + o.endpoint->str() : "") +
-            (o.file_peers.empty() ? "" : ", " + std::to_string(o.file_peers.size()) + " peer(s) from " + o.peers_file) +
+  log::info("network " + short_id(r.network_id) + " created: backend " + n->record.backend +
+            ", kdf " + keys::kdf_name(o.kdf) + (o.endpoint ? ", hub " + o.endpoint->str() : "") +
+            (o.file_peers.empty()
+                 ? ""
+                 : ", " + std::to_string(o.file_peers.size()) + " peer(s) from " + o.peers_file) +
             ", mtu " + std::to_string(o.mtu) + (o.psk ? ", psk derived" : "") +
             (o.article_names ? " (article option names)" : ""));
   if (o.seed)
@@ -182,8 +191,9 @@ std::string WgDriver::pick_ifname(const std::string& endpoint_id) {
 
 wg::DeviceConfig WgDriver::device_config(const Network& n, const EndpointRecord& e) {
   const auto& o = *n.options;
-  auto addr = IpAddress::parse(
-      (e.address4.empty() ? e.address6 : e.address4).substr(0, (e.address4.empty() ? e.address6 : e.address4).find('/')));
+  auto addr =
+      IpAddress::parse((e.address4.empty() ? e.address6 : e.address4)
+                           .substr(0, (e.address4.empty() ? e.address6 : e.address4).find('/')));
   keys::Deriver d(o.kdf, load_seed(o), o.additional,
                   o.seed_file.empty() ? "wgnet.seed" : "wgnet.seed-file");
   wg::DeviceConfig c;
@@ -215,8 +225,9 @@ void WgDriver::make_device(const Network& n, const EndpointRecord& e) {
 void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
   auto n = network(r.network_id);
   if (!n)
-    throw InputError("network " + short_id(r.network_id) +
-                     " is not known to wgnet (its state was lost?); remove and re-create the network");
+    throw InputError(
+        "network " + short_id(r.network_id) +
+        " is not known to wgnet (its state was lost?); remove and re-create the network");
   if (!n->options)
     throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
   if (!r.mac_address.empty())
@@ -229,7 +240,8 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end()) {
-      if (it->second.address4 == r.address && it->second.address6 == r.address_ipv6) return;  // retried
+      if (it->second.address4 == r.address && it->second.address6 == r.address_ipv6)
+        return;  // retried
       throw InputError("endpoint " + short_id(r.endpoint_id) + " exists with other addresses");
     }
     e.network_id = r.network_id;
@@ -256,8 +268,8 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
     throw;
   }
   log::info("endpoint " + short_id(r.endpoint_id) + " on network " + short_id(r.network_id) + ": " +
-            e.ifname + " (" + e.backend + ") for " + (a4 ? a4->str() : "") +
-            (a4 && a6 ? " " : "") + (a6 ? a6->str() : ""));
+            e.ifname + " (" + e.backend + ") for " + (a4 ? a4->str() : "") + (a4 && a6 ? " " : "") +
+            (a6 ? a6->str() : ""));
 }
 
 std::map<std::string, std::string> WgDriver::endpoint_info(const EndpointRef& r) {
@@ -291,7 +303,8 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
       throw InputError("endpoint " + short_id(r.endpoint_id) + " is not known to wgnet");
     e = it->second;
   }
-  if (!n->options) throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
+  if (!n->options)
+    throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
   // A device lost while wgnetd was down is rebuilt here, before the container gets it.
   auto& backend = backends_.get(e.backend);
   if (!backend.exists(e.ifname)) {
@@ -302,7 +315,8 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
   state_.set_sandbox(e.endpoint_id, r.sandbox_key);
   {
     std::lock_guard lock(mutex_);
-    if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end()) it->second.sandbox = r.sandbox_key;
+    if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end())
+      it->second.sandbox = r.sandbox_key;
   }
   JoinResponse resp;
   resp.src_name = e.ifname;

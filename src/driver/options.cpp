@@ -28,9 +28,9 @@ const std::map<std::string, std::string> kAliases = {
 };
 
 const std::set<std::string> kKnown = {
-    "wgnet.endpoint", "wgnet.endpoint-key", "wgnet.seed-file", "wgnet.seed",
-    "wgnet.additional", "wgnet.kdf", "wgnet.keepalive", "wgnet.mtu",
-    "wgnet.allowed-ips", "wgnet.psk", "wgnet.peers-file", "wgnet.backend",
+    "wgnet.endpoint",    "wgnet.endpoint-key", "wgnet.seed-file",  "wgnet.seed",
+    "wgnet.additional",  "wgnet.kdf",          "wgnet.keepalive",  "wgnet.mtu",
+    "wgnet.allowed-ips", "wgnet.psk",          "wgnet.peers-file", "wgnet.backend",
 };
 
 constexpr const char* kDockerMtu = "com.docker.network.driver.mtu";
@@ -79,8 +79,9 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
       canonical = a->second;
       o.article_names = true;
     } else if (key.rfind("io.bestov.wg.", 0) == 0) {
-      throw InputError(key + ": unknown option; the article's options are io.bestov.wg.peer, "
-                             "io.bestov.wg.peerkey, io.bestov.wg.seed, io.bestov.wg.additional");
+      throw InputError(key +
+                       ": unknown option; the article's options are io.bestov.wg.peer, "
+                       "io.bestov.wg.peerkey, io.bestov.wg.seed, io.bestov.wg.additional");
     } else if (key.rfind("wgnet.", 0) == 0) {
       if (!kKnown.count(key))
         throw InputError(key + ": unknown option; expected one of " + known_list());
@@ -105,27 +106,32 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
       throw InputError(name("wgnet.endpoint") + ": '" + value("wgnet.endpoint") +
                        "' is not valid; expected HOST:PORT, [IPv6]:PORT or DNSNAME:PORT");
     if (!has("wgnet.endpoint-key"))
-      throw InputError(name("wgnet.endpoint") + " needs wgnet.endpoint-key (or io.bestov.wg.peerkey): "
+      throw InputError(name("wgnet.endpoint") +
+                       " needs wgnet.endpoint-key (or io.bestov.wg.peerkey): "
                        "the hub's public key, base64");
-    o.endpoint_key = crypto::key_from_base64(value("wgnet.endpoint-key"), name("wgnet.endpoint-key"));
+    o.endpoint_key =
+        crypto::key_from_base64(value("wgnet.endpoint-key"), name("wgnet.endpoint-key"));
   } else if (has("wgnet.endpoint-key")) {
     throw InputError(name("wgnet.endpoint-key") +
                      " is given without wgnet.endpoint; expected the hub's HOST:PORT too");
   }
 
   if (has("wgnet.peers-file")) {
-    o.peers_file = keys::confine_seed_path(ctx.seed_dir, value("wgnet.peers-file"), "wgnet.peers-file");
+    o.peers_file =
+        keys::confine_seed_path(ctx.seed_dir, value("wgnet.peers-file"), "wgnet.peers-file");
     std::string origin = "wgnet.peers-file '" + value("wgnet.peers-file") + "'";
     o.file_peers = parse_peers_file(read_small_file(o.peers_file, "wgnet.peers-file"), origin);
   }
   if (!o.endpoint && o.file_peers.empty())
-    throw InputError("wgnet.endpoint is required: the hub's HOST:PORT (with wgnet.endpoint-key), "
-                     "or give wgnet.peers-file");
+    throw InputError(
+        "wgnet.endpoint is required: the hub's HOST:PORT (with wgnet.endpoint-key), "
+        "or give wgnet.peers-file");
 
   if (has("wgnet.seed") && has("wgnet.seed-file"))
     throw InputError(name("wgnet.seed") + " and wgnet.seed-file are both given; expected one");
   if (has("wgnet.seed-file")) {
-    o.seed_file = keys::confine_seed_path(ctx.seed_dir, value("wgnet.seed-file"), "wgnet.seed-file");
+    o.seed_file =
+        keys::confine_seed_path(ctx.seed_dir, value("wgnet.seed-file"), "wgnet.seed-file");
   } else if (has("wgnet.seed")) {
     o.seed = crypto::secret_from_base64(value("wgnet.seed"), name("wgnet.seed"));
   } else {
@@ -138,8 +144,9 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
                                                        : "";
   auto add = crypto::base64_decode(additional_b64);
   if (!add)
-    throw InputError(name("wgnet.additional") + ": not valid base64; expected standard base64 "
-                                                "with padding (it may be empty)");
+    throw InputError(name("wgnet.additional") +
+                     ": not valid base64; expected standard base64 "
+                     "with padding (it may be empty)");
   o.additional = std::move(*add);
 
   if (has("wgnet.keepalive"))
@@ -214,10 +221,12 @@ wg::Endpoint resolve(const HubEndpoint& e, std::string_view what) {
   for (addrinfo* p = res; p && !addr; p = p->ai_next) {
     if (p->ai_family == AF_INET)
       addr = IpAddress::from_bytes(std::span<const uint8_t>(
-          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr), 4));
+          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr),
+          4));
     else if (p->ai_family == AF_INET6)
       addr = IpAddress::from_bytes(std::span<const uint8_t>(
-          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr), 16));
+          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr),
+          16));
   }
   ::freeaddrinfo(res);
   if (!addr) throw InputError(std::string(what) + ": '" + e.host + "' has no IPv4 or IPv6 address");

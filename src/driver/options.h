@@ -29,18 +29,18 @@ struct FilePeer {
 struct NetworkOptions {
   std::optional<HubEndpoint> endpoint;
   std::optional<crypto::Key> endpoint_key;
-  std::string seed_file;                     // canonical path inside the seed directory
-  std::optional<crypto::SecretBytes> seed;   // inline seed (wgnet.seed / io.bestov.wg.seed)
+  std::string seed_file;                    // canonical path inside the seed directory
+  std::optional<crypto::SecretBytes> seed;  // inline seed (wgnet.seed / io.bestov.wg.seed)
   std::vector<uint8_t> additional;
   keys::Kdf kdf = keys::Kdf::kHkdf;
   uint16_t keepalive = 25;
   uint32_t mtu = 1420;
   std::vector<Cidr> allowed_ips;
   bool psk = false;
-  std::string peers_file;                    // canonical path inside the seed directory
+  std::string peers_file;  // canonical path inside the seed directory
   std::vector<FilePeer> file_peers;
   std::string backend = "auto";
-  bool article_names = false;                // io.bestov.wg.* were used
+  bool article_names = false;  // io.bestov.wg.* were used
 };
 
 struct OptionContext {

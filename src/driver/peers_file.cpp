@@ -96,7 +96,8 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
       p.config.preshared_key = crypto::key_from_base64(value, origin + " PresharedKey");
     } else if (lower == "endpoint") {
       p.endpoint = parse_hub_endpoint(value);
-      if (!p.endpoint) fail("Endpoint '" + value + "' is malformed; expected HOST:PORT or [IPv6]:PORT");
+      if (!p.endpoint)
+        fail("Endpoint '" + value + "' is malformed; expected HOST:PORT or [IPv6]:PORT");
     } else if (lower == "allowedips") {
       std::stringstream list(value);
       for (std::string item; std::getline(list, item, ',');) {
@@ -107,7 +108,8 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
     } else if (lower == "persistentkeepalive") {
       unsigned n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (value == "off") n = 0;
+      if (value == "off")
+        n = 0;
       else if (ec != std::errc() || ptr != value.data() + value.size() || n > 65535)
         fail("PersistentKeepalive '" + value + "' is not 0-65535 or 'off'");
       p.config.persistent_keepalive = static_cast<uint16_t>(n);

@@ -27,7 +27,8 @@ struct Stmt {
     return *this;
   }
   void run(sqlite3* db) {
-    if (sqlite3_step(s) != SQLITE_DONE) throw SystemError(std::string("state: ") + sqlite3_errmsg(db));
+    if (sqlite3_step(s) != SQLITE_DONE)
+      throw SystemError(std::string("state: ") + sqlite3_errmsg(db));
   }
   bool row() { return sqlite3_step(s) == SQLITE_ROW; }
   std::string text(int i) {
@@ -38,7 +39,8 @@ struct Stmt {
 };
 
 std::vector<std::string> json_list(const std::string& text) {
-  return text.empty() ? std::vector<std::string>{} : nlohmann::json::parse(text).get<std::vector<std::string>>();
+  return text.empty() ? std::vector<std::string>{}
+                      : nlohmann::json::parse(text).get<std::vector<std::string>>();
 }
 
 }  // namespace
@@ -51,17 +53,20 @@ StateStore::StateStore(const std::string& dir) : path_(dir + "/state.db") {
   if (fd < 0) throw SystemError("state: cannot open " + path_ + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
   ::close(fd);
-  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK)
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK)
     throw SystemError("state: cannot open " + path_ + ": " + (db_ ? sqlite3_errmsg(db_) : "?"));
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=DELETE");
   exec("PRAGMA synchronous=FULL");
-  exec("CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, "
-       "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL)");
-  exec("CREATE TABLE IF NOT EXISTS endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT NULL, "
-       "address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
-       "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '')");
+  exec(
+      "CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, "
+      "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL)");
+  exec(
+      "CREATE TABLE IF NOT EXISTS endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT "
+      "NULL, "
+      "address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
+      "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '')");
 }
 
 StateStore::~StateStore() { sqlite3_close(db_); }
@@ -77,8 +82,12 @@ void StateStore::exec(const char* sql) {
 
 void StateStore::put_network(const NetworkRecord& n) {
   std::lock_guard lock(mutex_);
-  Stmt st(db_, "INSERT OR REPLACE INTO networks (id, options, pools4, pools6, backend) VALUES (?,?,?,?,?)");
-  st.bind(1, n.id).bind(2, nlohmann::json(n.options).dump()).bind(3, nlohmann::json(n.pools4).dump());
+  Stmt st(
+      db_,
+      "INSERT OR REPLACE INTO networks (id, options, pools4, pools6, backend) VALUES (?,?,?,?,?)");
+  st.bind(1, n.id)
+      .bind(2, nlohmann::json(n.options).dump())
+      .bind(3, nlohmann::json(n.pools4).dump());
   st.bind(4, nlohmann::json(n.pools6).dump()).bind(5, n.backend).run(db_);
 }
 
@@ -105,8 +114,9 @@ std::vector<NetworkRecord> StateStore::networks() {
 
 void StateStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard lock(mutex_);
-  Stmt st(db_, "INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address4, address6, "
-               "ifname, backend, sandbox) VALUES (?,?,?,?,?,?,?)");
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address4, address6, "
+          "ifname, backend, sandbox) VALUES (?,?,?,?,?,?,?)");
   st.bind(1, e.endpoint_id).bind(2, e.network_id).bind(3, e.address4).bind(4, e.address6);
   st.bind(5, e.ifname).bind(6, e.backend).bind(7, e.sandbox).run(db_);
 }
@@ -118,15 +128,21 @@ void StateStore::delete_endpoint(const std::string& endpoint_id) {
 
 void StateStore::set_sandbox(const std::string& endpoint_id, const std::string& sandbox) {
   std::lock_guard lock(mutex_);
-  Stmt(db_, "UPDATE endpoints SET sandbox = ? WHERE endpoint_id = ?").bind(1, sandbox).bind(2, endpoint_id).run(db_);
+  Stmt(db_, "UPDATE endpoints SET sandbox = ? WHERE endpoint_id = ?")
+      .bind(1, sandbox)
+      .bind(2, endpoint_id)
+      .run(db_);
 }
 
 std::vector<EndpointRecord> StateStore::endpoints() {
   std::lock_guard lock(mutex_);
-  Stmt st(db_, "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox FROM endpoints");
+  Stmt st(db_,
+          "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox FROM "
+          "endpoints");
   std::vector<EndpointRecord> out;
   while (st.row())
-    out.push_back({st.text(1), st.text(0), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
+    out.push_back(
+        {st.text(1), st.text(0), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
   return out;
 }
 

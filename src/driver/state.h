@@ -14,8 +14,8 @@ namespace wgnet::driver {
 struct NetworkRecord {
   std::string id;
   std::map<std::string, std::string> options;  // the generic options as given (may hold a seed)
-  std::vector<std::string> pools4, pools6;      // CIDRs of Docker's IPAM pools
-  std::string backend;                          // the backend chosen at creation
+  std::vector<std::string> pools4, pools6;     // CIDRs of Docker's IPAM pools
+  std::string backend;                         // the backend chosen at creation
 };
 
 struct EndpointRecord {

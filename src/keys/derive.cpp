@@ -51,8 +51,9 @@ crypto::Key Deriver::hkdf_okm(std::string_view label, const IpAddress& addr) con
   const uint8_t addrlen = static_cast<uint8_t>(a.size());
   const uint8_t one = 1;
   // T(1) = HMAC(PRK, info || 0x01): 32 bytes is one HKDF-Expand block.
-  return crypto::hmac_sha256(prk_.span(), {as_bytes(label), {&zero, 1}, {alen, 2}, additional_,
-                                           {&addrlen, 1}, a, {&one, 1}});
+  return crypto::hmac_sha256(
+      prk_.span(),
+      {as_bytes(label), {&zero, 1}, {alen, 2}, additional_, {&addrlen, 1}, a, {&one, 1}});
 }
 
 crypto::Key Deriver::private_key(const IpAddress& addr) const {
@@ -68,8 +69,9 @@ crypto::Key Deriver::public_key(const IpAddress& addr) const {
 
 crypto::Key Deriver::preshared_key(const IpAddress& addr) const {
   if (seed_.size() < min_seed_size(Kdf::kHkdf))
-    throw InputError("--psk derived: a derived preshared key needs a seed of at least 16 bytes; this seed is " +
-                     std::to_string(seed_.size()));
+    throw InputError(
+        "--psk derived: a derived preshared key needs a seed of at least 16 bytes; this seed is " +
+        std::to_string(seed_.size()));
   return hkdf_okm("preshared-key", addr);
 }
 

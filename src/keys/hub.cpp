@@ -133,8 +133,7 @@ void write_hub_config(std::ostream& out, const Deriver& deriver,
   const bool address_line = iface.address && format == HubFormat::kWgQuick;
   if (format != HubFormat::kJson && (iface.private_key || address_line || iface.listen_port)) {
     out << "[Interface]\n";
-    if (address_line)
-      out << "Address = " << iface.address->str() << "\n";
+    if (address_line) out << "Address = " << iface.address->str() << "\n";
     if (iface.listen_port) out << "ListenPort = " << *iface.listen_port << "\n";
     if (iface.private_key) {
       std::string b64 = crypto::key_to_base64(*iface.private_key);

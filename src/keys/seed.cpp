@@ -34,12 +34,13 @@ crypto::SecretBytes read_seed_file(const std::string& path, std::string_view wha
   }
   if (st.st_size > static_cast<off_t>(kMaxSeed)) {
     ::close(fd);
-    throw InputError(name(what, path) + ": larger than 4096 bytes; expected a short seed (32 "
-                                        "random bytes recommended)");
+    throw InputError(name(what, path) +
+                     ": larger than 4096 bytes; expected a short seed (32 "
+                     "random bytes recommended)");
   }
   if ((st.st_mode & 077) != 0 && warn)
-    warn("warning: " + name(what, path) +
-         " is readable by group or others; run: chmod 600 " + path);
+    warn("warning: " + name(what, path) + " is readable by group or others; run: chmod 600 " +
+         path);
   uint8_t buf[kMaxSeed];
   size_t got = 0;
   while (got < kMaxSeed) {

@@ -20,11 +20,12 @@ extern char** environ;
 
 namespace wgnet::process {
 
-pid_t spawn_detached(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
-                     const std::string& log_path) {
+pid_t spawn_detached(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& extra_env, const std::string& log_path) {
   if (argv.empty()) throw SystemError("spawn: empty command");
   int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw SystemError(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    throw SystemError(std::string("pipe: ") + std::strerror(errno));
   Fd rd(pipefd[0]), wr(pipefd[1]);
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> args;
@@ -104,7 +105,8 @@ std::vector<pid_t> find(const std::function<bool(const std::vector<std::string>&
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
     auto cl = cmdline(static_cast<pid_t>(pid));
-    if (!cl.empty() && alive(static_cast<pid_t>(pid)) && match(cl)) out.push_back(static_cast<pid_t>(pid));
+    if (!cl.empty() && alive(static_cast<pid_t>(pid)) && match(cl))
+      out.push_back(static_cast<pid_t>(pid));
   }
   ::closedir(d);
   return out;

@@ -12,8 +12,8 @@ namespace wgnet::process {
 // Starts argv[0] (searched in PATH) in a new session with stdin from /dev/null and
 // stdout/stderr appended to `log_path` (created 0600), with `extra_env` ("K=V") added to the
 // environment. It survives the caller. Throws SystemError when it cannot be executed.
-pid_t spawn_detached(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
-                     const std::string& log_path);
+pid_t spawn_detached(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& extra_env, const std::string& log_path);
 
 // The command line of a live process; empty when it is gone or a zombie.
 std::vector<std::string> cmdline(pid_t pid);

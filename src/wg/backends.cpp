@@ -22,7 +22,8 @@ bool Backends::available(const std::string& name, std::string* why) {
   } else if (name == "external") {
     ok = ExternalBackend::program_available(options_.external_program, &reason);
   } else if (name == "engine") {
-    reason = "the embedded engine is not part of this build yet; use external (wireguard-go) or kernel";
+    reason =
+        "the embedded engine is not part of this build yet; use external (wireguard-go) or kernel";
   } else {
     reason = "unknown backend";
   }
@@ -38,8 +39,10 @@ std::string Backends::resolve(const std::string& requested, std::string_view wha
     for (const char* n : {"kernel", "engine", "external"})
       if (available(n, nullptr)) return n;
     available("external", &why);
-    throw InputError(std::string(what) + "=auto: no WireGuard backend is available: the kernel has "
-                     "no WireGuard module and " + why);
+    throw InputError(std::string(what) +
+                     "=auto: no WireGuard backend is available: the kernel has "
+                     "no WireGuard module and " +
+                     why);
   }
   if (requested != "kernel" && requested != "engine" && requested != "external")
     throw InputError(std::string(what) + ": '" + requested +
@@ -53,10 +56,13 @@ Backend& Backends::get(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto& b = made_[name];
   if (!b) {
-    if (name == "kernel") b = std::make_unique<KernelBackend>();
+    if (name == "kernel")
+      b = std::make_unique<KernelBackend>();
     else if (name == "external")
-      b = std::make_unique<ExternalBackend>(ExternalBackend::Options{options_.external_program, options_.log_dir});
-    else throw SystemError("backend '" + name + "' is not available");
+      b = std::make_unique<ExternalBackend>(
+          ExternalBackend::Options{options_.external_program, options_.log_dir});
+    else
+      throw SystemError("backend '" + name + "' is not available");
   }
   return *b;
 }
@@ -80,7 +86,8 @@ std::string Backends::describe() {
   for (const char* n : {"kernel", "engine", "external"}) {
     std::string why;
     bool ok = available(n, &why);
-    s += std::string(s.empty() ? "" : "; ") + n + ": " + (ok ? "available" : "unavailable (" + why + ")");
+    s += std::string(s.empty() ? "" : "; ") + n + ": " +
+         (ok ? "available" : "unavailable (" + why + ")");
   }
   return s;
 }

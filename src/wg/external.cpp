@@ -109,7 +109,8 @@ void ExternalBackend::create(const std::string& ifname, const DeviceConfig& conf
     remove(ifname);
     throw;
   }
-  log::debug("external: " + options_.program + " (pid " + std::to_string(pid) + ") serves " + ifname);
+  log::debug("external: " + options_.program + " (pid " + std::to_string(pid) + ") serves " +
+             ifname);
 }
 
 void ExternalBackend::configure(const std::string& ifname, const DeviceConfig& config) {
@@ -172,8 +173,9 @@ void ExternalBackend::supervise() {
     for (auto it = started_.begin(); it != started_.end();) {
       int status = 0;
       if (process::reap_if_exited(it->second, &status)) {
-        std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                              : "exit status " + std::to_string(WEXITSTATUS(status));
+        std::string why = WIFSIGNALED(status)
+                              ? "killed by signal " + std::to_string(WTERMSIG(status))
+                              : "exit status " + std::to_string(WEXITSTATUS(status));
         log::error("external: " + options_.program + " serving " + it->first +
                    " exited unexpectedly (" + why + "); the device is gone");
         it = started_.erase(it);

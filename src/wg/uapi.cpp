@@ -144,7 +144,8 @@ std::string round_trip(const std::string& ifname, std::string request) {
   while (reply.size() < 2 || reply.compare(reply.size() - 2, 2, "\n\n") != 0) {
     ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SystemError("uapi: read from " + socket_path(ifname) + ": " + std::strerror(errno));
+    if (n < 0)
+      throw SystemError("uapi: read from " + socket_path(ifname) + ": " + std::strerror(errno));
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
   }
@@ -157,8 +158,8 @@ std::string round_trip(const std::string& ifname, std::string request) {
 void set(const std::string& ifname, const DeviceConfig& config) {
   std::string reply = round_trip(ifname, encode_set(config));
   if (reply != "errno=0\n\n")
-    throw SystemError("uapi: configuring " + ifname + " failed: " +
-                      reply.substr(0, reply.find('\n')));
+    throw SystemError("uapi: configuring " + ifname +
+                      " failed: " + reply.substr(0, reply.find('\n')));
 }
 
 DeviceStatus get(const std::string& ifname) {

@@ -37,7 +37,8 @@ struct FakeDriver : driver::Driver {
   void leave(const driver::EndpointRef& r) override { left = r.endpoint_id; }
 };
 
-json call(driver::Driver& d, const char* path, const std::string& body, unsigned* status = nullptr) {
+json call(driver::Driver& d, const char* path, const std::string& body,
+          unsigned* status = nullptr) {
   auto r = driver::dispatch(d, path, body);
   if (status) *status = r.status;
   EXPECT_FALSE(r.body.empty()) << "every reply needs a JSON body";
@@ -55,12 +56,13 @@ TEST(Api, ActivateAndCapabilities) {
 
 TEST(Api, CreateNetworkAsDockerSendsIt) {
   FakeDriver d;
-  auto r = call(d, "/NetworkDriver.CreateNetwork", R"({"NetworkID":"n1","Options":{
+  auto r = call(d, "/NetworkDriver.CreateNetwork",
+                R"({"NetworkID":"n1","Options":{
       "com.docker.network.enable_ipv6":true,
       "com.docker.network.generic":{"wgnet.endpoint":"198.18.42.2:1","wgnet.keepalive":"5"}},
       "IPv4Data":[{"AddressSpace":"LocalDefault","Pool":"10.1.0.0/24","Gateway":"10.1.0.1/24"}],
       "IPv6Data":[{"AddressSpace":"LocalDefault","Pool":"fd00::/64"}]})"
-                                                             "\n");
+                "\n");
   EXPECT_EQ(r, json::object());
   EXPECT_EQ(d.network.network_id, "n1");
   EXPECT_TRUE(d.network.enable_ipv6);
@@ -88,8 +90,9 @@ TEST(Api, ErrorsBecomeErr) {
 
 TEST(Api, JoinReplyHasDockersFieldNames) {
   FakeDriver d;
-  auto r = call(d, "/NetworkDriver.Join",
-                R"({"NetworkID":"n1","EndpointID":"e1","SandboxKey":"/var/run/docker/netns/x","Options":{}})");
+  auto r = call(
+      d, "/NetworkDriver.Join",
+      R"({"NetworkID":"n1","EndpointID":"e1","SandboxKey":"/var/run/docker/netns/x","Options":{}})");
   EXPECT_EQ(r, json::parse(R"({"InterfaceName":{"SrcName":"wgnet-e1","DstPrefix":"wg"},
       "StaticRoutes":[{"Destination":"0.0.0.0/0","RouteType":1}],"DisableGatewayService":true})"));
   EXPECT_FALSE(r.contains("MacAddress"));
@@ -97,18 +100,19 @@ TEST(Api, JoinReplyHasDockersFieldNames) {
 
 TEST(Api, EndpointCallsAndNoOps) {
   FakeDriver d;
-  call(d, "/NetworkDriver.CreateEndpoint",
-       R"({"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.1.0.2/24","AddressIPv6":"","MacAddress":""},"Options":{}})");
+  call(
+      d, "/NetworkDriver.CreateEndpoint",
+      R"({"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.1.0.2/24","AddressIPv6":"","MacAddress":""},"Options":{}})");
   EXPECT_EQ(d.endpoint.address, "10.1.0.2/24");
-  EXPECT_EQ(call(d, "/NetworkDriver.EndpointOperInfo", R"({"NetworkID":"n1","EndpointID":"e1"})")["Value"]
-                ["wgnet.interface"],
+  EXPECT_EQ(call(d, "/NetworkDriver.EndpointOperInfo",
+                 R"({"NetworkID":"n1","EndpointID":"e1"})")["Value"]["wgnet.interface"],
             "wgnet-1");
   call(d, "/NetworkDriver.Leave", R"({"NetworkID":"n1","EndpointID":"e1"})");
   EXPECT_EQ(d.left, "e1");
   call(d, "/NetworkDriver.DeleteEndpoint", R"({"NetworkID":"n1","EndpointID":"e1"})");
   EXPECT_EQ(d.deleted, "e1");
-  for (const char* m : {"/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete",
-                        "/NetworkDriver.ProgramExternalConnectivity",
-                        "/NetworkDriver.RevokeExternalConnectivity"})
+  for (const char* m :
+       {"/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete",
+        "/NetworkDriver.ProgramExternalConnectivity", "/NetworkDriver.RevokeExternalConnectivity"})
     EXPECT_EQ(call(d, m, R"({"DiscoveryType":1})"), json::object()) << m;
 }

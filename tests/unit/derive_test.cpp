@@ -43,19 +43,18 @@ TEST_P(Sha3Vectors, MatchTheArticle) {
 
 INSTANTIATE_TEST_SUITE_P(
     KeysMd, Sha3Vectors,
-    ::testing::Values(
-        Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "192.168.5.2",
-                   "IJftaHjgELSRD3PXllSPn3EpiVmrEjQupVynwcfu8FE=",
-                   "+Pm8wi17cOoQ/QvaBq/WLcslAcgX1cCkrJA5dG57nU8="},
-        Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "10.0.42.1",
-                   "cBGd/MD6XTPtypcM/X1qIEDUJSzHyMVRWw50uxkFuE8=",
-                   "/l/BV1z68dXFqz3rgBtCpJK+p1K4EQYCANYaOR7JU1o="},
-        Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "10.0.42.2",
-                   "wA3R0B/r/WWAlvNbvsYLYX73rYMmeGsCkrgwnRLyNkY=",
-                   "uM/VYEGWrF1mz3lUXfne54rVyBVBxGwcYdQ4ruyo9CY="},
-        Sha3Vector{"dGVzdHNlZWQK", "YmVzdG92Lmlv", "192.168.5.2",
-                   "WNKz1h/rFKezrLIfdccfrFDFGsZ2mRcxcU0a8VUStVs=",
-                   "bU3rddZR+2plYDLLgpXlm9RUYX0rR0OTGovqv0wTqys="}));
+    ::testing::Values(Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "192.168.5.2",
+                                 "IJftaHjgELSRD3PXllSPn3EpiVmrEjQupVynwcfu8FE=",
+                                 "+Pm8wi17cOoQ/QvaBq/WLcslAcgX1cCkrJA5dG57nU8="},
+                      Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "10.0.42.1",
+                                 "cBGd/MD6XTPtypcM/X1qIEDUJSzHyMVRWw50uxkFuE8=",
+                                 "/l/BV1z68dXFqz3rgBtCpJK+p1K4EQYCANYaOR7JU1o="},
+                      Sha3Vector{"dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK", "10.0.42.2",
+                                 "wA3R0B/r/WWAlvNbvsYLYX73rYMmeGsCkrgwnRLyNkY=",
+                                 "uM/VYEGWrF1mz3lUXfne54rVyBVBxGwcYdQ4ruyo9CY="},
+                      Sha3Vector{"dGVzdHNlZWQK", "YmVzdG92Lmlv", "192.168.5.2",
+                                 "WNKz1h/rFKezrLIfdccfrFDFGsZ2mRcxcU0a8VUStVs=",
+                                 "bU3rddZR+2plYDLLgpXlm9RUYX0rR0OTGovqv0wTqys="}));
 
 TEST(Sha3, IsNotOriginalKeccak) {
   auto d = make(keys::Kdf::kSha3, "dGVzdHNlZWQK", "dGVzdGFkZGl0aW9uYWwK");
@@ -117,14 +116,16 @@ TEST(Hkdf, PskNeedsLongSeedEvenWithSha3) {
 
 TEST(Hkdf, FieldsAreSeparated) {
   // sha3 collides on (S="ab", A="") vs (S="a", A="b"); hkdf must not.
-  auto a = keys::Deriver(keys::Kdf::kHkdf, crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYWI=", "s"), {});
-  auto b = keys::Deriver(keys::Kdf::kHkdf, crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYQ==", "s"),
-                         {'b'});
+  auto a = keys::Deriver(keys::Kdf::kHkdf,
+                         crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYWI=", "s"), {});
+  auto b = keys::Deriver(keys::Kdf::kHkdf,
+                         crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYQ==", "s"), {'b'});
   auto addr = *IpAddress::parse("10.0.0.1");
   EXPECT_FALSE(a.private_key(addr) == b.private_key(addr));
-  auto c = keys::Deriver(keys::Kdf::kSha3, crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYWI=", "s"), {});
-  auto e = keys::Deriver(keys::Kdf::kSha3, crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYQ==", "s"),
-                         {'b'});
+  auto c = keys::Deriver(keys::Kdf::kSha3,
+                         crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYWI=", "s"), {});
+  auto e = keys::Deriver(keys::Kdf::kSha3,
+                         crypto::secret_from_base64("YWFhYWFhYWFhYWFhYWFhYQ==", "s"), {'b'});
   EXPECT_TRUE(c.private_key(addr) == e.private_key(addr));
 }
 

@@ -31,7 +31,9 @@ struct MemoryBackend : wg::Backend {
     devices[ifname] = {c, mtu};
     creates++;
   }
-  void configure(const std::string& ifname, const wg::DeviceConfig& c) override { devices.at(ifname).config = c; }
+  void configure(const std::string& ifname, const wg::DeviceConfig& c) override {
+    devices.at(ifname).config = c;
+  }
   void remove(const std::string& ifname) override { devices.erase(ifname); }
   bool exists(const std::string& ifname) override { return devices.count(ifname) > 0; }
   wg::DeviceStatus status(const std::string&) override { return {}; }
@@ -65,15 +67,18 @@ class DriverTest : public ::testing::Test {
     backends = std::make_unique<wg::Backends>(wg::BackendOptions{});
     backends->add("external", std::move(mem));
     state = std::make_unique<driver::StateStore>((root / "state").string());
-    drv = std::make_unique<driver::WgDriver>(*state, *backends,
-                                             driver::DriverConfig{(root / "seeds").string(), "external"});
+    drv = std::make_unique<driver::WgDriver>(
+        *state, *backends, driver::DriverConfig{(root / "seeds").string(), "external"});
     drv->restore();
   }
-  driver::CreateNetworkRequest network(std::map<std::string, std::string> extra = {}, bool v6 = false) {
+  driver::CreateNetworkRequest network(std::map<std::string, std::string> extra = {},
+                                       bool v6 = false) {
     driver::CreateNetworkRequest r;
     r.network_id = "net1";
-    r.generic = {{"wgnet.endpoint", "198.18.42.2:51820"}, {"wgnet.endpoint-key", kHubKey},
-                 {"wgnet.seed-file", "seed"}, {"wgnet.additional", "d2duZXQ="}};
+    r.generic = {{"wgnet.endpoint", "198.18.42.2:51820"},
+                 {"wgnet.endpoint-key", kHubKey},
+                 {"wgnet.seed-file", "seed"},
+                 {"wgnet.additional", "d2duZXQ="}};
     for (auto& [k, v] : extra) r.generic[k] = v;
     r.ipv4 = {{"10.0.42.0/24", "10.0.42.254/24"}};
     if (v6) r.ipv6 = {{"fd00::/64", ""}};
@@ -101,13 +106,15 @@ TEST_F(DriverTest, EndpointDeviceIsCompleteBeforeJoin) {
   EXPECT_EQ(name, "wgnet-01234567");
   EXPECT_EQ(dev.mtu, 1380u);
   // keys.md vector: hkdf, A = "wgnet", 10.0.42.1.
-  EXPECT_EQ(crypto::key_to_base64(*dev.config.private_key), "UPf3+OVueTsrbUIKjap8onwEGkPsRp5waK6TJd0ciGA=");
+  EXPECT_EQ(crypto::key_to_base64(*dev.config.private_key),
+            "UPf3+OVueTsrbUIKjap8onwEGkPsRp5waK6TJd0ciGA=");
   ASSERT_EQ(dev.config.peers.size(), 1u);
   const auto& hub = dev.config.peers[0];
   EXPECT_EQ(crypto::key_to_base64(hub.public_key), kHubKey);
   EXPECT_EQ(hub.endpoint->str(), "198.18.42.2:51820");
   EXPECT_EQ(hub.persistent_keepalive, 25);
-  EXPECT_EQ(crypto::key_to_base64(*hub.preshared_key), "utrXyRq5mCxlMTKphNiAIgonItjkaY9k9RKQq0RY/KY=");
+  EXPECT_EQ(crypto::key_to_base64(*hub.preshared_key),
+            "utrXyRq5mCxlMTKphNiAIgonItjkaY9k9RKQq0RY/KY=");
   ASSERT_EQ(hub.allowed_ips.size(), 1u);
   EXPECT_EQ(hub.allowed_ips[0].str(), "0.0.0.0/0");
 

@@ -19,8 +19,9 @@ TEST(Base64, RoundTrip) {
 }
 
 TEST(Base64, KnownValues) {
-  EXPECT_EQ(crypto::base64_encode(std::vector<uint8_t>{'b', 'e', 's', 't', 'o', 'v', '.', 'i', 'o'}),
-            "YmVzdG92Lmlv");
+  EXPECT_EQ(
+      crypto::base64_encode(std::vector<uint8_t>{'b', 'e', 's', 't', 'o', 'v', '.', 'i', 'o'}),
+      "YmVzdG92Lmlv");
   auto d = crypto::base64_decode("dGVzdHNlZWQK");
   ASSERT_TRUE(d);
   EXPECT_EQ(std::string(d->begin(), d->end()), "testseed\n");

@@ -31,7 +31,9 @@ TEST(Enumerate, SkipsNetworkBroadcastAndHub) {
   EXPECT_EQ(a.back().str(), "10.0.42.253");
 }
 
-TEST(Enumerate, Slash16Has65534) { EXPECT_EQ(keys::enumerate_addresses(range("10.1.0.0/16")).size(), 65534u); }
+TEST(Enumerate, Slash16Has65534) {
+  EXPECT_EQ(keys::enumerate_addresses(range("10.1.0.0/16")).size(), 65534u);
+}
 
 TEST(Enumerate, ArticleSlash30) {
   auto r = range("192.168.5.0/30");
@@ -94,8 +96,9 @@ TEST(HubConfig, WgFormatHasNoAddress) {
 
 TEST(HubConfig, JsonAndThreadCountDoNotChangeOutput) {
   auto addrs = keys::enumerate_addresses(range("10.9.0.0/22"));
-  auto d = keys::Deriver(keys::Kdf::kHkdf,
-                         crypto::secret_from_base64("YW4gZXhhbXBsZSBzZWVkIG9mIHRoaXJ0eS10d28gYnk=", "s"), {});
+  auto d = keys::Deriver(
+      keys::Kdf::kHkdf,
+      crypto::secret_from_base64("YW4gZXhhbXBsZSBzZWVkIG9mIHRoaXJ0eS10d28gYnk=", "s"), {});
   std::ostringstream one, two;
   keys::write_hub_config(one, d, addrs, true, keys::HubFormat::kJson, {}, 1);
   keys::write_hub_config(two, d, addrs, true, keys::HubFormat::kJson, {}, 2);

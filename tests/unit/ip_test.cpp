@@ -42,6 +42,7 @@ TEST(Cidr, ParsesAndComputesNetwork) {
 }
 
 TEST(Cidr, RejectsBadPrefixes) {
-  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8"})
+  for (const char* bad :
+       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8"})
     EXPECT_FALSE(Cidr::parse(bad)) << bad;
 }

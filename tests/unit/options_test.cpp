@@ -118,20 +118,28 @@ TEST_F(Options, DockerMtuIsHonoured) {
 TEST_F(Options, RefusalsNameTheOption) {
   auto with = [&](const char* k, const char* v) {
     auto o = base();
-    if (v) o[k] = v; else o.erase(k);
+    if (v)
+      o[k] = v;
+    else
+      o.erase(k);
     return error_of(o);
   };
   EXPECT_NE(with("wgnet.endpoint", nullptr).find("without wgnet.endpoint"), std::string::npos);
-  EXPECT_NE(error_of({{"wgnet.seed-file", "seed"}}).find("wgnet.endpoint is required"), std::string::npos);
+  EXPECT_NE(error_of({{"wgnet.seed-file", "seed"}}).find("wgnet.endpoint is required"),
+            std::string::npos);
   EXPECT_NE(with("wgnet.endpoint-key", nullptr).find("wgnet.endpoint-key"), std::string::npos);
-  EXPECT_NE(with("wgnet.endpoint-key", "bm90IGEga2V5").find("wgnet.endpoint-key"), std::string::npos);
+  EXPECT_NE(with("wgnet.endpoint-key", "bm90IGEga2V5").find("wgnet.endpoint-key"),
+            std::string::npos);
   EXPECT_NE(with("wgnet.endpoint", "198.18.42.2").find("HOST:PORT"), std::string::npos);
   EXPECT_NE(with("wgnet.endpoint", "198.18.42.2:0").find("wgnet.endpoint"), std::string::npos);
   EXPECT_NE(with("wgnet.foo", "1").find("wgnet.foo: unknown option"), std::string::npos);
   EXPECT_NE(with("io.bestov.wg.bar", "1").find("io.bestov.wg.bar"), std::string::npos);
-  EXPECT_NE(with("wgnet.seed-file", nullptr).find("wgnet.seed-file is required"), std::string::npos);
-  EXPECT_NE(with("wgnet.seed-file", (root / "outside").c_str()).find("outside the seed directory"), std::string::npos);
-  EXPECT_NE(with("wgnet.seed-file", "../outside").find("outside the seed directory"), std::string::npos);
+  EXPECT_NE(with("wgnet.seed-file", nullptr).find("wgnet.seed-file is required"),
+            std::string::npos);
+  EXPECT_NE(with("wgnet.seed-file", (root / "outside").c_str()).find("outside the seed directory"),
+            std::string::npos);
+  EXPECT_NE(with("wgnet.seed-file", "../outside").find("outside the seed directory"),
+            std::string::npos);
   EXPECT_NE(with("wgnet.seed-file", "missing").find("wgnet.seed-file"), std::string::npos);
   EXPECT_NE(with("wgnet.seed-file", "short").find("at least 16"), std::string::npos);
   EXPECT_NE(with("wgnet.kdf", "md5").find("wgnet.kdf"), std::string::npos);
@@ -180,7 +188,8 @@ TEST(PeersFile, ErrorsCarryLineNumbers) {
   };
   EXPECT_NE(err("[Interface]\nPrivateKey = x\n").find("line 1"), std::string::npos);
   EXPECT_NE(err("[Peer]\nAllowedIPs = 10.0.0.0/8\n").find("PublicKey"), std::string::npos);
-  EXPECT_NE(err("[Peer]\nPublicKey = ZDT64H99t/mK5RFAxcZRx2KTK4PN8cVP55zWhkFXWgk=\nFoo = 1\n").find("line 3"),
+  EXPECT_NE(err("[Peer]\nPublicKey = ZDT64H99t/mK5RFAxcZRx2KTK4PN8cVP55zWhkFXWgk=\nFoo = 1\n")
+                .find("line 3"),
             std::string::npos);
   EXPECT_NE(err("").find("no [Peer]"), std::string::npos);
 }

@@ -32,7 +32,8 @@ class SeedFiles : public ::testing::Test {
 
 TEST_F(SeedFiles, ReadsRawBytesQuietly) {
   int warnings = 0;
-  auto s = keys::read_seed_file((root / "seeds" / "seed").string(), "seed", [&](auto&) { warnings++; });
+  auto s =
+      keys::read_seed_file((root / "seeds" / "seed").string(), "seed", [&](auto&) { warnings++; });
   EXPECT_EQ(s.size(), 32u);
   EXPECT_EQ(warnings, 0);
 }

@@ -14,7 +14,11 @@ TEST(State, RoundTripAndReopen) {
   fs::path dir = fs::path(mkdtemp(tmpl)) / "state";
   {
     driver::StateStore s(dir.string());
-    s.put_network({"n1", {{"wgnet.seed", "c2VjcmV0"}, {"wgnet.endpoint", "198.18.0.2:1"}}, {"10.0.0.0/24"}, {}, "external"});
+    s.put_network({"n1",
+                   {{"wgnet.seed", "c2VjcmV0"}, {"wgnet.endpoint", "198.18.0.2:1"}},
+                   {"10.0.0.0/24"},
+                   {},
+                   "external"});
     s.put_endpoint({"n1", "e1", "10.0.0.2/24", "", "wgnet-e1", "external", ""});
     s.put_endpoint({"n1", "e2", "10.0.0.3/24", "fd00::3/64", "wgnet-e2", "external", ""});
     s.set_sandbox("e2", "/var/run/docker/netns/abc");

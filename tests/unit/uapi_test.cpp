@@ -74,7 +74,7 @@ TEST(Uapi, DecodeRejectsErrorsAndGarbage) {
 TEST(Endpoint, ParsesAndPrints) {
   EXPECT_EQ(wg::Endpoint::parse("198.18.42.2:10101")->str(), "198.18.42.2:10101");
   EXPECT_EQ(wg::Endpoint::parse("[fd00::1]:1")->str(), "[fd00::1]:1");
-  for (const char* bad : {"198.18.42.2", "198.18.42.2:0", "198.18.42.2:65536", "fd00::1:5", "[fd00::1]",
-                          "host:1", ":1"})
+  for (const char* bad : {"198.18.42.2", "198.18.42.2:0", "198.18.42.2:65536", "fd00::1:5",
+                          "[fd00::1]", "host:1", ":1"})
     EXPECT_FALSE(wg::Endpoint::parse(bad)) << bad;
 }

@@ -1,0 +1,136 @@
+// rtnetlink link requests. Links are addressed by name (ifi_index 0 + IFLA_IFNAME), which the
+// kernel resolves itself, so no index can go stale between a look-up and the request.
+#include "netlink/rtnl.h"
+
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+
+#include <cerrno>
+
+#include "netlink/message.h"
+#include "netlink/socket.h"
+
+namespace wgnet::netlink::rtnl {
+
+namespace {
+
+MessageBuilder link_request(uint16_t type, uint16_t flags, std::string_view name,
+                            const ifinfomsg& info = {}) {
+  check_ifname(name);
+  MessageBuilder b(type, NLM_F_REQUEST | NLM_F_ACK | flags);
+  b.fixed(info);
+  b.put_string(IFLA_IFNAME, name);
+  return b;
+}
+
+// Sends a change to an existing link; `what` names it in errors.
+void change_link(MessageBuilder b, const std::string& what) {
+  auto msg = b.finish();
+  Socket(NETLINK_ROUTE).request(msg, what);
+}
+
+Link decode_link(const Message& m) {
+  Link link;
+  auto info = m.fixed<ifinfomsg>();
+  link.index = info.ifi_index;
+  link.up = (info.ifi_flags & IFF_UP) != 0;
+  for (const Attribute& a : m.attributes(sizeof(ifinfomsg))) {
+    switch (a.type()) {
+      case IFLA_IFNAME:
+        link.name = a.str();
+        break;
+      case IFLA_MTU:
+        link.mtu = a.u32();
+        break;
+      case IFLA_LINKINFO:
+        if (auto kind = find_attribute(a.nested(), IFLA_INFO_KIND)) link.kind = kind->str();
+        break;
+      default:
+        break;
+    }
+  }
+  return link;
+}
+
+}  // namespace
+
+void check_ifname(std::string_view name) {
+  bool ok = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != "..";
+  for (char c : name)
+    if (c == '/' || c == ':' || c == '\0' || c == ' ' || c == '\t' || c == '\n') ok = false;
+  if (!ok)
+    throw InputError("invalid interface name '" + std::string(name) +
+                     "': expected 1 to 15 bytes without '/', ':' or whitespace");
+}
+
+std::vector<uint8_t> encode_create_link(std::string_view name, std::string_view kind) {
+  auto b = link_request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name);
+  size_t info = b.begin_nested(IFLA_LINKINFO);
+  b.put_string(IFLA_INFO_KIND, kind);
+  b.end_nested(info);
+  return b.finish();
+}
+
+void create_link(std::string_view name, std::string_view kind) {
+  auto msg = encode_create_link(name, kind);
+  Socket(NETLINK_ROUTE)
+      .request(msg, "create link " + std::string(name) + " of kind " + std::string(kind));
+}
+
+bool delete_link(std::string_view name) {
+  try {
+    change_link(link_request(RTM_DELLINK, 0, name), "delete link " + std::string(name));
+    return true;
+  } catch (const NetlinkError& e) {
+    if (e.error_number() == ENODEV) return false;
+    throw;
+  }
+}
+
+void set_mtu(std::string_view name, uint32_t mtu) {
+  auto b = link_request(RTM_NEWLINK, 0, name);
+  b.put_u32(IFLA_MTU, mtu);
+  change_link(std::move(b), "set MTU " + std::to_string(mtu) + " on link " + std::string(name));
+}
+
+void set_up(std::string_view name, bool up) {
+  ifinfomsg info{};
+  info.ifi_flags = up ? IFF_UP : 0;
+  info.ifi_change = IFF_UP;  // only this flag changes
+  change_link(link_request(RTM_NEWLINK, 0, name, info),
+              std::string("set link ") + std::string(name) + (up ? " up" : " down"));
+}
+
+std::optional<Link> find_link(std::string_view name) {
+  auto msg = link_request(RTM_GETLINK, 0, name).finish();
+  std::vector<uint8_t> reply;
+  try {
+    reply = Socket(NETLINK_ROUTE).request(msg, "look up link " + std::string(name));
+  } catch (const NetlinkError& e) {
+    if (e.error_number() == ENODEV) return std::nullopt;
+    throw;
+  }
+  for (const Message& m : parse_messages(reply))
+    if (m.header.nlmsg_type == RTM_NEWLINK) return decode_link(m);
+  return std::nullopt;
+}
+
+std::optional<int> ifindex(std::string_view name) {
+  auto link = find_link(name);
+  if (!link) return std::nullopt;
+  return link->index;
+}
+
+std::vector<Link> list_links() {
+  MessageBuilder b(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP);
+  b.fixed(ifinfomsg{});
+  auto msg = b.finish();
+  auto reply = Socket(NETLINK_ROUTE).dump(msg, "list links");
+  std::vector<Link> links;
+  for (const Message& m : parse_messages(reply))
+    if (m.header.nlmsg_type == RTM_NEWLINK) links.push_back(decode_link(m));
+  return links;
+}
+
+}  // namespace wgnet::netlink::rtnl

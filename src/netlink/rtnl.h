@@ -1,0 +1,38 @@
+// rtnetlink link operations (create, delete, MTU, up/down, look-up, list) in the network
+// namespace that is current when they are called.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wgnet::netlink::rtnl {
+
+struct Link {
+  int index = 0;
+  std::string name;
+  std::string kind;  // IFLA_INFO_KIND ("wireguard", "veth", ...); empty for e.g. lo
+  uint32_t mtu = 0;
+  bool up = false;  // administratively up (IFF_UP)
+};
+
+// Throws InputError unless `name` is a valid interface name (1..15 bytes, no '/', ':',
+// whitespace or NUL, not "." or "..").
+void check_ifname(std::string_view name);
+
+// The RTM_NEWLINK request create_link() sends (pure; exposed for tests).
+std::vector<uint8_t> encode_create_link(std::string_view name, std::string_view kind);
+
+// Creates link `name` of `kind`; fails with NetlinkError EEXIST if the name is taken and
+// EOPNOTSUPP if the kernel knows no such kind.
+void create_link(std::string_view name, std::string_view kind);
+// Deletes link `name`; false when it was already gone.
+bool delete_link(std::string_view name);
+void set_mtu(std::string_view name, uint32_t mtu);
+void set_up(std::string_view name, bool up);
+std::optional<int> ifindex(std::string_view name);
+std::optional<Link> find_link(std::string_view name);
+std::vector<Link> list_links();
+
+}  // namespace wgnet::netlink::rtnl

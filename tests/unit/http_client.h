@@ -1,0 +1,43 @@
+// A raw HTTP/1.1 client over a unix socket for the HTTP tests: requests are written by hand, the
+// way Docker's Go client sends them, and replies are parsed just enough to check them.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "util/fd.h"
+
+namespace wgnet::http::testing {
+
+struct Reply {
+  unsigned status = 0;
+  std::unordered_map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+// `POST <target>` with Docker's headers and `body` (Content-Length always set).
+std::string docker_request(std::string_view target, std::string_view body = "");
+
+class RawClient {
+ public:
+  // Connects to `path`; throws std::runtime_error. Every read and write gives up after
+  // `timeout_seconds`, so a broken server fails a test instead of hanging it.
+  explicit RawClient(const std::string& path, int timeout_seconds = 10);
+
+  // Writes all of `bytes`; false if the server closed the connection first.
+  bool send(std::string_view bytes);
+  // The next reply; nullopt on end of stream, reset or timeout.
+  std::optional<Reply> read_reply();
+  // True if the server closed the connection (end of stream or reset) before the timeout.
+  bool closed_by_peer();
+
+ private:
+  // Appends what arrives to buffer_; 0 at end of stream, -1 on error or timeout.
+  long receive_some();
+
+  Fd fd_;
+  std::string buffer_;  // bytes received and not yet consumed (keep-alive may bring more)
+};
+
+}  // namespace wgnet::http::testing

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -49,8 +50,14 @@ int serve(const Settings& s) {
   drv.restore();
 
   http::UnixServer server(s.socket, [&drv](const http::Request& req) {
+    auto start = std::chrono::steady_clock::now();
     driver::Reply r = driver::dispatch(drv, req.target, req.body);
-    log::debug(req.target + " -> " + std::to_string(r.status));
+    if (log::enabled(log::Level::kDebug)) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start);
+      log::debug(req.target + " -> " + std::to_string(r.status) + " in " +
+                 std::to_string(us.count() / 1000.0) + " ms");
+    }
     return http::Response{r.status, "application/vnd.docker.plugins.v1+json", r.body};
   });
   std::string name = std::filesystem::path(s.socket).stem().string();

@@ -2,6 +2,8 @@
 // record the endpoint, build the device completely, and only then answer Docker.
 #include "driver/driver.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -85,6 +87,29 @@ void WgDriver::restore() {
       log::info("reconcile: deleting link " + link.name + ": it belongs to no endpoint");
       netlink::rtnl::delete_link(link.name);
     }
+  // An endpoint whose container went away while wgnetd was down: Docker gave up on Leave and
+  // DeleteEndpoint and moved the device back to the host namespace (or its sandbox is gone).
+  // A joined device is otherwise always inside its container.
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    const auto& e = it->second;
+    bool back_home = netlink::rtnl::ifindex(e.ifname).has_value();
+    bool sandbox_gone = ::access(e.sandbox.c_str(), F_OK) != 0;
+    if (e.sandbox.empty() || (!back_home && !sandbox_gone)) {
+      ++it;
+      continue;
+    }
+    log::info("reconcile: endpoint " + short_id(e.endpoint_id) + ": its container is gone (" +
+              (back_home ? "the device is back in the host namespace" : e.sandbox + " is gone") +
+              "); removing " + e.ifname);
+    try {
+      backends_.get(e.backend).remove(e.ifname);
+      state_.delete_endpoint(e.endpoint_id);
+      it = endpoints_.erase(it);
+    } catch (const std::exception& x) {
+      log::warn("reconcile: " + e.ifname + ": " + x.what());
+      ++it;
+    }
+  }
   for (auto& [id, e] : endpoints_) {
     bool present = false;
     try {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -126,10 +127,13 @@ bool reap_if_exited(pid_t pid, int* status) {
 bool terminate(pid_t pid, std::chrono::milliseconds grace) {
   if (reap_if_exited(pid)) return true;
   ::kill(pid, SIGTERM);
+  // Programs usually exit within milliseconds: poll finely first, then back off.
   auto deadline = std::chrono::steady_clock::now() + grace;
+  auto step = std::chrono::microseconds(200);
   while (std::chrono::steady_clock::now() < deadline) {
     if (reap_if_exited(pid)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(step);
+    step = std::min<std::chrono::microseconds>(step * 2, std::chrono::milliseconds(20));
   }
   ::kill(pid, SIGKILL);
   for (int i = 0; i < 100; i++) {

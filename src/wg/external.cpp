@@ -118,6 +118,7 @@ void ExternalBackend::configure(const std::string& ifname, const DeviceConfig& c
 }
 
 void ExternalBackend::remove(const std::string& ifname) {
+  auto t0 = std::chrono::steady_clock::now();
   std::vector<pid_t> pids;
   {
     std::lock_guard lock(mutex_);
@@ -126,19 +127,24 @@ void ExternalBackend::remove(const std::string& ifname) {
       started_.erase(it);
     }
   }
-  for (pid_t p : pids_of(ifname))
-    if (std::find(pids.begin(), pids.end(), p) == pids.end()) pids.push_back(p);
+  // A device started by an earlier wgnetd is found by its command line (a /proc scan, slower).
+  if (pids.empty()) pids = pids_of(ifname);
   // Deleting the link makes the program exit on its own; it may already be gone or elsewhere.
   try {
     netlink::rtnl::delete_link(ifname);
   } catch (const std::exception& e) {
     log::debug("external: deleting link " + ifname + ": " + e.what());
   }
+  auto t1 = std::chrono::steady_clock::now();
   for (pid_t p : pids)
     if (!process::terminate(p))
       log::warn("external: process " + std::to_string(p) + " serving " + ifname + " did not stop");
   ::unlink(uapi::socket_path(ifname).c_str());
   if (!options_.log_dir.empty()) ::unlink(log_path(ifname).c_str());
+  auto t2 = std::chrono::steady_clock::now();
+  using ms = std::chrono::duration<double, std::milli>;
+  log::debug("external: removed " + ifname + ": link " + std::to_string(ms(t1 - t0).count()) +
+             " ms, process " + std::to_string(ms(t2 - t1).count()) + " ms");
 }
 
 bool ExternalBackend::exists(const std::string& ifname) { return uapi::reachable(ifname); }

@@ -28,6 +28,7 @@ assert_ok "the hub pings c1 after the restart" hub_ping "$ip1"
 ctr_run c2 net
 ip2="$(ctr_ip c2 net)"
 assert_ne "c2 has its own address" "$ip1" "$ip2"
+c2_ifnames="$(new_wgnet_ifnames | grep -vxF -f <(printf '%s\n' $c1_ifnames) || true)"
 assert_ok "c2 ($ip2), started after the restart, pings the hub" ctr_ping c2 "$HUB_IP"
 assert_ok "the hub pings c2" hub_ping "$ip2"
 
@@ -49,3 +50,20 @@ wgnetd_start
 assert_ok "c2 reaches the hub after wgnetd restarted from SIGTERM" ctr_ping c2 "$HUB_IP"
 ctr_run c3 net
 assert_ok "c3, started after that, pings the hub" ctr_ping c3 "$HUB_IP"
+c3_ifnames="$(new_wgnet_ifnames | grep -vxF -f <(printf '%s\n' $c2_ifnames) || true)"
+[[ -n "$c3_ifnames" ]] || fail "no device found for c3"
+
+# A container removed while wgnetd is down: Docker retries DeleteEndpoint for ~30 s, gives up and
+# forgets the endpoint; the device comes back to the host namespace. The restarted wgnetd must
+# notice (the container's sandbox is gone) and remove the device, its process and socket.
+wgnetd_kill
+say "docker rm -f c3 while wgnetd is down (Docker retries for about 30 s)"
+dk rm -f "$(ctr_name c3)" >/dev/null 2>&1 || true
+wgnetd_start
+stale_gone() {
+  local ifn left=""
+  for ifn in $c3_ifnames; do left+="$(e2e_leftovers | grep -F -- "$ifn" || true)"; done
+  [[ -z "$left" ]] || { echo "$left"; return 1; }
+}
+assert_eventually "the device of c3, removed while wgnetd was down, is gone after the restart" 15 stale_gone
+assert_ok "c2 still pings the hub" ctr_ping c2 "$HUB_IP"

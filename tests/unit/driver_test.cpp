@@ -184,7 +184,8 @@ TEST_F(DriverTest, NamesAreUniqueAndShort) {
 TEST_F(DriverTest, RestartKeepsNetworksAndEndpointsAndRemovesOrphans) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
-  drv->join({"net1", "e1aaaaaaaaaa", "/var/run/docker/netns/x"});
+  std::ofstream(root / "netns-e1");  // the container's sandbox, alive across the restart
+  drv->join({"net1", "e1aaaaaaaaaa", (root / "netns-e1").string()});
   backend->devices["wgnet-orphan"] = {};  // a device whose endpoint never got recorded
   start();
   EXPECT_FALSE(backend->devices.count("wgnet-orphan"));
@@ -208,4 +209,16 @@ TEST_F(DriverTest, MissingDeviceIsRebuiltAtJoin) {
   backend->devices.clear();
   drv->join({"net1", "e1aaaaaaaaaa", "/x"});
   EXPECT_TRUE(backend->devices.count("wgnet-e1aaaaaa"));
+}
+
+TEST_F(DriverTest, EndpointWhoseContainerVanishedWhileDownIsRemovedAtRestart) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", (root / "netns-gone").string()});  // no such sandbox
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));     // created, never joined
+  start();
+  EXPECT_FALSE(backend->devices.count("wgnet-e1aaaaaa"));
+  EXPECT_TRUE(backend->devices.count("wgnet-e2bbbbbb"));
+  ASSERT_EQ(state->endpoints().size(), 1u);
+  EXPECT_EQ(state->endpoints()[0].endpoint_id, "e2bbbbbbbbbb");
 }

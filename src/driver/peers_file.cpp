@@ -30,27 +30,12 @@ bool valid_hostname(std::string_view h) {
 }  // namespace
 
 std::optional<HubEndpoint> parse_hub_endpoint(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-    auto a = IpAddress::parse(host);
-    if (!a || !a->is_v6()) return std::nullopt;
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (!IpAddress::parse(host) && !valid_hostname(host)) return std::nullopt;
-    if (host.find(':') != std::string_view::npos) return std::nullopt;
-  }
-  unsigned p = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535)
+  auto hp = split_host_port(text);
+  if (!hp) return std::nullopt;
+  auto addr = IpAddress::parse(hp->host);
+  if (hp->bracketed ? !(addr && addr->is_v6()) : !(addr || valid_hostname(hp->host)))
     return std::nullopt;
-  return HubEndpoint{std::string(host), static_cast<uint16_t>(p)};
+  return HubEndpoint{std::string(hp->host), hp->port};
 }
 
 std::vector<FilePeer> parse_peers_file(const std::string& text, const std::string& origin) {

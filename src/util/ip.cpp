@@ -81,6 +81,31 @@ bool Cidr::contains(const IpAddress& a) const {
   return Cidr(a, prefix_).network() == network();
 }
 
+std::optional<HostPort> split_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    hp.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    hp.bracketed = true;
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    hp.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (hp.host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
+  }
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (hp.host.empty() || port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
+      p == 0 || p > 65535)
+    return std::nullopt;
+  hp.port = static_cast<uint16_t>(p);
+  return hp;
+}
+
 std::string Cidr::str() const { return addr_.str() + "/" + std::to_string(prefix_); }
 
 }  // namespace wgnet

@@ -56,4 +56,13 @@ class Cidr {
   int prefix_ = 0;
 };
 
+// "host:port" or "[ipv6]:port" split into its parts; the port is 1-65535. `bracketed` tells
+// whether the host was in brackets (required for IPv6 literals). nullopt when malformed.
+struct HostPort {
+  std::string_view host;
+  uint16_t port = 0;
+  bool bracketed = false;
+};
+std::optional<HostPort> split_host_port(std::string_view text);
+
 }  // namespace wgnet

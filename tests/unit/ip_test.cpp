@@ -46,3 +46,18 @@ TEST(Cidr, RejectsBadPrefixes) {
        {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8"})
     EXPECT_FALSE(Cidr::parse(bad)) << bad;
 }
+
+TEST(HostPort, SplitsAndValidates) {
+  auto a = split_host_port("hub.example:51820");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "hub.example");
+  EXPECT_EQ(a->port, 51820);
+  EXPECT_FALSE(a->bracketed);
+  auto b = split_host_port("[fd00::1]:1");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "fd00::1");
+  EXPECT_TRUE(b->bracketed);
+  for (const char* bad :
+       {"host", "host:", ":1", "host:0", "host:65536", "fd00::1:5", "[fd00::1]", "h:1x"})
+    EXPECT_FALSE(split_host_port(bad)) << bad;
+}

@@ -200,6 +200,8 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
     throw InputError("wgnet.psk=derived needs a seed of at least 16 bytes; " + seed_name + " has " +
                      std::to_string(seed.size()));
   if (o.endpoint) resolve(*o.endpoint, name("wgnet.endpoint"));
+  for (const auto& p : o.file_peers)
+    if (p.endpoint) resolve(*p.endpoint, "wgnet.peers-file Endpoint");
   return o;
 }
 

@@ -48,6 +48,14 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
   auto fail = [&](const std::string& what) {
     throw InputError(origin + " line " + std::to_string(lineno) + ": " + what);
   };
+  auto parse_key = [&](const std::string& value, const char* key) {
+    try {
+      return crypto::key_from_base64(value, key);
+    } catch (const InputError& e) {
+      fail(e.what());
+      throw;  // not reached: fail throws
+    }
+  };
   auto finish = [&] {
     if (!in_peer) return;
     if (!has_key) fail("a [Peer] without PublicKey; expected PublicKey = <base64 key>");
@@ -75,10 +83,10 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     auto& p = peers.back();
     if (lower == "publickey") {
-      p.config.public_key = crypto::key_from_base64(value, origin + " PublicKey");
+      p.config.public_key = parse_key(value, "PublicKey");
       has_key = true;
     } else if (lower == "presharedkey") {
-      p.config.preshared_key = crypto::key_from_base64(value, origin + " PresharedKey");
+      p.config.preshared_key = parse_key(value, "PresharedKey");
     } else if (lower == "endpoint") {
       p.endpoint = parse_hub_endpoint(value);
       if (!p.endpoint)

@@ -25,8 +25,7 @@ net_create net --subnet 192.168.5.0/30 --gateway 192.168.5.1 \
 ctr_run c1 net
 ip="$(ctr_ip c1 net)"
 # The container's device keeps its UAPI socket in the host namespace: `wg` reads it from here.
-ifname="$(new_wgnet_ifnames)"
-[[ "$ifname" =~ ^wgnet-[0-9a-f]{8}$ ]] || fail "expected one UAPI socket wgnet-<8 hex>.sock for c1, saw '$ifname'"
+ifname="$(one_new_wgnet_ifname c1)"
 assert_eq "the article's options mean keepalive 25 s ($ifname)" "$HUB_PUB	25" \
   "$(wg show "$ifname" persistent-keepalive)"
 assert_eq "container's IPAM address" 192.168.5.2 "$ip"

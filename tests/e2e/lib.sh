@@ -28,6 +28,7 @@ E2E_CLEANUP=()
 E2E_START=$SECONDS
 WGNETD_PID=""
 HUB_PID=""
+declare -A E2E_HUBS=()   # hub NAME -> its HUB_* variables (hub_select NAME)
 
 # ---------------------------------------------------------------------------------------------
 # Output and assertions
@@ -189,7 +190,11 @@ e2e_remove_stale() {
     say "stale: deleting netns $f"
     ip netns del "$f" || true
   done
-  if ip link show "$(hub_veth_name)" >/dev/null 2>&1; then ip link del "$(hub_veth_name)" || true; fi
+  for f in $(ip -o link show | awk -F': ' -v v="$(hub_veth_name 0)" \
+    '{sub(/@.*/, "", $2)} $2 == v || index($2, v "-") == 1 {print $2}'); do
+    say "stale: deleting link $f"
+    ip link del "$f" || true
+  done
 }
 
 # In a subshell: wgnetd on the state of a killed run in DIR removes that run's containers and networks.
@@ -242,9 +247,17 @@ e2e_leftovers() {
   wgnet_uapi_sockets | sed 's/^/socket /'
   wgnet_wg_go_procs | sed 's/^/process /'
 }
-# Lines of e2e_leftovers that were not there when the scenario started.
 # Interface names of the wgnet-* UAPI sockets that appeared since the scenario started.
 new_wgnet_ifnames() { e2e_new_leftovers | awk '$1 == "socket" {sub(/.*\//, "", $2); sub(/\.sock$/, "", $2); print $2}'; }
+# one_new_wgnet_ifname WHO: the one wgnet-* device (by its UAPI socket) that appeared since the
+# scenario started, WHO's (fails unless there is exactly one).
+one_new_wgnet_ifname() {
+  local ifname
+  ifname="$(new_wgnet_ifnames)"
+  [[ "$ifname" =~ ^wgnet-[0-9a-f]{8}$ ]] || fail "expected one UAPI socket wgnet-<8 hex>.sock for $1, saw '$ifname'"
+  echo "$ifname"
+}
+# Lines of e2e_leftovers that were not there when the scenario started.
 e2e_new_leftovers() { comm -13 <(sort <<<"$E2E_BASE_LEFTOVERS") <(e2e_leftovers | sort) | grep -v '^$' || true; }
 
 # At exit: what the wgnetd this scenario ran left behind is reported and removed (processes by PID).
@@ -314,6 +327,21 @@ net_create() {
     fail "docker network create $name failed: $out"
 }
 
+# net_create_fails SHORT [docker network create options]: the network is refused, and docker
+# does not list it. Sets NET_CREATE_ERROR to what `docker network create` said.
+net_create_fails() {
+  local name
+  name="$(net_name "$1")"
+  shift
+  defer net_rm "$name"
+  say "docker network create -d $E2E_DRIVER $* $name (must fail)"
+  if NET_CREATE_ERROR="$(dk network create -d "$E2E_DRIVER" "$@" "$name" 2>&1)"; then
+    fail "docker network create $name succeeded, expected a refusal"
+  fi
+  say "  -> $NET_CREATE_ERROR"
+  assert_not_contains "docker network ls does not list $name" "$(dk network ls --format '{{.Name}}')" "$name"
+}
+
 # ctr_run SHORT NET_SHORT: a long-running container on that network.
 ctr_run() {
   local name out
@@ -342,13 +370,15 @@ ctr_run_parallel() {
   done
 }
 
-# ctr_ip SHORT NET_SHORT: the container's IPAM address on that network.
+# ctr_ip SHORT NET_SHORT [FIELD]: the container's IPAM address on that network (FIELD of docker
+# inspect's network entry, default IPAddress); ctr_ip6: its IPv6 address.
 ctr_ip() {
   local ip
-  ip="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$(net_name "$2")\").IPAddress}}" "$(ctr_name "$1")")"
-  [[ -n "$ip" ]] || fail "container $1 has no address on network $2"
+  ip="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$(net_name "$2")\").${3:-IPAddress}}}" "$(ctr_name "$1")")"
+  [[ -n "$ip" ]] || fail "container $1 has no ${3:-IPAddress} on network $2"
   echo "$ip"
 }
+ctr_ip6() { ctr_ip "$1" "$2" GlobalIPv6Address; }
 ctr_exec() {
   local c
   c="$(ctr_name "$1")"
@@ -371,29 +401,37 @@ retry() {
 
 # ---------------------------------------------------------------------------------------------
 # The hub: wireguard-go as wg-hub in its own netns, joined to the host by a veth pair
-# 198.18.INDEX.1/30 (host side) -- 198.18.INDEX.2/30 (hub side).
+# 198.18.INDEX.1/30 (host side) -- 198.18.INDEX.2/30 (hub side). A scenario may make several
+# hubs: the Nth (from 0) gets 198.18.INDEX.(4N+1)/30 -- 198.18.INDEX.(4N+2)/30.
 
-hub_veth_name() { echo "e2e-hub$E2E_IDX"; }
+# hub_veth_name N: the host side of the Nth hub's veth (e2e-hubINDEX, then e2e-hubINDEX-N).
+hub_veth_name() { if ((${1:-0} == 0)); then echo "e2e-hub$E2E_IDX"; else echo "e2e-hub$E2E_IDX-$1"; fi; }
 
 # hub_up NAME PORT HUB_TUNNEL_CIDR [wgnet hub config options]: makes the hub; with options, its
 # peers come from `wgnet hub config OPTIONS --address HUB_TUNNEL_CIDR`. The hub's private key is
 # $HUB_PRIVATE_KEY when set, else a fresh one. Sets HUB_NS HUB_ADDR HUB_PORT HUB_ENDPOINT HUB_PUB
-# HUB_TUNNEL_IP HUB_VETH.
+# HUB_TUNNEL_IP HUB_VETH HUB_HOST_ADDR (the host side of the veth), which the hub_* helpers use;
+# after making another hub, `hub_select NAME` makes this one current again.
 # shellcheck disable=SC2034 # HUB_* are for the scenarios
 hub_up() {
+  local slot=${#E2E_HUBS[@]}
   HUB_NS="$E2E_PREFIX-$1"
   HUB_PORT="$2"
-  local cidr="$3"
+  local cidr="$3" name="$1"
   shift 3
+  ((slot < 63)) || fail "hub_up: at most 63 hubs per scenario"
+  [[ -z "${E2E_HUBS[$name]+set}" ]] || fail "hub_up: a hub '$name' was made already"
   HUB_TUNNEL_IP="${cidr%/*}"
-  HUB_VETH="$(hub_veth_name)"
-  HUB_ADDR="198.18.$E2E_IDX.2"
+  HUB_VETH="$(hub_veth_name "$slot")"
+  HUB_ADDR="198.18.$E2E_IDX.$((4 * slot + 2))"
+  HUB_HOST_ADDR="198.18.$E2E_IDX.$((4 * slot + 1))"
   HUB_ENDPOINT="$HUB_ADDR:$HUB_PORT"
-  local host_addr="198.18.$E2E_IDX.1" route
+  local host_addr="$HUB_HOST_ADDR" route pid_file="$E2E_RUN_DIR/$E2E_PREFIX.$name.pid"
+  E2E_HUBS[$name]=""
 
-  say "hub: netns $HUB_NS, veth $HUB_VETH $host_addr/30 <-> $HUB_ADDR/30, wg-hub $cidr port $HUB_PORT"
+  say "hub $name: netns $HUB_NS, veth $HUB_VETH $host_addr/30 <-> $HUB_ADDR/30, wg-hub $cidr port $HUB_PORT"
   ! ip -4 route show to match "$HUB_ADDR" | grep -qv '^default' ||
-    fail "198.18.$E2E_IDX.0/30 is already routed on this host: $(ip -4 route show to match "$HUB_ADDR")"
+    fail "$HUB_ADDR/30 is already routed on this host: $(ip -4 route show to match "$HUB_ADDR")"
 
   defer ip netns del "$HUB_NS"
   ip netns add "$HUB_NS"
@@ -412,7 +450,7 @@ hub_up() {
   [[ "$route" == *" dev $HUB_VETH "* ]] || fail "ip route get $HUB_ADDR: expected dev $HUB_VETH, saw: $route"
   ok "ip route get $HUB_ADDR goes through $HUB_VETH (not eth0/docker0)"
 
-  HUB_KEY_FILE="$E2E_TMP/hub.key"
+  HUB_KEY_FILE="$E2E_TMP/$name.key"
   (umask 077 && echo "${HUB_PRIVATE_KEY:-$(wg genkey)}" >"$HUB_KEY_FILE")
   HUB_PUB="$(wg pubkey <"$HUB_KEY_FILE")"
 
@@ -423,16 +461,16 @@ hub_up() {
   # shellcheck disable=SC2016 # $1 is for the inner sh
   ip netns exec "$HUB_NS" sh -c 'mount -t tmpfs -o mode=0755 wgnet-e2e-hub "$1" &&
     exec env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wg-hub' sh \
-    "$(readlink -f "$E2E_UAPI_DIR")" >"$E2E_TMP/hub-wireguard-go.log" 2>&1 &
+    "$(readlink -f "$E2E_UAPI_DIR")" >"$E2E_TMP/$name-wireguard-go.log" 2>&1 &
   HUB_PID=$!
-  echo "$HUB_PID" >"$E2E_RUN_DIR/$E2E_PREFIX.hub.pid"
-  defer hub_down
+  echo "$HUB_PID" >"$pid_file"
+  defer hub_down "$HUB_PID" "$pid_file"
   local i
   for i in $(seq 1 50); do
     # Only once wireguard-go runs is HUB_PID in the hub's own mount namespace.
     if [[ "$(cat "/proc/$HUB_PID/comm" 2>/dev/null)" == wireguard-go ]] &&
       hub_wg show wg-hub >/dev/null 2>&1; then break; fi
-    kill -0 "$HUB_PID" 2>/dev/null || fail "hub wireguard-go exited: $(cat "$E2E_TMP/hub-wireguard-go.log")"
+    kill -0 "$HUB_PID" 2>/dev/null || fail "hub wireguard-go exited: $(cat "$E2E_TMP/$name-wireguard-go.log")"
     sleep 0.2
   done
   hub_wg show wg-hub >/dev/null 2>&1 || fail "hub wireguard-go did not open its wg-hub.sock"
@@ -444,11 +482,23 @@ hub_up() {
   ip -n "$HUB_NS" addr add "$cidr" dev wg-hub
   ip -n "$HUB_NS" link set wg-hub up
   assert_eq "hub listens on $HUB_PORT" "$HUB_PORT" "$(hub_wg show wg-hub listen-port)"
+  local v
+  for v in HUB_NS HUB_PID HUB_PORT HUB_TUNNEL_IP HUB_VETH HUB_ADDR HUB_HOST_ADDR HUB_ENDPOINT \
+    HUB_KEY_FILE HUB_PUB; do
+    E2E_HUBS[$name]+="$v=$(printf '%q' "${!v}") "
+  done
 }
 
+# hub_select NAME: the hub_* helpers and HUB_* variables are those of hub NAME again.
+hub_select() {
+  [[ -n "${E2E_HUBS[$1]:-}" ]] || fail "hub_select: no hub '$1' was made"
+  eval "${E2E_HUBS[$1]}"
+}
+
+# hub_down PID PID_FILE: stops a hub's wireguard-go.
 hub_down() {
-  kill_pid "$HUB_PID"
-  rm -f "$E2E_RUN_DIR/$E2E_PREFIX.hub.pid"
+  kill_pid "$1"
+  rm -f "$2"
 }
 hub_veth_del() { if ip link show "$1" >/dev/null 2>&1; then ip link del "$1"; fi; }
 
@@ -479,19 +529,21 @@ hub_ping() { retry "${2:-3}" ip netns exec "$HUB_NS" ping -c1 -W2 "$1"; }
 # latest-handshakes, transfer, endpoints, allowed-ips).
 hub_peer_field() { hub_wg show wg-hub "$2" | awk -v k="$1" '$1 == k {$1 = ""; sub(/^ /, ""); print}'; }
 
-# e2e_standard NET24 [LAST]: the usual setup: the image, wgnetd, a seed file ($SEED), the hub at
-# NET24.254 ($HUB_IP) with peers for NET24.1-NET24.LAST (default 10), and network "net" on
-# NET24.0/24. $NET_OPTS holds the -o options that point a network at this hub with this seed.
+# e2e_standard NET24 [LAST [docker network create options]]: the usual setup: the image, wgnetd,
+# a seed file ($SEED), the hub at NET24.254 ($HUB_IP) with peers for NET24.1-NET24.LAST (default
+# 10), and network "net" on NET24.0/24 (with those options too). $NET_OPTS holds the -o options
+# that point a network at this hub with this seed.
 # shellcheck disable=SC2034 # SEED, NET_OPTS are for the scenarios
 e2e_standard() {
   local p="$1" last="${2:-10}"
+  shift $(($# < 2 ? $# : 2))
   build_image
   wgnetd_start
   SEED="$(make_seed_file seed)"
   HUB_IP="$p.254"
   hub_up hub 51820 "$HUB_IP/24" --seed-file "$SEED" --subnet "$p.0/24" --range "$p.1-$p.$last"
   NET_OPTS=(-o wgnet.endpoint="$HUB_ENDPOINT" -o wgnet.endpoint-key="$HUB_PUB" -o wgnet.seed-file="$SEED")
-  net_create net --subnet "$p.0/24" --gateway "$HUB_IP" "${NET_OPTS[@]}"
+  net_create net --subnet "$p.0/24" --gateway "$HUB_IP" "${NET_OPTS[@]}" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -604,10 +656,16 @@ e2e_diagnostics() {
     echo "----- last 60 lines of $WGNETD_LOG"
     tail -60 "$WGNETD_LOG"
   fi
-  if [[ -n "$HUB_PID" ]] && kill -0 "$HUB_PID" 2>/dev/null; then
-    echo "----- hub: wg show wg-hub"
-    hub_wg show wg-hub 2>&1 | head -60
-  fi
+  local h
+  for h in "${!E2E_HUBS[@]}"; do
+    (
+      if [[ -n "${E2E_HUBS[$h]}" ]]; then hub_select "$h"; fi # else the hub being made
+      if [[ -n "$HUB_PID" ]] && kill -0 "$HUB_PID" 2>/dev/null; then
+        echo "----- hub $h: wg show wg-hub"
+        hub_wg show wg-hub 2>&1 | head -60
+      fi
+    )
+  done
   echo "----- host: wgnet leftovers"
   e2e_leftovers
   echo "-----"

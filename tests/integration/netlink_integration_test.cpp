@@ -3,17 +3,15 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
-#include <sched.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "netlink/genl.h"
 #include "netlink/rtnl.h"
 #include "netlink/socket.h"
+#include "private_netns.h"
 #include "util/error.h"
 #include "wg/kernel.h"
 
@@ -21,12 +19,6 @@ using namespace wgnet;
 using namespace wgnet::netlink;
 
 namespace {
-
-ino_t netns_inode() {
-  struct stat st {};
-  if (stat("/proc/self/ns/net", &st) != 0) return 0;
-  return st.st_ino;
-}
 
 std::optional<rtnl::Link> listed(const std::string& name) {
   for (auto& l : rtnl::list_links())
@@ -38,18 +30,8 @@ class NetlinkNamespace : public ::testing::Test {
  protected:
   // Once per process (ctest runs each test in its own): later tests reuse the namespace.
   void SetUp() override {
-    static ino_t host = 0;
-    static ino_t mine = 0;
     if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)";
-    if (mine == 0) {
-      host = netns_inode();
-      ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-      mine = netns_inode();
-    }
-    // Never run a test body in the host's namespace.
-    ASSERT_NE(mine, 0u);
-    ASSERT_NE(mine, host);
-    ASSERT_EQ(netns_inode(), mine);
+    ASSERT_NO_FATAL_FAILURE(wgnet::itest::enter_private_netns());
   }
 
   // dummy when this kernel has it, else veth (whose peer the kernel names itself).

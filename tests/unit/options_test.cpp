@@ -201,3 +201,16 @@ TEST(HubEndpoint, ParsesNamesAndAddresses) {
   EXPECT_FALSE(driver::parse_hub_endpoint("hub example:1"));
   EXPECT_FALSE(driver::parse_hub_endpoint("hub:99999"));
 }
+
+TEST(PeersFile, BadKeysNameTheLine) {
+  try {
+    driver::parse_peers_file(
+        "[Peer]\nPublicKey = ZDT64H99t/mK5RFAxcZRx2KTK4PN8cVP55zWhkFXWgk=\nAllowedIPs = "
+        "10.0.0.0/8\n[Peer]\nPublicKey = bm9wZQ==\n",
+        "f");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("PublicKey"), std::string::npos) << e.what();
+  }
+}

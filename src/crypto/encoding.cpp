@@ -36,21 +36,28 @@ std::optional<std::vector<uint8_t>> base64_decode(std::string_view text) {
   if (n < 0) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   // Reject non-canonical encodings (stray bits in the last character).
-  if (base64_encode(out) != text) {
+  std::string again = base64_encode(out);
+  bool canonical = again == text;
+  wipe(again.data(), again.size());
+  if (!canonical) {
     wipe(out.data(), out.size());
     return std::nullopt;
   }
   return out;
 }
 
-std::string hex_encode(std::span<const uint8_t> data) {
+void hex_append(std::string& out, std::span<const uint8_t> data) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
   for (uint8_t b : data) {
     out.push_back(kDigits[b >> 4]);
     out.push_back(kDigits[b & 15]);
   }
+}
+
+std::string hex_encode(std::span<const uint8_t> data) {
+  std::string out;
+  out.reserve(data.size() * 2);
+  hex_append(out, data);
   return out;
 }
 

@@ -17,6 +17,8 @@ std::string base64_encode(std::span<const uint8_t> data);
 std::optional<std::vector<uint8_t>> base64_decode(std::string_view text);
 
 std::string hex_encode(std::span<const uint8_t> data);
+// Appends lowercase hex to `out` without temporaries (for secrets: `out` must have capacity).
+void hex_append(std::string& out, std::span<const uint8_t> data);
 std::optional<std::vector<uint8_t>> hex_decode(std::string_view text);
 
 std::string key_to_base64(const Key& k);

@@ -13,6 +13,18 @@ namespace wgnet::crypto {
 
 inline void wipe(void* p, size_t n) { OPENSSL_cleanse(p, n); }
 
+// Wipes a string that held secret text when the scope ends, also on an exception.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& s) : s_(s) {}
+  ~WipeOnExit() { wipe(s_.data(), s_.size()); }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::string& s_;
+};
+
 // A growable byte buffer for secrets (seeds). Copies are explicit; contents are wiped on
 // destruction and before reallocation is avoided by reserving up front where it matters.
 class SecretBytes {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -47,8 +48,9 @@ int serve(const Settings& s) {
   std::string chosen = backends.resolve(s.backend, "--backend");
   log::info("default backend: " + chosen + (s.backend == "auto" ? " (auto)" : ""));
   driver::WgDriver drv(state, backends, {s.seed_dir, chosen});
-  drv.restore();
 
+  // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
+  // reconciliation could touch devices the first one serves. Calls wait until run().
   http::UnixServer server(s.socket, [&drv](const http::Request& req) {
     auto start = std::chrono::steady_clock::now();
     driver::Reply r = driver::dispatch(drv, req.target, req.body);
@@ -60,19 +62,29 @@ int serve(const Settings& s) {
     }
     return http::Response{r.status, "application/vnd.docker.plugins.v1+json", r.body};
   });
+  drv.restore();
   std::string name = std::filesystem::path(s.socket).stem().string();
   log::info("serving driver '" + name + "' on " + s.socket);
 
+  std::atomic<bool> stopping{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (stopping) return;  // woken by the guard below
     log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + "; stopping");
     server.stop();
   });
+  // However run() ends (a signal, or an exception), the waiter is woken and joined.
+  struct JoinWaiter {
+    std::thread& t;
+    std::atomic<bool>& stopping;
+    ~JoinWaiter() {
+      stopping = true;
+      pthread_kill(t.native_handle(), SIGTERM);
+      t.join();
+    }
+  } join_waiter{waiter, stopping};
   server.run();
-  // run() returned: either a signal stopped it (waiter is done) or it failed; wake the waiter.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
   log::info("stopped; socket " + s.socket + " removed");
   return 0;
 }

@@ -85,7 +85,8 @@ json to_json(const JoinResponse& r) {
 
 Reply ok(const json& j = json::object()) { return {200, j.dump() + "\n"}; }
 Reply err(unsigned status, const std::string& m) {
-  return {status, json{{"Err", m}}.dump() + "\n"};
+  // Messages may quote input that is not UTF-8; replace such bytes rather than fail.
+  return {status, json{{"Err", m}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
 }
 
 }  // namespace

@@ -26,9 +26,22 @@ std::optional<Cidr> parse_cidr(const std::string& text, const std::string& what)
   return c;
 }
 
-NetworkOptions parse_stored(const NetworkRecord& rec, const std::string& seed_dir) {
-  OptionContext ctx{seed_dir, !rec.pools6.empty()};
+NetworkOptions parse_stored(const NetworkRecord& rec, const std::string& seed_dir,
+                            bool check_environment) {
+  OptionContext ctx{seed_dir, !rec.pools6.empty(), check_environment};
   return parse_network_options(rec.options, ctx);
+}
+
+// The address `a` (of the given family) must lie in one of the network's pools.
+void check_in_pools(const std::optional<Cidr>& a, bool v4, const std::vector<Cidr>& pools,
+                    const char* what) {
+  if (!a) return;
+  if (a->address().is_v4() != v4)
+    throw InputError(std::string(what) + ": " + a->str() + " is not an " + (v4 ? "IPv4" : "IPv6") +
+                     " address");
+  for (const auto& p : pools)
+    if (p.contains(a->address())) return;
+  throw InputError(std::string(what) + ": " + a->str() + " is not in the network's subnets");
 }
 
 }  // namespace
@@ -42,6 +55,27 @@ std::shared_ptr<WgDriver::Network> WgDriver::network(const std::string& id) {
   return it == networks_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<const NetworkOptions> WgDriver::options_of(Network& n) {
+  {
+    std::lock_guard lock(mutex_);
+    if (n.options) return n.options;
+  }
+  auto o = std::make_shared<const NetworkOptions>(parse_stored(n.record, config_.seed_dir, true));
+  std::lock_guard lock(mutex_);
+  if (!n.options) {
+    n.options = o;
+    log::info("network " + short_id(n.record.id) + ": its options validate again");
+  }
+  return n.options;
+}
+
+std::shared_ptr<std::mutex> WgDriver::endpoint_lock(const std::string& endpoint_id) {
+  std::lock_guard lock(mutex_);
+  auto& m = endpoint_locks_[endpoint_id];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
 void WgDriver::restore() {
   for (auto& rec : state_.networks()) {
     auto n = std::make_shared<Network>();
@@ -49,18 +83,24 @@ void WgDriver::restore() {
     for (const auto& p : rec.pools4) n->pools.push_back(*Cidr::parse(p));
     for (const auto& p : rec.pools6) n->pools.push_back(*Cidr::parse(p));
     try {
-      n->options = parse_stored(rec, config_.seed_dir);
+      n->options =
+          std::make_shared<const NetworkOptions>(parse_stored(rec, config_.seed_dir, false));
     } catch (const std::exception& e) {
-      n->error = e.what();
-      log::error("network " + short_id(rec.id) + ": its options no longer validate: " + n->error);
+      log::error("network " + short_id(rec.id) +
+                 ": its options do not validate now (retried on "
+                 "use): " +
+                 e.what());
     }
     networks_[rec.id] = n;
   }
   for (auto& e : state_.endpoints()) endpoints_[e.endpoint_id] = e;
   log::info("restored " + std::to_string(networks_.size()) + " network(s) and " +
             std::to_string(endpoints_.size()) + " endpoint(s) from " + state_.path());
+  reconcile();
+}
 
-  // Reconcile: devices of wgnet that belong to no endpoint are removed.
+void WgDriver::reconcile() {
+  // Devices of wgnet that belong to no endpoint are removed.
   std::set<std::string> known;
   std::set<std::string> backends_in_use;
   for (auto& [id, e] : endpoints_) {
@@ -69,7 +109,6 @@ void WgDriver::restore() {
   }
   for (auto& [id, n] : networks_) backends_in_use.insert(n->record.backend);
   for (const auto& name : backends_in_use) {
-    std::string why;
     try {
       auto& b = backends_.get(backends_.resolve(name, "state"));
       for (const auto& dev : b.list(kIfPrefix))
@@ -82,11 +121,19 @@ void WgDriver::restore() {
       log::warn("reconcile: backend " + name + ": " + e.what());
     }
   }
-  for (const auto& link : netlink::rtnl::list_links())
-    if (link.name.rfind(kIfPrefix, 0) == 0 && !known.count(link.name)) {
-      log::info("reconcile: deleting link " + link.name + ": it belongs to no endpoint");
-      netlink::rtnl::delete_link(link.name);
-    }
+  try {
+    for (const auto& link : netlink::rtnl::list_links())
+      if (link.name.rfind(kIfPrefix, 0) == 0 && !known.count(link.name)) {
+        log::info("reconcile: deleting link " + link.name + ": it belongs to no endpoint");
+        try {
+          netlink::rtnl::delete_link(link.name);
+        } catch (const std::exception& e) {
+          log::warn("reconcile: " + link.name + ": " + e.what());
+        }
+      }
+  } catch (const std::exception& e) {
+    log::warn(std::string("reconcile: cannot list links: ") + e.what());
+  }
   // An endpoint whose container went away while wgnetd was down: Docker gave up on Leave and
   // DeleteEndpoint and moved the device back to the host namespace (or its sandbox is gone).
   // A joined device is otherwise always inside its container.
@@ -110,17 +157,18 @@ void WgDriver::restore() {
       ++it;
     }
   }
+  // Devices of endpoints not yet joined are rebuilt at Join when missing; a joined one lives in
+  // its container's namespace, where only some backends can see it.
   for (auto& [id, e] : endpoints_) {
+    if (!e.sandbox.empty()) continue;
     bool present = false;
     try {
       present = backends_.get(e.backend).exists(e.ifname);
     } catch (const std::exception&) {
     }
     if (!present)
-      log::warn("endpoint " + short_id(id) + ": device " + e.ifname + " is gone" +
-                (e.sandbox.empty()
-                     ? "; it is rebuilt when the endpoint joins"
-                     : "; its container has lost its tunnel (restart the container)"));
+      log::info("endpoint " + short_id(id) + ": device " + e.ifname +
+                " is missing; it is rebuilt when the endpoint joins");
   }
 }
 
@@ -146,17 +194,17 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   }
   if (n->pools.empty())
     throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
-  n->options = parse_stored(n->record, config_.seed_dir);
-  const std::string& wanted =
-      r.generic.count("wgnet.backend") ? n->options->backend : config_.default_backend;
-  n->record.backend =
-      backends_.resolve(wanted, r.generic.count("wgnet.backend") ? "wgnet.backend" : "--backend");
+  n->options =
+      std::make_shared<const NetworkOptions>(parse_stored(n->record, config_.seed_dir, true));
+  const auto& o = *n->options;
+  bool named = r.generic.count("wgnet.backend") > 0;
+  n->record.backend = backends_.resolve(named ? o.backend : config_.default_backend,
+                                        named ? "wgnet.backend" : "--backend");
   state_.put_network(n->record);
   {
     std::lock_guard lock(mutex_);
     networks_[r.network_id] = n;
   }
-  const auto& o = *n->options;
   log::info("network " + short_id(r.network_id) + " created: backend " + n->record.backend +
             ", kdf " + keys::kdf_name(o.kdf) + (o.endpoint ? ", hub " + o.endpoint->str() : "") +
             (o.file_peers.empty()
@@ -174,21 +222,17 @@ void WgDriver::delete_network(const std::string& network_id) {
   std::vector<EndpointRecord> leftovers;
   {
     std::lock_guard lock(mutex_);
-    if (!networks_.erase(network_id)) return;
-    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-      if (it->second.network_id == network_id) {
-        leftovers.push_back(it->second);
-        it = endpoints_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    if (!networks_.count(network_id)) return;
+    for (auto& [id, e] : endpoints_)
+      if (e.network_id == network_id) leftovers.push_back(e);
   }
-  for (const auto& e : leftovers) {
-    backends_.get(e.backend).remove(e.ifname);
-    state_.delete_endpoint(e.endpoint_id);
-  }
+  // Docker deletes endpoints first; anything left is removed here, device before record.
+  for (const auto& e : leftovers) delete_endpoint({network_id, e.endpoint_id});
   state_.delete_network(network_id);
+  {
+    std::lock_guard lock(mutex_);
+    networks_.erase(network_id);
+  }
   log::info("network " + short_id(network_id) + " deleted");
 }
 
@@ -196,13 +240,15 @@ std::string WgDriver::pick_ifname(const std::string& endpoint_id) {
   // Caller holds mutex_. "wgnet-" + 8 hex of the endpoint ID = 14 bytes; on a clash, try further
   // windows of the ID, then a counter.
   auto taken = [&](const std::string& n) {
+    if (reserved_ifnames_.count(n)) return true;
     for (auto& [id, e] : endpoints_)
       if (e.ifname == n) return true;
     return netlink::rtnl::ifindex(n).has_value();
   };
   std::string hex;
   for (char c : endpoint_id)
-    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
+    if (std::isxdigit(static_cast<unsigned char>(c)))
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (size_t off = 0; off + 8 <= hex.size(); off += 8) {
     std::string n = kIfPrefix + hex.substr(off, 8);
     if (!taken(n)) return n;
@@ -214,11 +260,11 @@ std::string WgDriver::pick_ifname(const std::string& endpoint_id) {
   throw SystemError("no free interface name");
 }
 
-wg::DeviceConfig WgDriver::device_config(const Network& n, const EndpointRecord& e) {
-  const auto& o = *n.options;
-  auto addr =
-      IpAddress::parse((e.address4.empty() ? e.address6 : e.address4)
-                           .substr(0, (e.address4.empty() ? e.address6 : e.address4).find('/')));
+wg::DeviceConfig WgDriver::device_config(Network& n, const NetworkOptions& o,
+                                         const EndpointRecord& e) {
+  const std::string& text = e.address4.empty() ? e.address6 : e.address4;
+  auto addr = IpAddress::parse(text.substr(0, text.find('/')));
+  if (!addr) throw SystemError("endpoint " + short_id(e.endpoint_id) + " has no usable address");
   keys::Deriver d(o.kdf, load_seed(o), o.additional,
                   o.seed_file.empty() ? "wgnet.seed" : "wgnet.seed-file");
   wg::DeviceConfig c;
@@ -227,7 +273,16 @@ wg::DeviceConfig WgDriver::device_config(const Network& n, const EndpointRecord&
   if (o.endpoint) {
     wg::PeerConfig hub;
     hub.public_key = *o.endpoint_key;
-    hub.endpoint = resolve(*o.endpoint, "wgnet.endpoint");
+    try {
+      hub.endpoint = resolve(*o.endpoint, "wgnet.endpoint");
+      std::lock_guard lock(mutex_);
+      n.last_hub_address = hub.endpoint;
+    } catch (const InputError& err) {
+      std::lock_guard lock(mutex_);
+      if (!n.last_hub_address) throw;
+      log::warn(std::string(err.what()) + "; using its last address " + n.last_hub_address->str());
+      hub.endpoint = n.last_hub_address;
+    }
     hub.persistent_keepalive = o.keepalive;
     hub.allowed_ips = o.allowed_ips;
     if (o.psk) hub.preshared_key = d.preshared_key(*addr);
@@ -242,31 +297,30 @@ wg::DeviceConfig WgDriver::device_config(const Network& n, const EndpointRecord&
   return c;
 }
 
-void WgDriver::make_device(const Network& n, const EndpointRecord& e) {
-  wg::DeviceConfig c = device_config(n, e);
-  backends_.get(e.backend).create(e.ifname, c, n.options->mtu);
-}
-
 void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
   auto n = network(r.network_id);
   if (!n)
-    throw InputError(
-        "network " + short_id(r.network_id) +
-        " is not known to wgnet (its state was lost?); remove and re-create the network");
-  if (!n->options)
-    throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
+    throw InputError("network " + short_id(r.network_id) +
+                     " is not known to wgnet (its state was lost?); remove and re-create the "
+                     "network");
   if (!r.mac_address.empty())
     throw InputError("a MAC address (" + r.mac_address +
                      ") cannot be set: a WireGuard interface has none; remove --mac-address");
   auto a4 = parse_cidr(r.address, "Interface.Address");
   auto a6 = parse_cidr(r.address_ipv6, "Interface.AddressIPv6");
   if (!a4 && !a6) throw InputError("the endpoint has no IP address; wgnet derives the key from it");
+  check_in_pools(a4, true, n->pools, "Interface.Address");
+  check_in_pools(a6, false, n->pools, "Interface.AddressIPv6");
+  auto options = options_of(*n);
+
+  auto ep_lock = endpoint_lock(r.endpoint_id);
+  std::lock_guard ep_guard(*ep_lock);
   EndpointRecord e;
   {
     std::lock_guard lock(mutex_);
     if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end()) {
       if (it->second.address4 == r.address && it->second.address6 == r.address_ipv6)
-        return;  // retried
+        return;  // a retried request for an endpoint that is complete
       throw InputError("endpoint " + short_id(r.endpoint_id) + " exists with other addresses");
     }
     e.network_id = r.network_id;
@@ -275,15 +329,16 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
     e.address6 = r.address_ipv6;
     e.backend = n->record.backend;
     e.ifname = pick_ifname(r.endpoint_id);
-    endpoints_[r.endpoint_id] = e;
+    reserved_ifnames_.insert(e.ifname);
   }
   try {
+    // Recorded first: a crash after the device exists leaves a record that restore can match.
     state_.put_endpoint(e);
-    make_device(*n, e);
+    backends_.get(e.backend).create(e.ifname, device_config(*n, *options, e), options->mtu);
   } catch (...) {
     {
       std::lock_guard lock(mutex_);
-      endpoints_.erase(r.endpoint_id);
+      reserved_ifnames_.erase(e.ifname);
     }
     try {
       state_.delete_endpoint(r.endpoint_id);
@@ -291,6 +346,12 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
       log::error(std::string("state: ") + x.what());
     }
     throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    reserved_ifnames_.erase(e.ifname);
+    endpoints_[r.endpoint_id] = e;
+    completed_here_.insert(r.endpoint_id);
   }
   log::info("endpoint " + short_id(r.endpoint_id) + " on network " + short_id(r.network_id) + ": " +
             e.ifname + " (" + e.backend + ") for " + (a4 ? a4->str() : "") + (a4 && a6 ? " " : "") +
@@ -305,21 +366,31 @@ std::map<std::string, std::string> WgDriver::endpoint_info(const EndpointRef& r)
 }
 
 void WgDriver::delete_endpoint(const EndpointRef& r) {
+  auto ep_lock = endpoint_lock(r.endpoint_id);
+  std::lock_guard ep_guard(*ep_lock);
   EndpointRecord e;
   {
     std::lock_guard lock(mutex_);
     auto it = endpoints_.find(r.endpoint_id);
     if (it == endpoints_.end()) return;
     e = it->second;
-    endpoints_.erase(it);
   }
+  // Device, then record, then memory: a failure leaves the endpoint for Docker's retry.
   backends_.get(e.backend).remove(e.ifname);
   state_.delete_endpoint(e.endpoint_id);
+  {
+    std::lock_guard lock(mutex_);
+    endpoints_.erase(e.endpoint_id);
+    endpoint_locks_.erase(e.endpoint_id);
+    completed_here_.erase(e.endpoint_id);
+  }
   log::info("endpoint " + short_id(e.endpoint_id) + ": " + e.ifname + " deleted");
 }
 
 JoinResponse WgDriver::join(const JoinRequest& r) {
   auto n = network(r.network_id);
+  auto ep_lock = endpoint_lock(r.endpoint_id);
+  std::lock_guard ep_guard(*ep_lock);
   EndpointRecord e;
   {
     std::lock_guard lock(mutex_);
@@ -328,14 +399,25 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
       throw InputError("endpoint " + short_id(r.endpoint_id) + " is not known to wgnet");
     e = it->second;
   }
-  if (!n->options)
-    throw InputError("network " + short_id(r.network_id) + " cannot be used: " + n->error);
-  // A device lost while wgnetd was down is rebuilt here, before the container gets it.
+  auto options = options_of(*n);
+  // A device this process did not complete (restored from state: wgnetd may have died between
+  // creating and configuring it, or it was lost meanwhile) is made complete here: fail closed.
   auto& backend = backends_.get(e.backend);
+  bool mine;
+  {
+    std::lock_guard lock(mutex_);
+    mine = completed_here_.count(e.endpoint_id) > 0;
+  }
   if (!backend.exists(e.ifname)) {
     log::warn("endpoint " + short_id(e.endpoint_id) + ": rebuilding missing device " + e.ifname);
     backend.remove(e.ifname);
-    make_device(*n, e);
+    backend.create(e.ifname, device_config(*n, *options, e), options->mtu);
+  } else if (!mine) {
+    backend.configure(e.ifname, device_config(*n, *options, e), options->mtu);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    completed_here_.insert(e.endpoint_id);
   }
   state_.set_sandbox(e.endpoint_id, r.sandbox_key);
   {
@@ -348,7 +430,7 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
   resp.dst_prefix = "wg";
   resp.disable_gateway_service = true;
   auto a4 = parse_cidr(e.address4, "address"), a6 = parse_cidr(e.address6, "address");
-  for (const auto& c : n->options->allowed_ips) {
+  for (const auto& c : options->allowed_ips) {
     const auto& mine = c.address().is_v4() ? a4 : a6;
     if (!mine) continue;  // no address of that family: the route could not be added
     // Docker already adds the pool's connected route with the address; a duplicate would fail.

@@ -42,22 +42,30 @@ class WgDriver : public Driver {
  private:
   struct Network {
     NetworkRecord record;
-    std::optional<NetworkOptions> options;  // unset when the stored options no longer validate
-    std::string error;                      // why, for CreateEndpoint's reply
+    // Unset when the stored options did not validate at restore (a seed or peers file missing
+    // at boot): retried on every use, so a transient failure heals by itself.
+    std::shared_ptr<const NetworkOptions> options;
+    std::optional<wg::Endpoint> last_hub_address;  // for a DNS name that stops resolving
     std::vector<Cidr> pools;
   };
 
   std::shared_ptr<Network> network(const std::string& id);
+  std::shared_ptr<const NetworkOptions> options_of(Network& n);
+  // Operations on one endpoint are serialised: a retried CreateEndpoint waits for the first.
+  std::shared_ptr<std::mutex> endpoint_lock(const std::string& endpoint_id);
   std::string pick_ifname(const std::string& endpoint_id);
-  wg::DeviceConfig device_config(const Network& n, const EndpointRecord& e);
-  void make_device(const Network& n, const EndpointRecord& e);
+  wg::DeviceConfig device_config(Network& n, const NetworkOptions& o, const EndpointRecord& e);
+  void reconcile();
 
   StateStore& state_;
   wg::Backends& backends_;
   DriverConfig config_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Network>> networks_;
-  std::map<std::string, EndpointRecord> endpoints_;
+  std::map<std::string, EndpointRecord> endpoints_;  // endpoints whose device was completed
+  std::set<std::string> reserved_ifnames_;           // names of devices being created
+  std::set<std::string> completed_here_;  // endpoints whose device this process completed
+  std::map<std::string, std::shared_ptr<std::mutex>> endpoint_locks_;
 };
 
 }  // namespace wgnet::driver

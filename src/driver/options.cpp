@@ -52,15 +52,6 @@ T parse_uint(const std::string& name, const std::string& v, T lo, T hi, const st
   return static_cast<T>(n);
 }
 
-std::string read_small_file(const std::string& path, const std::string& what) {
-  std::ifstream f(path);
-  if (!f) throw InputError(what + " '" + path + "': cannot be read");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (ss.str().size() > 1 << 20) throw InputError(what + " '" + path + "': larger than 1 MiB");
-  return ss.str();
-}
-
 }  // namespace
 
 std::string HubEndpoint::str() const {
@@ -120,7 +111,11 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
     o.peers_file =
         keys::confine_seed_path(ctx.seed_dir, value("wgnet.peers-file"), "wgnet.peers-file");
     std::string origin = "wgnet.peers-file '" + value("wgnet.peers-file") + "'";
-    o.file_peers = parse_peers_file(read_small_file(o.peers_file, "wgnet.peers-file"), origin);
+    auto raw = keys::read_secret_file(o.peers_file, "wgnet.peers-file", 1 << 20,
+                                      [](const std::string& w) { log::warn(w); });
+    std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
+    crypto::WipeOnExit wipe_text(text);
+    o.file_peers = parse_peers_file(text, origin);
   }
   if (!o.endpoint && o.file_peers.empty())
     throw InputError(
@@ -138,6 +133,11 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
     throw InputError("wgnet.seed-file is required: a file inside " + ctx.seed_dir +
                      " holding the secret seed (or wgnet.seed, base64)");
   }
+
+  if (!o.peers_file.empty() && o.peers_file == o.seed_file)
+    throw InputError(
+        "wgnet.peers-file names the seed file; expected a separate file of [Peer] "
+        "sections");
 
   std::string additional_b64 = has("wgnet.additional") ? value("wgnet.additional")
                                : o.article_names       ? kArticleAdditional
@@ -164,6 +164,8 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
   if (has("wgnet.allowed-ips")) {
     std::stringstream list(value("wgnet.allowed-ips"));
     for (std::string item; std::getline(list, item, ',');) {
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
       auto c = Cidr::parse(item);
       if (!c)
         throw InputError("wgnet.allowed-ips: '" + item +
@@ -192,6 +194,7 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
                        "' is not known; expected auto, kernel, engine or external");
   }
 
+  if (!ctx.check_environment) return o;
   // Load the seed now so a short, missing or unreadable seed refuses the network.
   crypto::SecretBytes seed = load_seed(o);
   std::string seed_name = has("wgnet.seed-file") ? "wgnet.seed-file" : name("wgnet.seed");

@@ -46,6 +46,9 @@ struct NetworkOptions {
 struct OptionContext {
   std::string seed_dir = "/etc/wgnet";
   bool ipv6 = false;  // the network has IPv6 pools
+  // Also load the seed and resolve hub names (at CreateNetwork). At restore only the options
+  // themselves are checked, so a late DNS or seed mount does not disable a network.
+  bool check_environment = true;
 };
 
 // Validates every wgnet.* / io.bestov.wg.* option of `generic` (other keys are Docker's and are

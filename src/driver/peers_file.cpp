@@ -68,8 +68,7 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
     if (line.empty()) continue;
     if (line.front() == '[') {
       finish();
-      if (line != "[Peer]")
-        fail("section '" + line + "' is not supported; expected only [Peer] sections");
+      if (line != "[Peer]") fail("a section other than [Peer]; expected only [Peer] sections");
       peers.emplace_back();
       in_peer = true;
       has_key = false;
@@ -107,8 +106,10 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
         fail("PersistentKeepalive '" + value + "' is not 0-65535 or 'off'");
       p.config.persistent_keepalive = static_cast<uint16_t>(n);
     } else {
-      fail("unknown key '" + key +
-           "'; expected PublicKey, PresharedKey, Endpoint, AllowedIPs or PersistentKeepalive");
+      // The key is not quoted: a stray line could be secret (a key pasted without its name).
+      fail(
+          "unknown setting; expected PublicKey, PresharedKey, Endpoint, AllowedIPs or "
+          "PersistentKeepalive");
     }
   }
   finish();

@@ -13,7 +13,7 @@ namespace wgnet::http {
 struct ServerOptions {
   // Threads that run the handler. Docker calls in parallel, and one slow call (a Join that
   // waits on the kernel) must not hold up an EndpointOperInfo on another connection.
-  unsigned handler_threads = 4;
+  unsigned handler_threads = 16;
   // Larger bodies get a 413; Docker's largest (CreateNetwork) is a few kilobytes.
   std::size_t body_limit = 1024 * 1024;
   // A connection with no request in progress for this long is closed. Generous, because

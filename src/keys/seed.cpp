@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "util/error.h"
+#include "util/fd.h"
 
 namespace wgnet::keys {
 
@@ -21,43 +24,44 @@ std::string name(std::string_view what, const std::string& path) {
 }
 }  // namespace
 
-crypto::SecretBytes read_seed_file(const std::string& path, std::string_view what,
-                                   const Warn& warn) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+crypto::SecretBytes read_secret_file(const std::string& path, std::string_view what,
+                                     size_t max_bytes, const Warn& warn) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd)
     throw InputError(name(what, path) + ": cannot open: " + std::strerror(errno) +
-                     "; expected a readable file holding the raw seed bytes");
+                     "; expected a readable file");
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw InputError(name(what, path) + ": not a regular file; expected a file holding the seed");
-  }
-  if (st.st_size > static_cast<off_t>(kMaxSeed)) {
-    ::close(fd);
-    throw InputError(name(what, path) +
-                     ": larger than 4096 bytes; expected a short seed (32 "
-                     "random bytes recommended)");
-  }
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw InputError(name(what, path) + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    throw InputError(name(what, path) + ": larger than " + std::to_string(max_bytes) + " bytes");
   if ((st.st_mode & 077) != 0 && warn)
     warn("warning: " + name(what, path) + " is readable by group or others; run: chmod 600 " +
          path);
-  uint8_t buf[kMaxSeed];
+  // One byte more than allowed tells a file that grew since fstat.
+  std::vector<uint8_t> buf(max_bytes + 1);
   size_t got = 0;
-  while (got < kMaxSeed) {
-    ssize_t n = ::read(fd, buf + got, kMaxSeed - got);
+  while (got < buf.size()) {
+    ssize_t n = ::read(fd.get(), buf.data() + got, buf.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
-      ::close(fd);
-      crypto::wipe(buf, sizeof buf);
+      crypto::wipe(buf.data(), buf.size());
       throw InputError(name(what, path) + ": cannot read: " + std::strerror(e));
     }
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }
-  ::close(fd);
-  crypto::SecretBytes seed(std::span<const uint8_t>(buf, got));
-  crypto::wipe(buf, sizeof buf);
+  crypto::SecretBytes out(std::span<const uint8_t>(buf.data(), std::min(got, max_bytes)));
+  crypto::wipe(buf.data(), buf.size());
+  if (got > max_bytes)
+    throw InputError(name(what, path) + ": larger than " + std::to_string(max_bytes) + " bytes");
+  return out;
+}
+
+crypto::SecretBytes read_seed_file(const std::string& path, std::string_view what,
+                                   const Warn& warn) {
+  auto seed = read_secret_file(path, what, kMaxSeed, warn);
   if (seed.empty())
     throw InputError(name(what, path) + ": the file is empty; expected the seed bytes");
   return seed;

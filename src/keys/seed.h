@@ -10,6 +10,12 @@ namespace wgnet::keys {
 
 using Warn = std::function<void(const std::string&)>;
 
+// The bytes of a file holding secrets (at most `max_bytes`), read into a wiped buffer. Refuses
+// anything but a regular file without blocking (a FIFO must not hang the daemon). Throws
+// InputError naming `what` and the path; calls `warn` when group or others can read it.
+crypto::SecretBytes read_secret_file(const std::string& path, std::string_view what,
+                                     size_t max_bytes, const Warn& warn);
+
 // The raw bytes of a seed file (at most 4096 bytes). Throws InputError naming `what` and the path
 // when it cannot be read; calls `warn` when the file is readable by group or others.
 crypto::SecretBytes read_seed_file(const std::string& path, std::string_view what,

@@ -56,7 +56,13 @@ pid_t spawn_detached(const std::vector<std::string>& argv,
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(out, 2);
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Nothing of ours may leak into the program (a copy of Docker's connection would keep it
+    // open after we close it). close_range needs Linux 5.9/5.11; otherwise close one by one.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      long max = ::sysconf(_SC_OPEN_MAX);
+      for (int fd = 3; fd < (max > 0 ? max : 65536); fd++)
+        if (fd != wr.get()) ::close(fd);
+    }
     ::execvpe(args[0], args.data(), envp.data());
     int e = errno;
     (void)!::write(wr.get(), &e, sizeof e);

@@ -18,8 +18,9 @@ class Backend {
   // Creates link `ifname` (at most 15 bytes), applies `config` completely and sets `mtu`.
   // On failure nothing is left behind. Throws SystemError / InputError.
   virtual void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) = 0;
-  // Re-applies configuration to an existing device (e.g. after a restart).
-  virtual void configure(const std::string& ifname, const DeviceConfig& config) = 0;
+  // Re-applies the whole configuration and the MTU to an existing device in the current
+  // namespace (Join does this, so a device is complete whatever happened before).
+  virtual void configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) = 0;
   // Deletes the device and whatever serves it; a device that is already gone is not an error.
   virtual void remove(const std::string& ifname) = 0;
   // Whether this backend serves a device of that name (in any namespace, where it can tell).

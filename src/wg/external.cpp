@@ -103,8 +103,7 @@ void ExternalBackend::create(const std::string& ifname, const DeviceConfig& conf
                           " within 10 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    uapi::set(ifname, config);
-    netlink::rtnl::set_mtu(ifname, mtu);
+    configure(ifname, config, mtu);
   } catch (...) {
     remove(ifname);
     throw;
@@ -113,8 +112,10 @@ void ExternalBackend::create(const std::string& ifname, const DeviceConfig& conf
              ifname);
 }
 
-void ExternalBackend::configure(const std::string& ifname, const DeviceConfig& config) {
+void ExternalBackend::configure(const std::string& ifname, const DeviceConfig& config,
+                                uint32_t mtu) {
   uapi::set(ifname, config);
+  netlink::rtnl::set_mtu(ifname, mtu);
 }
 
 void ExternalBackend::remove(const std::string& ifname) {
@@ -162,13 +163,13 @@ std::vector<std::string> ExternalBackend::list(const std::string& prefix) {
   }
   ::closedir(d);
   // Processes whose socket vanished still count: they serve a device.
-  for (pid_t p : process::find([&](const std::vector<std::string>& argv) {
-         return argv.size() >= 2 && argv.back().rfind(prefix, 0) == 0 &&
-                basename_of(argv[0]) == basename_of(options_.program);
-       })) {
-    std::string n = process::cmdline(p).back();
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-  }
+  process::find([&](const std::vector<std::string>& argv) {
+    if (argv.size() >= 2 && argv.back().rfind(prefix, 0) == 0 &&
+        basename_of(argv[0]) == basename_of(options_.program) &&
+        std::find(out.begin(), out.end(), argv.back()) == out.end())
+      out.push_back(argv.back());
+    return false;
+  });
   return out;
 }
 

@@ -25,7 +25,7 @@ class ExternalBackend : public Backend {
 
   std::string name() const override { return "external"; }
   void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void configure(const std::string& ifname, const DeviceConfig& config) override;
+  void configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
   void remove(const std::string& ifname) override;
   bool exists(const std::string& ifname) override;
   DeviceStatus status(const std::string& ifname) override;

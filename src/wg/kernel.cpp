@@ -367,8 +367,7 @@ void KernelBackend::create(const std::string& ifname, const DeviceConfig& config
     throw NetlinkError(EOPNOTSUPP, "kernel backend: cannot create " + ifname + ": " + kNoModule);
   }
   try {
-    configure(ifname, config);
-    rtnl::set_mtu(ifname, mtu);
+    configure(ifname, config, mtu);
   } catch (...) {
     // Leave nothing behind, and report the failure itself rather than a failed clean-up.
     try {
@@ -379,7 +378,7 @@ void KernelBackend::create(const std::string& ifname, const DeviceConfig& config
   }
 }
 
-void KernelBackend::configure(const std::string& ifname, const DeviceConfig& config) {
+void KernelBackend::configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) {
   std::string what = "configure WireGuard device " + ifname;
   auto family = open_wireguard_family(what);
   auto messages = encode_set_device(ifname, family.id, config);
@@ -390,6 +389,7 @@ void KernelBackend::configure(const std::string& ifname, const DeviceConfig& con
                                                   std::to_string(messages.size()) + ")";
     family.socket.request(messages[i], part);
   }
+  rtnl::set_mtu(ifname, mtu);
 }
 
 void KernelBackend::remove(const std::string& ifname) {

@@ -40,7 +40,7 @@ class KernelBackend final : public Backend {
  public:
   std::string name() const override { return "kernel"; }
   void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void configure(const std::string& ifname, const DeviceConfig& config) override;
+  void configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
   void remove(const std::string& ifname) override;
   bool exists(const std::string& ifname) override;
   DeviceStatus status(const std::string& ifname) override;

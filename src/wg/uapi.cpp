@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -21,26 +22,36 @@ std::string socket_dir() { return "/var/run/wireguard"; }
 std::string socket_path(const std::string& ifname) { return socket_dir() + "/" + ifname + ".sock"; }
 
 std::string encode_set(const DeviceConfig& c) {
-  std::string s = "set=1\n";
+  // Reserved up front so the buffer holding keys is never reallocated (a reallocation would
+  // leave a copy of the private key in freed memory).
+  size_t size = 160;
+  for (const auto& p : c.peers) size += 400 + 56 * p.allowed_ips.size();
+  std::string s;
+  s.reserve(size);
+  s += "set=1\n";
   if (c.private_key) {
-    std::string hex = crypto::key_to_hex(*c.private_key);
-    s += "private_key=" + hex + "\n";
-    crypto::wipe(hex.data(), hex.size());
+    s += "private_key=";
+    crypto::hex_append(s, c.private_key->span());
+    s += "\n";
   }
-  if (c.listen_port) s += "listen_port=" + std::to_string(*c.listen_port) + "\n";
-  s += "fwmark=" + std::to_string(c.fwmark) + "\n";
+  if (c.listen_port) s.append("listen_port=").append(std::to_string(*c.listen_port)).append("\n");
+  s.append("fwmark=").append(std::to_string(c.fwmark)).append("\n");
   if (c.replace_peers) s += "replace_peers=true\n";
   for (const auto& p : c.peers) {
-    s += "public_key=" + crypto::key_to_hex(p.public_key) + "\n";
+    s += "public_key=";
+    crypto::hex_append(s, p.public_key.span());
+    s += "\n";
     if (p.preshared_key) {
-      std::string hex = crypto::key_to_hex(*p.preshared_key);
-      s += "preshared_key=" + hex + "\n";
-      crypto::wipe(hex.data(), hex.size());
+      s += "preshared_key=";
+      crypto::hex_append(s, p.preshared_key->span());
+      s += "\n";
     }
-    if (p.endpoint) s += "endpoint=" + p.endpoint->str() + "\n";
-    s += "persistent_keepalive_interval=" + std::to_string(p.persistent_keepalive) + "\n";
+    if (p.endpoint) s.append("endpoint=").append(p.endpoint->str()).append("\n");
+    s.append("persistent_keepalive_interval=")
+        .append(std::to_string(p.persistent_keepalive))
+        .append("\n");
     s += "replace_allowed_ips=true\n";
-    for (const auto& a : p.allowed_ips) s += "allowed_ip=" + a.str() + "\n";
+    for (const auto& a : p.allowed_ips) s.append("allowed_ip=").append(a.str()).append("\n");
   }
   s += "\n";
   return s;
@@ -127,29 +138,44 @@ Fd connect_uapi(const std::string& ifname) {
 
 // Sends `request`, reads until the blank line that ends a reply.
 std::string round_trip(const std::string& ifname, std::string request) {
+  crypto::WipeOnExit wipe_request(request);
   Fd fd = connect_uapi(ifname);
   size_t off = 0;
   while (off < request.size()) {
     ssize_t n = ::send(fd.get(), request.data() + off, request.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      crypto::wipe(request.data(), request.size());
       throw SystemError("uapi: write to " + socket_path(ifname) + ": " + std::strerror(errno));
     }
     off += static_cast<size_t>(n);
   }
-  crypto::wipe(request.data(), request.size());
+  // The reply to get=1 carries the private key: read straight into a buffer that is grown by
+  // hand, wiping the old one, so no unwiped copy is left behind.
   std::string reply;
-  char buf[4096];
-  while (reply.size() < 2 || reply.compare(reply.size() - 2, 2, "\n\n") != 0) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      throw SystemError("uapi: read from " + socket_path(ifname) + ": " + std::strerror(errno));
-    if (n == 0) break;
-    reply.append(buf, static_cast<size_t>(n));
+  reply.reserve(16384);
+  try {
+    while (reply.size() < 2 || reply.compare(reply.size() - 2, 2, "\n\n") != 0) {
+      if (reply.capacity() - reply.size() < 4096) {
+        std::string bigger;
+        bigger.reserve(reply.capacity() * 2);
+        bigger = reply;
+        crypto::wipe(reply.data(), reply.size());
+        reply.swap(bigger);
+      }
+      size_t old = reply.size();
+      reply.resize(reply.capacity());
+      ssize_t n = ::recv(fd.get(), reply.data() + old, reply.size() - old, 0);
+      int err = errno;
+      reply.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      if (n < 0 && err == EINTR) continue;
+      if (n < 0)
+        throw SystemError("uapi: read from " + socket_path(ifname) + ": " + std::strerror(err));
+      if (n == 0) break;
+    }
+  } catch (...) {
+    crypto::wipe(reply.data(), reply.size());
+    throw;
   }
-  crypto::wipe(buf, sizeof buf);
   return reply;
 }
 
@@ -164,9 +190,8 @@ void set(const std::string& ifname, const DeviceConfig& config) {
 
 DeviceStatus get(const std::string& ifname) {
   std::string reply = round_trip(ifname, "get=1\n\n");
-  DeviceStatus st = decode_get(reply);
-  crypto::wipe(reply.data(), reply.size());
-  return st;
+  crypto::WipeOnExit wipe_reply(reply);
+  return decode_get(reply);
 }
 
 bool reachable(const std::string& ifname) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "crypto/encoding.h"
 #include "util/error.h"
@@ -25,14 +26,16 @@ struct MemoryBackend : wg::Backend {
   };
   std::map<std::string, Device> devices;
   int creates = 0;
+  int configures = 0;
   std::string name() const override { return "external"; }
   void create(const std::string& ifname, const wg::DeviceConfig& c, uint32_t mtu) override {
     if (devices.count(ifname)) throw SystemError("exists");
     devices[ifname] = {c, mtu};
     creates++;
   }
-  void configure(const std::string& ifname, const wg::DeviceConfig& c) override {
-    devices.at(ifname).config = c;
+  void configure(const std::string& ifname, const wg::DeviceConfig& c, uint32_t mtu) override {
+    devices.at(ifname) = {c, mtu};
+    configures++;
   }
   void remove(const std::string& ifname) override { devices.erase(ifname); }
   bool exists(const std::string& ifname) override { return devices.count(ifname) > 0; }
@@ -215,10 +218,41 @@ TEST_F(DriverTest, EndpointWhoseContainerVanishedWhileDownIsRemovedAtRestart) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
   drv->join({"net1", "e1aaaaaaaaaa", (root / "netns-gone").string()});  // no such sandbox
-  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));     // created, never joined
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));       // created, never joined
   start();
   EXPECT_FALSE(backend->devices.count("wgnet-e1aaaaaa"));
   EXPECT_TRUE(backend->devices.count("wgnet-e2bbbbbb"));
   ASSERT_EQ(state->endpoints().size(), 1u);
   EXPECT_EQ(state->endpoints()[0].endpoint_id, "e2bbbbbbbbbb");
+}
+
+TEST_F(DriverTest, JoinReappliesTheWholeConfiguration) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  // As if wgnetd had died between creating and configuring the device.
+  backend->devices["wgnet-e1aaaaaa"] = {};
+  start();
+  drv->join({"net1", "e1aaaaaaaaaa", "/x"});
+  EXPECT_EQ(backend->configures, 1);
+  const auto& dev = backend->devices.at("wgnet-e1aaaaaa");
+  EXPECT_TRUE(dev.config.private_key.has_value());
+  EXPECT_EQ(dev.config.peers.size(), 1u);
+  EXPECT_EQ(dev.mtu, 1420u);
+}
+
+TEST_F(DriverTest, AddressesMustBeInTheNetwork) {
+  drv->create_network(network());
+  EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.9.9.2/24")), InputError);
+  EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "fd00::2/64")), InputError);
+  EXPECT_TRUE(backend->devices.empty());
+}
+
+TEST_F(DriverTest, ConcurrentDuplicateCreateMakesOneDevice) {
+  drv->create_network(network());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; i++)
+    threads.emplace_back([&] { drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24")); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(backend->creates, 1);
+  EXPECT_EQ(state->endpoints().size(), 1u);
 }

@@ -178,20 +178,20 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   auto n = std::make_shared<Network>();
   n->record.id = r.network_id;
   n->record.options = r.generic;
-  for (const auto& d : r.ipv4) {
-    auto c = parse_cidr(d.pool, "IPv4Data.Pool");
-    if (!c || !c->address().is_v4())
-      throw InputError("IPv4Data.Pool: '" + d.pool + "' is not an IPv4 subnet");
-    n->record.pools4.push_back(Cidr(c->network(), c->prefix()).str());
-    n->pools.push_back(Cidr(c->network(), c->prefix()));
-  }
-  for (const auto& d : r.ipv6) {
-    auto c = parse_cidr(d.pool, "IPv6Data.Pool");
-    if (!c || !c->address().is_v6())
-      throw InputError("IPv6Data.Pool: '" + d.pool + "' is not an IPv6 subnet");
-    n->record.pools6.push_back(Cidr(c->network(), c->prefix()).str());
-    n->pools.push_back(Cidr(c->network(), c->prefix()));
-  }
+  auto add_pools = [&](const std::vector<IpamData>& data, bool v4, std::vector<std::string>& out) {
+    const std::string what = v4 ? "IPv4Data.Pool" : "IPv6Data.Pool";
+    for (const auto& d : data) {
+      auto c = parse_cidr(d.pool, what);
+      if (!c || c->address().is_v4() != v4)
+        throw InputError(what + ": '" + d.pool + "' is not an " + (v4 ? "IPv4" : "IPv6") +
+                         " subnet");
+      Cidr pool(c->network(), c->prefix());
+      out.push_back(pool.str());
+      n->pools.push_back(pool);
+    }
+  };
+  add_pools(r.ipv4, true, n->record.pools4);
+  add_pools(r.ipv6, false, n->record.pools6);
   if (n->pools.empty())
     throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
   n->options =

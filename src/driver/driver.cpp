@@ -160,6 +160,11 @@ void WgDriver::reconcile() {
   // Devices of endpoints not yet joined are rebuilt at Join when missing; a joined one lives in
   // its container's namespace, where only some backends can see it.
   for (auto& [id, e] : endpoints_) {
+    try {
+      backends_.get(e.backend).adopt(e.ifname);
+    } catch (const std::exception& x) {
+      log::warn("reconcile: " + e.ifname + ": " + x.what());
+    }
     if (!e.sandbox.empty()) continue;
     bool present = false;
     try {

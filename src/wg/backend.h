@@ -26,6 +26,9 @@ class Backend {
   // Whether this backend serves a device of that name (in any namespace, where it can tell).
   virtual bool exists(const std::string& ifname) = 0;
   virtual DeviceStatus status(const std::string& ifname) = 0;
+  // Takes over watching a device an earlier wgnetd made (after a restart); a no-op for backends
+  // with nothing to watch.
+  virtual void adopt(const std::string& ifname) { (void)ifname; }
   // Names of devices this backend serves whose name starts with `prefix` (for reconciliation).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
 };

@@ -148,6 +148,15 @@ void ExternalBackend::remove(const std::string& ifname) {
              " ms, process " + std::to_string(ms(t2 - t1).count()) + " ms");
 }
 
+void ExternalBackend::adopt(const std::string& ifname) {
+  auto pids = pids_of(ifname);
+  if (pids.empty()) return;
+  std::lock_guard lock(mutex_);
+  if (started_.emplace(ifname, pids.front()).second)
+    log::debug("external: watching " + options_.program + " (pid " + std::to_string(pids.front()) +
+               ") of " + ifname + ", started before this wgnetd");
+}
+
 bool ExternalBackend::exists(const std::string& ifname) { return uapi::reachable(ifname); }
 
 DeviceStatus ExternalBackend::status(const std::string& ifname) { return uapi::get(ifname); }
@@ -178,9 +187,10 @@ void ExternalBackend::supervise() {
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::seconds(1));
     for (auto it = started_.begin(); it != started_.end();) {
-      int status = 0;
+      int status = -1;  // stays -1 for a process that is not our child (adopted)
       if (process::reap_if_exited(it->second, &status)) {
-        std::string why = WIFSIGNALED(status)
+        std::string why = status == -1 ? "it is gone"
+                          : WIFSIGNALED(status)
                               ? "killed by signal " + std::to_string(WTERMSIG(status))
                               : "exit status " + std::to_string(WEXITSTATUS(status));
         log::error("external: " + options_.program + " serving " + it->first +

@@ -29,6 +29,7 @@ class ExternalBackend : public Backend {
   void remove(const std::string& ifname) override;
   bool exists(const std::string& ifname) override;
   DeviceStatus status(const std::string& ifname) override;
+  void adopt(const std::string& ifname) override;
   std::vector<std::string> list(const std::string& prefix) override;
 
   // Whether the configured program can be found and run.

@@ -40,6 +40,8 @@ struct MemoryBackend : wg::Backend {
   void remove(const std::string& ifname) override { devices.erase(ifname); }
   bool exists(const std::string& ifname) override { return devices.count(ifname) > 0; }
   wg::DeviceStatus status(const std::string&) override { return {}; }
+  void adopt(const std::string& ifname) override { adopted.insert(ifname); }
+  std::set<std::string> adopted;
   std::vector<std::string> list(const std::string& prefix) override {
     std::vector<std::string> out;
     for (auto& [n, d] : devices)
@@ -193,6 +195,7 @@ TEST_F(DriverTest, RestartKeepsNetworksAndEndpointsAndRemovesOrphans) {
   start();
   EXPECT_FALSE(backend->devices.count("wgnet-orphan"));
   EXPECT_TRUE(backend->devices.count("wgnet-e1aaaaaa"));
+  EXPECT_TRUE(backend->adopted.count("wgnet-e1aaaaaa"));  // watched again after the restart
   // A new container joins the restored network; the old one leaves and is deleted.
   drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));
   drv->leave({"net1", "e1aaaaaaaaaa"});

@@ -2,16 +2,21 @@
 // record the endpoint, build the device completely, and only then answer Docker.
 #include "driver/driver.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "crypto/secure.h"
 #include "keys/derive.h"
 #include "netlink/rtnl.h"
 #include "util/error.h"
+#include "util/fd.h"
 #include "util/log.h"
+#include "util/netns.h"
 
 namespace wgnet::driver {
 
@@ -48,6 +53,87 @@ void check_in_pools(const std::optional<Cidr>& a, bool v4, const std::vector<Cid
 
 WgDriver::WgDriver(StateStore& state, wg::Backends& backends, DriverConfig config)
     : state_(state), backends_(backends), config_(std::move(config)) {}
+
+WgDriver::~WgDriver() {
+  for (const auto& name : watched_backends_) {
+    try {
+      backends_.get(name).on_lost(nullptr);
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void WgDriver::watch(const std::string& backend) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!watched_backends_.insert(backend).second) return;
+  }
+  backends_.get(backend).on_lost([this](const std::string& ifname) { recover(ifname); });
+}
+
+std::vector<Cidr> WgDriver::routes_for(const NetworkOptions& o, const EndpointRecord& e) {
+  auto a4 = parse_cidr(e.address4, "address"), a6 = parse_cidr(e.address6, "address");
+  std::vector<Cidr> out;
+  for (const auto& c : o.allowed_ips) {
+    const auto& mine = c.address().is_v4() ? a4 : a6;
+    if (!mine) continue;  // no address of that family: the route could not be added
+    // Docker already adds the pool's connected route with the address; a duplicate would fail.
+    if (Cidr(mine->network(), mine->prefix()) == c) continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+void WgDriver::recover(const std::string& ifname) {
+  std::string endpoint_id;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, e] : endpoints_)
+      if (e.ifname == ifname && !e.sandbox.empty()) endpoint_id = id;
+  }
+  if (endpoint_id.empty()) return;  // not in a container: Join rebuilds it when needed
+  auto ep_lock = endpoint_lock(endpoint_id);
+  std::lock_guard ep_guard(*ep_lock);
+  EndpointRecord e;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = endpoints_.find(endpoint_id);
+    if (it == endpoints_.end() || it->second.sandbox.empty()) return;  // left meanwhile
+    e = it->second;
+  }
+  auto n = network(e.network_id);
+  if (!n) return;
+  auto& backend = backends_.get(e.backend);
+  try {
+    auto options = options_of(*n);
+    backend.remove(e.ifname);  // what the dead process left (its UAPI socket)
+    backend.create(e.ifname, device_config(*n, *options, e), options->mtu);
+    // Docker named it DstPrefix + the lowest free number; the old one is gone, so the same.
+    std::string inside;
+    netns::run_in(e.sandbox, [&] {
+      for (int i = 0; inside.empty(); i++)
+        if (!netlink::rtnl::ifindex("wg" + std::to_string(i))) inside = "wg" + std::to_string(i);
+    });
+    Fd ns(::open(e.sandbox.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw SystemError("cannot open " + e.sandbox + ": " + std::strerror(errno));
+    netlink::rtnl::move_link(e.ifname, ns.get(), inside);
+    netns::run_in(e.sandbox, [&] {
+      if (auto a = parse_cidr(e.address4, "address")) netlink::rtnl::add_address(inside, *a);
+      if (auto a = parse_cidr(e.address6, "address")) netlink::rtnl::add_address(inside, *a);
+      netlink::rtnl::set_up(inside, true);
+      for (const auto& c : routes_for(*options, e)) netlink::rtnl::add_route(inside, c);
+    });
+    log::info("endpoint " + short_id(e.endpoint_id) + ": tunnel restored as " + inside +
+              " in its container");
+  } catch (const std::exception& x) {
+    log::error("endpoint " + short_id(e.endpoint_id) + ": cannot restore its tunnel: " + x.what() +
+               "; restart the container");
+    try {
+      backend.remove(e.ifname);
+    } catch (const std::exception&) {
+    }
+  }
+}
 
 std::shared_ptr<WgDriver::Network> WgDriver::network(const std::string& id) {
   std::lock_guard lock(mutex_);
@@ -94,6 +180,13 @@ void WgDriver::restore() {
     networks_[rec.id] = n;
   }
   for (auto& e : state_.endpoints()) endpoints_[e.endpoint_id] = e;
+  for (auto& [id, n] : networks_) {
+    try {
+      watch(n->record.backend);
+    } catch (const std::exception& e) {
+      log::warn("network " + short_id(id) + ": backend " + n->record.backend + ": " + e.what());
+    }
+  }
   log::info("restored " + std::to_string(networks_.size()) + " network(s) and " +
             std::to_string(endpoints_.size()) + " endpoint(s) from " + state_.path());
   reconcile();
@@ -161,6 +254,7 @@ void WgDriver::reconcile() {
   // its container's namespace, where only some backends can see it.
   for (auto& [id, e] : endpoints_) {
     try {
+      watch(e.backend);
       backends_.get(e.backend).adopt(e.ifname);
     } catch (const std::exception& x) {
       log::warn("reconcile: " + e.ifname + ": " + x.what());
@@ -210,6 +304,7 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
     std::lock_guard lock(mutex_);
     networks_[r.network_id] = n;
   }
+  watch(n->record.backend);
   log::info("network " + short_id(r.network_id) + " created: backend " + n->record.backend +
             ", kdf " + keys::kdf_name(o.kdf) + (o.endpoint ? ", hub " + o.endpoint->str() : "") +
             (o.file_peers.empty()
@@ -434,14 +529,7 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
   resp.src_name = e.ifname;
   resp.dst_prefix = "wg";
   resp.disable_gateway_service = true;
-  auto a4 = parse_cidr(e.address4, "address"), a6 = parse_cidr(e.address6, "address");
-  for (const auto& c : options->allowed_ips) {
-    const auto& mine = c.address().is_v4() ? a4 : a6;
-    if (!mine) continue;  // no address of that family: the route could not be added
-    // Docker already adds the pool's connected route with the address; a duplicate would fail.
-    if (Cidr(mine->network(), mine->prefix()) == c) continue;
-    resp.static_routes.push_back({c.str(), 1});
-  }
+  for (const auto& c : routes_for(*options, e)) resp.static_routes.push_back({c.str(), 1});
   return resp;
 }
 

@@ -23,6 +23,7 @@ struct DriverConfig {
 class WgDriver : public Driver {
  public:
   WgDriver(StateStore& state, wg::Backends& backends, DriverConfig config);
+  ~WgDriver() override;
 
   // Loads networks and endpoints from the state store and removes devices of wgnet that belong
   // to no endpoint. Called once at start.
@@ -56,6 +57,12 @@ class WgDriver : public Driver {
   std::string pick_ifname(const std::string& endpoint_id);
   wg::DeviceConfig device_config(Network& n, const NetworkOptions& o, const EndpointRecord& e);
   void reconcile();
+  // Connected routes the container gets through the device (besides its pool's own route).
+  static std::vector<Cidr> routes_for(const NetworkOptions& o, const EndpointRecord& e);
+  // Watches `backend` for devices that die on their own (once per backend).
+  void watch(const std::string& backend);
+  // A joined endpoint's device died: rebuild it and put it back into the container's namespace.
+  void recover(const std::string& ifname);
 
   StateStore& state_;
   wg::Backends& backends_;
@@ -66,6 +73,7 @@ class WgDriver : public Driver {
   std::set<std::string> reserved_ifnames_;           // names of devices being created
   std::set<std::string> completed_here_;  // endpoints whose device this process completed
   std::map<std::string, std::shared_ptr<std::mutex>> endpoint_locks_;
+  std::set<std::string> watched_backends_;
 };
 
 }  // namespace wgnet::driver

@@ -5,6 +5,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 
@@ -131,6 +132,52 @@ std::vector<Link> list_links() {
   for (const Message& m : parse_messages(reply))
     if (m.header.nlmsg_type == RTM_NEWLINK) links.push_back(decode_link(m));
   return links;
+}
+
+void move_link(std::string_view name, int netns_fd, std::string_view new_name) {
+  check_ifname(new_name);
+  auto index = ifindex(name);
+  if (!index) throw NetlinkError(ENODEV, "move link " + std::string(name) + ": no such link");
+  // Addressed by index here: IFLA_IFNAME carries the new name.
+  ifinfomsg info{};
+  info.ifi_index = *index;
+  MessageBuilder b(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+  b.fixed(info);
+  b.put_u32(IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
+  b.put_string(IFLA_IFNAME, new_name);
+  change_link(std::move(b), "move link " + std::string(name) + " to another namespace as " +
+                                std::string(new_name));
+}
+
+void add_address(std::string_view name, const Cidr& address) {
+  auto index = ifindex(name);
+  if (!index) throw NetlinkError(ENODEV, "add address to " + std::string(name) + ": no such link");
+  ifaddrmsg a{};
+  a.ifa_family = address.address().is_v4() ? AF_INET : AF_INET6;
+  a.ifa_prefixlen = static_cast<uint8_t>(address.prefix());
+  a.ifa_index = static_cast<uint32_t>(*index);
+  MessageBuilder b(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  b.fixed(a);
+  b.put(IFA_LOCAL, address.address().bytes());
+  b.put(IFA_ADDRESS, address.address().bytes());
+  change_link(std::move(b), "add address " + address.str() + " to " + std::string(name));
+}
+
+void add_route(std::string_view name, const Cidr& destination) {
+  auto index = ifindex(name);
+  if (!index) throw NetlinkError(ENODEV, "add route via " + std::string(name) + ": no such link");
+  rtmsg r{};
+  r.rtm_family = destination.address().is_v4() ? AF_INET : AF_INET6;
+  r.rtm_dst_len = static_cast<uint8_t>(destination.prefix());
+  r.rtm_table = RT_TABLE_MAIN;
+  r.rtm_protocol = RTPROT_BOOT;
+  r.rtm_scope = RT_SCOPE_LINK;
+  r.rtm_type = RTN_UNICAST;
+  MessageBuilder b(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  b.fixed(r);
+  if (destination.prefix() > 0) b.put(RTA_DST, destination.network().bytes());
+  b.put_u32(RTA_OIF, static_cast<uint32_t>(*index));
+  change_link(std::move(b), "add route " + destination.str() + " via " + std::string(name));
 }
 
 }  // namespace wgnet::netlink::rtnl

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/ip.h"
+
 namespace wgnet::netlink::rtnl {
 
 struct Link {
@@ -34,5 +36,12 @@ void set_up(std::string_view name, bool up);
 std::optional<int> ifindex(std::string_view name);
 std::optional<Link> find_link(std::string_view name);
 std::vector<Link> list_links();
+
+// Moves link `name` into the network namespace of `netns_fd`, renamed `new_name` on the way.
+void move_link(std::string_view name, int netns_fd, std::string_view new_name);
+// Adds `address` (its prefix length included) to link `name`.
+void add_address(std::string_view name, const Cidr& address);
+// Adds (or replaces) a connected route to `destination` through link `name`: no gateway.
+void add_route(std::string_view name, const Cidr& destination);
 
 }  // namespace wgnet::netlink::rtnl

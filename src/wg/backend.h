@@ -1,5 +1,6 @@
 // One interface for every way of making a WireGuard device: kernel, engine, external.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ class Backend {
   // Whether this backend serves a device of that name (in any namespace, where it can tell).
   virtual bool exists(const std::string& ifname) = 0;
   virtual DeviceStatus status(const std::string& ifname) = 0;
+  // Called (from a backend thread) with the name of a device that died on its own, such as a
+  // userspace WireGuard process that exited. Backends whose devices cannot die never call it.
+  using LostHandler = std::function<void(const std::string& ifname)>;
+  virtual void on_lost(LostHandler handler) { (void)handler; }
   // Takes over watching a device an earlier wgnetd made (after a restart); a no-op for backends
   // with nothing to watch.
   virtual void adopt(const std::string& ifname) { (void)ifname; }

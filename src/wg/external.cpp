@@ -148,6 +148,11 @@ void ExternalBackend::remove(const std::string& ifname) {
              " ms, process " + std::to_string(ms(t2 - t1).count()) + " ms");
 }
 
+void ExternalBackend::on_lost(LostHandler handler) {
+  std::lock_guard lock(mutex_);
+  lost_ = std::move(handler);
+}
+
 void ExternalBackend::adopt(const std::string& ifname) {
   auto pids = pids_of(ifname);
   if (pids.empty()) return;
@@ -186,6 +191,7 @@ void ExternalBackend::supervise() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::seconds(1));
+    std::vector<std::string> lost;
     for (auto it = started_.begin(); it != started_.end();) {
       int status = -1;  // stays -1 for a process that is not our child (adopted)
       if (process::reap_if_exited(it->second, &status)) {
@@ -195,11 +201,18 @@ void ExternalBackend::supervise() {
                               : "exit status " + std::to_string(WEXITSTATUS(status));
         log::error("external: " + options_.program + " serving " + it->first +
                    " exited unexpectedly (" + why + "); the device is gone");
+        lost.push_back(it->first);
         it = started_.erase(it);
       } else {
         ++it;
       }
     }
+    if (lost.empty() || !lost_ || stopping_) continue;
+    // The handler may call back into this backend (create): run it without the lock.
+    LostHandler handler = lost_;
+    lock.unlock();
+    for (const auto& ifname : lost) handler(ifname);
+    lock.lock();
   }
 }
 

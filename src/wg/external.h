@@ -30,6 +30,7 @@ class ExternalBackend : public Backend {
   bool exists(const std::string& ifname) override;
   DeviceStatus status(const std::string& ifname) override;
   void adopt(const std::string& ifname) override;
+  void on_lost(LostHandler handler) override;
   std::vector<std::string> list(const std::string& prefix) override;
 
   // Whether the configured program can be found and run.
@@ -43,6 +44,7 @@ class ExternalBackend : public Backend {
   Options options_;
   std::mutex mutex_;
   std::map<std::string, pid_t> started_;  // devices whose process we started (or adopted)
+  LostHandler lost_;
   std::atomic<bool> stopping_{false};
   std::condition_variable wake_;
   std::thread supervisor_;

@@ -1,0 +1,34 @@
+// setns(CLONE_NEWNET) changes only the calling thread's namespace; a fresh thread keeps it local.
+#include "util/netns.h"
+
+#include <fcntl.h>
+#include <sched.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "util/error.h"
+#include "util/fd.h"
+
+namespace wgnet::netns {
+
+void run_in(const std::string& path, const std::function<void()>& fn) {
+  Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) throw SystemError("cannot open network namespace " + path + ": " + std::strerror(errno));
+  std::exception_ptr error;
+  std::thread t([&] {
+    try {
+      if (::setns(ns.get(), CLONE_NEWNET) != 0)
+        throw SystemError("cannot enter network namespace " + path + ": " + std::strerror(errno));
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace wgnet::netns

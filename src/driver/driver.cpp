@@ -252,10 +252,16 @@ void WgDriver::reconcile() {
   }
   // Devices of endpoints not yet joined are rebuilt at Join when missing; a joined one lives in
   // its container's namespace, where only some backends can see it.
+  std::vector<std::string> lost_while_down;
   for (auto& [id, e] : endpoints_) {
     try {
       watch(e.backend);
       backends_.get(e.backend).adopt(e.ifname);
+      // The external backend sees its devices in any namespace (UAPI sockets are files): a
+      // joined device gone while wgnetd was down is rebuilt into its container now.
+      if (!e.sandbox.empty() && e.backend == "external" &&
+          !backends_.get(e.backend).exists(e.ifname))
+        lost_while_down.push_back(e.ifname);
     } catch (const std::exception& x) {
       log::warn("reconcile: " + e.ifname + ": " + x.what());
     }
@@ -269,6 +275,7 @@ void WgDriver::reconcile() {
       log::info("endpoint " + short_id(id) + ": device " + e.ifname +
                 " is missing; it is rebuilt when the endpoint joins");
   }
+  for (const auto& ifname : lost_while_down) recover(ifname);
 }
 
 void WgDriver::create_network(const CreateNetworkRequest& r) {

@@ -27,3 +27,18 @@ assert_not_contains "no route via another interface" "$routes" " via "
 dk rm -f "$(ctr_name c1)" >/dev/null
 gone() { [[ -z "$(e2e_leftovers | grep -F -- "$ifname" || true)" ]]; }
 assert_eventually "c1's new device, socket and process are gone after docker rm" 10 gone
+
+# The same while wgnetd is down: the restarted wgnetd finds the joined device gone and rebuilds it.
+ctr_run c2 net
+ip2="$(ctr_ip c2 net)"
+assert_ok "c2 ($ip2) pings the hub" ctr_ping c2 "$HUB_IP"
+ifname2="$(new_wgnet_ifnames | grep -vxF "$ifname" || true)"
+pid2="$(wgnet_wg_go_procs | awk -v i="$ifname2" '$2 == i {print $1}')"
+[[ -n "$pid2" ]] || fail "no wireguard-go process serves c2's device '$ifname2'"
+wgnetd_kill
+say "killing wireguard-go (pid $pid2) serving $ifname2 while wgnetd is down"
+kill -KILL "$pid2"
+assert_fails "c2 has no tunnel while nothing serves it" ctr_ping c2 "$HUB_IP" 1
+wgnetd_start
+assert_eventually "c2's tunnel is back after wgnetd restarted" 20 ctr_ping c2 "$HUB_IP" 1
+assert_ok "the hub pings c2 again" hub_ping "$ip2"

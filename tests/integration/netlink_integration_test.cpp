@@ -162,3 +162,51 @@ TEST_F(NetlinkNamespace, KernelBackendRefusesToDeleteOtherKinds) {
   EXPECT_TRUE(rtnl::ifindex("nltest2"));
   EXPECT_TRUE(rtnl::delete_link("nltest2"));
 }
+
+namespace {
+std::string run(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = popen((cmd + " 2>&1").c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+  }
+  return out;
+}
+}  // namespace
+
+// What wgnetd does to put a rebuilt device back into a container: addresses, connected
+// routes, and a move into another namespace under a new name.
+TEST_F(NetlinkNamespace, AddressesRoutesAndMove) {
+  std::string kind = test_kind();
+  rtnl::create_link("nlt1", kind);
+  rtnl::add_address("nlt1", *Cidr::parse("10.66.0.1/24"));
+  rtnl::add_address("nlt1", *Cidr::parse("fd66::1/64"));
+  rtnl::add_address("nlt1", *Cidr::parse("10.66.0.1/24"));  // again: replaced, not an error
+  rtnl::set_up("nlt1", true);
+  rtnl::add_route("nlt1", *Cidr::parse("10.67.0.0/16"));
+  rtnl::add_route("nlt1", *Cidr::parse("0.0.0.0/0"));
+  std::string addrs = run("ip -o addr show dev nlt1");
+  EXPECT_NE(addrs.find("inet 10.66.0.1/24"), std::string::npos) << addrs;
+  EXPECT_NE(addrs.find("inet6 fd66::1/64"), std::string::npos) << addrs;
+  std::string routes = run("ip route show dev nlt1");
+  EXPECT_NE(routes.find("10.67.0.0/16 scope link"), std::string::npos) << routes;
+  EXPECT_NE(routes.find("default scope link"), std::string::npos) << routes;
+  EXPECT_THROW(rtnl::add_address("nosuch0", *Cidr::parse("10.0.0.1/8")), SystemError);
+
+  // Another namespace, as a container's: the link moves there and is renamed on the way.
+  std::string ns = "wgnet-nltest-" + std::to_string(getpid());
+  ASSERT_EQ(run("ip netns add " + ns), "");
+  std::string path = "/run/netns/" + ns;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  rtnl::move_link("nlt1", fd, "wg7");
+  ::close(fd);
+  EXPECT_FALSE(rtnl::ifindex("nlt1"));
+  std::string inside = run("ip netns exec " + ns + " ip -o link show wg7");
+  EXPECT_NE(inside.find("wg7"), std::string::npos) << inside;
+  run("ip netns del " + ns);
+  rtnl::delete_link("nlt1");
+  for (auto& l : rtnl::list_links())
+    if (l.name != "lo") rtnl::delete_link(l.name);  // a veth peer left behind
+}

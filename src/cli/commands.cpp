@@ -16,16 +16,21 @@ namespace wgnet::cli {
 
 namespace {
 
-// Reads one base64 key from stdin, like `wg pubkey`: surrounding whitespace is ignored.
+// One base64 key in `text`, like `wg pubkey` reads it: surrounding whitespace is ignored.
+// `text` is wiped whatever happens.
+crypto::Key key_from_text(std::string text, std::string_view what) {
+  crypto::WipeOnExit wipe_text(text);
+  auto b = text.find_first_not_of(" \t\r\n");
+  auto e = text.find_last_not_of(" \t\r\n");
+  std::string_view key =
+      b == std::string::npos ? std::string_view() : std::string_view(text).substr(b, e - b + 1);
+  return crypto::key_from_base64(key, what);
+}
+
 crypto::Key read_key_from_stdin() {
-  std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  auto b = in.find_first_not_of(" \t\r\n");
-  auto e = in.find_last_not_of(" \t\r\n");
-  std::string_view text =
-      b == std::string::npos ? std::string_view() : std::string_view(in).substr(b, e - b + 1);
-  crypto::Key k = crypto::key_from_base64(text, "stdin");
-  crypto::wipe(in.data(), in.size());
-  return k;
+  return key_from_text(
+      std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>()),
+      "stdin");
 }
 
 void print_key(const crypto::Key& k) {
@@ -130,14 +135,10 @@ void Commands::add_hub(CLI::App& app) {
       auto format = keys::parse_hub_format(format_, "--format");
       auto d = derive_.make_deriver();
       if (!private_key_file_.empty()) {
-        auto raw =
-            keys::read_seed_file(private_key_file_, "--private-key-file",
-                                 [](const std::string& w) { std::cerr << "wgnet: " << w << "\n"; });
-        std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
-        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-          text.pop_back();
-        iface.private_key = crypto::key_from_base64(text, "--private-key-file");
-        crypto::wipe(text.data(), text.size());
+        auto raw = keys::read_secret_file(private_key_file_, "--private-key-file", 4096, warn);
+        iface.private_key =
+            key_from_text(std::string(reinterpret_cast<const char*>(raw.data()), raw.size()),
+                          "--private-key-file");
       }
       auto addresses = keys::enumerate_addresses(r);
       bool with_psk = psk_ == "derived";

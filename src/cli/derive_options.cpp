@@ -25,8 +25,7 @@ keys::Deriver DeriveOptions::make_deriver() {
   keys::Kdf k = keys::parse_kdf(kdf, "--kdf");
   crypto::SecretBytes seed;
   if (!seed_file.empty()) {
-    seed = keys::read_seed_file(seed_file, "--seed-file",
-                                [](const std::string& w) { std::cerr << "wgnet: " << w << "\n"; });
+    seed = keys::read_seed_file(seed_file, "--seed-file", warn);
   } else if (!seed_b64.empty()) {
     seed = crypto::secret_from_base64(seed_b64, "--seed");
     crypto::wipe(seed_b64.data(), seed_b64.size());
@@ -39,6 +38,8 @@ keys::Deriver DeriveOptions::make_deriver() {
   return keys::Deriver(k, std::move(seed), std::move(*add),
                        seed_file.empty() ? "--seed" : "--seed-file");
 }
+
+void warn(const std::string& message) { std::cerr << "wgnet: " << message << "\n"; }
 
 IpAddress parse_address(const std::string& text, std::string_view what) {
   auto addr = IpAddress::parse(text.substr(0, text.find('/')));

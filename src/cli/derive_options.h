@@ -18,6 +18,9 @@ struct DeriveOptions {
   keys::Deriver make_deriver();
 };
 
+// Prints a warning (e.g. a group-readable seed file) on stderr.
+void warn(const std::string& message);
+
 // Parses ADDRESS (a trailing /prefix is ignored); throws InputError naming `what`.
 IpAddress parse_address(const std::string& text, std::string_view what);
 

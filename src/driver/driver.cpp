@@ -255,12 +255,8 @@ void WgDriver::reconcile() {
   std::vector<std::string> lost_while_down;
   for (auto& [id, e] : endpoints_) {
     try {
-      watch(e.backend);
-      backends_.get(e.backend).adopt(e.ifname);
-      // The external backend sees its devices in any namespace (UAPI sockets are files): a
-      // joined device gone while wgnetd was down is rebuilt into its container now.
-      if (!e.sandbox.empty() && e.backend == "external" &&
-          !backends_.get(e.backend).exists(e.ifname))
+      // A joined device whose server died while wgnetd was down is rebuilt into its container.
+      if (!backends_.get(e.backend).adopt(e.ifname) && !e.sandbox.empty())
         lost_while_down.push_back(e.ifname);
     } catch (const std::exception& x) {
       log::warn("reconcile: " + e.ifname + ": " + x.what());
@@ -522,13 +518,10 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
   } else if (!mine) {
     backend.configure(e.ifname, device_config(*n, *options, e), options->mtu);
   }
-  {
-    std::lock_guard lock(mutex_);
-    completed_here_.insert(e.endpoint_id);
-  }
   state_.set_sandbox(e.endpoint_id, r.sandbox_key);
   {
     std::lock_guard lock(mutex_);
+    completed_here_.insert(e.endpoint_id);
     if (auto it = endpoints_.find(r.endpoint_id); it != endpoints_.end())
       it->second.sandbox = r.sandbox_key;
   }

@@ -6,9 +6,7 @@
 #include <sys/socket.h>
 
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "crypto/encoding.h"
 #include "driver/peers_file.h"
@@ -162,17 +160,13 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
                      " is below 1280, which IPv6 networks need; expected at least 1280");
 
   if (has("wgnet.allowed-ips")) {
-    std::stringstream list(value("wgnet.allowed-ips"));
-    for (std::string item; std::getline(list, item, ',');) {
-      item.erase(0, item.find_first_not_of(" \t"));
-      item.erase(item.find_last_not_of(" \t") + 1);
-      auto c = Cidr::parse(item);
-      if (!c)
-        throw InputError("wgnet.allowed-ips: '" + item +
-                         "' is not a CIDR; expected a comma-separated list such as "
-                         "10.0.0.0/8,fd00::/8");
-      o.allowed_ips.push_back(Cidr(c->network(), c->prefix()));
-    }
+    std::string bad;
+    auto cidrs = parse_cidr_list(value("wgnet.allowed-ips"), bad);
+    if (!cidrs)
+      throw InputError("wgnet.allowed-ips: '" + bad +
+                       "' is not a CIDR; expected a comma-separated list such as "
+                       "10.0.0.0/8,fd00::/8");
+    o.allowed_ips = std::move(*cidrs);
     if (o.allowed_ips.empty())
       throw InputError("wgnet.allowed-ips: empty; expected at least one CIDR");
   } else {

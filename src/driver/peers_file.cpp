@@ -29,6 +29,20 @@ bool valid_hostname(std::string_view h) {
 
 }  // namespace
 
+std::optional<std::vector<Cidr>> parse_cidr_list(std::string_view text, std::string& bad) {
+  std::vector<Cidr> out;
+  std::stringstream list{std::string(text)};
+  for (std::string item; std::getline(list, item, ',');) {
+    auto c = Cidr::parse(trim(item));
+    if (!c) {
+      bad = trim(item);
+      return std::nullopt;
+    }
+    out.push_back(Cidr(c->network(), c->prefix()));
+  }
+  return out;
+}
+
 std::optional<HubEndpoint> parse_hub_endpoint(std::string_view text) {
   auto hp = split_host_port(text);
   if (!hp) return std::nullopt;
@@ -91,12 +105,11 @@ std::vector<FilePeer> parse_peers_file(const std::string& text, const std::strin
       if (!p.endpoint)
         fail("Endpoint '" + value + "' is malformed; expected HOST:PORT or [IPv6]:PORT");
     } else if (lower == "allowedips") {
-      std::stringstream list(value);
-      for (std::string item; std::getline(list, item, ',');) {
-        auto c = Cidr::parse(trim(item));
-        if (!c) fail("AllowedIPs entry '" + trim(item) + "' is not a CIDR");
-        p.config.allowed_ips.push_back(Cidr(c->network(), c->prefix()));
-      }
+      std::string bad;
+      auto cidrs = parse_cidr_list(value, bad);
+      if (!cidrs) fail("AllowedIPs entry '" + bad + "' is not a CIDR");
+      auto& ips = p.config.allowed_ips;
+      ips.insert(ips.end(), cidrs->begin(), cidrs->end());
     } else if (lower == "persistentkeepalive") {
       unsigned n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

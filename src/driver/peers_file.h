@@ -13,6 +13,10 @@ namespace wgnet::driver {
 // interface is wgnet's). Throws InputError with the line number.
 std::vector<FilePeer> parse_peers_file(const std::string& text, const std::string& origin);
 
+// "10.0.0.0/8, fd00::/8": the networks of a comma-separated list (host bits cleared, items
+// trimmed). On an item that is not a CIDR, returns nullopt and puts the item in `bad`.
+std::optional<std::vector<Cidr>> parse_cidr_list(std::string_view text, std::string& bad);
+
 // "host:port" / "[v6]:port" with a numeric address or a DNS name; nullopt when malformed.
 std::optional<HubEndpoint> parse_hub_endpoint(std::string_view text);
 

@@ -54,6 +54,13 @@ Link decode_link(const Message& m) {
   return link;
 }
 
+// The index of link `name`, for requests that must address it by index; ENODEV names `what`.
+int require_index(std::string_view name, const std::string& what) {
+  auto index = ifindex(name);
+  if (!index) throw NetlinkError(ENODEV, what + ": no such link " + std::string(name));
+  return *index;
+}
+
 }  // namespace
 
 void check_ifname(std::string_view name) {
@@ -136,11 +143,9 @@ std::vector<Link> list_links() {
 
 void move_link(std::string_view name, int netns_fd, std::string_view new_name) {
   check_ifname(new_name);
-  auto index = ifindex(name);
-  if (!index) throw NetlinkError(ENODEV, "move link " + std::string(name) + ": no such link");
   // Addressed by index here: IFLA_IFNAME carries the new name.
   ifinfomsg info{};
-  info.ifi_index = *index;
+  info.ifi_index = require_index(name, "move link");
   MessageBuilder b(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
   b.fixed(info);
   b.put_u32(IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
@@ -150,12 +155,10 @@ void move_link(std::string_view name, int netns_fd, std::string_view new_name) {
 }
 
 void add_address(std::string_view name, const Cidr& address) {
-  auto index = ifindex(name);
-  if (!index) throw NetlinkError(ENODEV, "add address to " + std::string(name) + ": no such link");
   ifaddrmsg a{};
   a.ifa_family = address.address().is_v4() ? AF_INET : AF_INET6;
   a.ifa_prefixlen = static_cast<uint8_t>(address.prefix());
-  a.ifa_index = static_cast<uint32_t>(*index);
+  a.ifa_index = static_cast<uint32_t>(require_index(name, "add address " + address.str()));
   MessageBuilder b(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
   b.fixed(a);
   b.put(IFA_LOCAL, address.address().bytes());
@@ -164,8 +167,7 @@ void add_address(std::string_view name, const Cidr& address) {
 }
 
 void add_route(std::string_view name, const Cidr& destination) {
-  auto index = ifindex(name);
-  if (!index) throw NetlinkError(ENODEV, "add route via " + std::string(name) + ": no such link");
+  int index = require_index(name, "add route " + destination.str());
   rtmsg r{};
   r.rtm_family = destination.address().is_v4() ? AF_INET : AF_INET6;
   r.rtm_dst_len = static_cast<uint8_t>(destination.prefix());
@@ -176,7 +178,7 @@ void add_route(std::string_view name, const Cidr& destination) {
   MessageBuilder b(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
   b.fixed(r);
   if (destination.prefix() > 0) b.put(RTA_DST, destination.network().bytes());
-  b.put_u32(RTA_OIF, static_cast<uint32_t>(*index));
+  b.put_u32(RTA_OIF, static_cast<uint32_t>(index));
   change_link(std::move(b), "add route " + destination.str() + " via " + std::string(name));
 }
 

@@ -31,9 +31,12 @@ class Backend {
   // userspace WireGuard process that exited. Backends whose devices cannot die never call it.
   using LostHandler = std::function<void(const std::string& ifname)>;
   virtual void on_lost(LostHandler handler) { (void)handler; }
-  // Takes over watching a device an earlier wgnetd made (after a restart); a no-op for backends
-  // with nothing to watch.
-  virtual void adopt(const std::string& ifname) { (void)ifname; }
+  // Takes over watching a device an earlier wgnetd made (after a restart). False when what served
+  // the device is gone (it died while wgnetd was down); backends with nothing to watch say true.
+  virtual bool adopt(const std::string& ifname) {
+    (void)ifname;
+    return true;
+  }
   // Names of devices this backend serves whose name starts with `prefix` (for reconciliation).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
 };

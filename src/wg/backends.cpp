@@ -73,13 +73,6 @@ void Backends::add(const std::string& name, std::unique_ptr<Backend> backend) {
   probed_[name] = {true, ""};
 }
 
-std::vector<Backend*> Backends::active() {
-  std::lock_guard lock(mutex_);
-  std::vector<Backend*> out;
-  for (auto& [n, b] : made_) out.push_back(b.get());
-  return out;
-}
-
 std::string Backends::describe() {
   std::lock_guard lock(mutex_);
   std::string s;

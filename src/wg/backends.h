@@ -28,8 +28,6 @@ class Backends {
   Backend& get(const std::string& name);
   // Installs `backend` under `name` as available (tests use an in-memory backend this way).
   void add(const std::string& name, std::unique_ptr<Backend> backend);
-  // Backends already in use (for reconciliation).
-  std::vector<Backend*> active();
   // A one-line summary for the start-up log: each backend and whether it is available.
   std::string describe();
 

@@ -70,12 +70,15 @@ std::string ExternalBackend::log_path(const std::string& ifname) const {
   return options_.log_dir.empty() ? "/dev/null" : options_.log_dir + "/" + ifname + ".log";
 }
 
+bool ExternalBackend::serves(const std::vector<std::string>& argv) const {
+  if (argv.size() < 2) return false;
+  std::string prog = basename_of(argv[0]);
+  return prog == basename_of(options_.program) || prog == "wireguard-go";
+}
+
 std::vector<pid_t> ExternalBackend::pids_of(const std::string& ifname) {
-  const std::string prog = basename_of(options_.program);
-  return process::find([&](const std::vector<std::string>& argv) {
-    if (argv.size() < 2 || argv.back() != ifname) return false;
-    return basename_of(argv[0]) == prog || basename_of(argv[0]) == "wireguard-go";
-  });
+  return process::find(
+      [&](const std::vector<std::string>& argv) { return serves(argv) && argv.back() == ifname; });
 }
 
 void ExternalBackend::create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) {
@@ -153,13 +156,14 @@ void ExternalBackend::on_lost(LostHandler handler) {
   lost_ = std::move(handler);
 }
 
-void ExternalBackend::adopt(const std::string& ifname) {
+bool ExternalBackend::adopt(const std::string& ifname) {
   auto pids = pids_of(ifname);
-  if (pids.empty()) return;
+  if (pids.empty()) return false;
   std::lock_guard lock(mutex_);
   if (started_.emplace(ifname, pids.front()).second)
     log::debug("external: watching " + options_.program + " (pid " + std::to_string(pids.front()) +
                ") of " + ifname + ", started before this wgnetd");
+  return true;
 }
 
 bool ExternalBackend::exists(const std::string& ifname) { return uapi::reachable(ifname); }
@@ -178,8 +182,7 @@ std::vector<std::string> ExternalBackend::list(const std::string& prefix) {
   ::closedir(d);
   // Processes whose socket vanished still count: they serve a device.
   process::find([&](const std::vector<std::string>& argv) {
-    if (argv.size() >= 2 && argv.back().rfind(prefix, 0) == 0 &&
-        basename_of(argv[0]) == basename_of(options_.program) &&
+    if (serves(argv) && argv.back().rfind(prefix, 0) == 0 &&
         std::find(out.begin(), out.end(), argv.back()) == out.end())
       out.push_back(argv.back());
     return false;

@@ -29,7 +29,7 @@ class ExternalBackend : public Backend {
   void remove(const std::string& ifname) override;
   bool exists(const std::string& ifname) override;
   DeviceStatus status(const std::string& ifname) override;
-  void adopt(const std::string& ifname) override;
+  bool adopt(const std::string& ifname) override;
   void on_lost(LostHandler handler) override;
   std::vector<std::string> list(const std::string& prefix) override;
 
@@ -37,6 +37,8 @@ class ExternalBackend : public Backend {
   static bool program_available(const std::string& program, std::string* why);
 
  private:
+  // Whether a process's command line is this backend's program serving a device (last argument).
+  bool serves(const std::vector<std::string>& argv) const;
   std::vector<pid_t> pids_of(const std::string& ifname);
   std::string log_path(const std::string& ifname) const;
   void supervise();

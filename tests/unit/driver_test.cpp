@@ -40,7 +40,10 @@ struct MemoryBackend : wg::Backend {
   void remove(const std::string& ifname) override { devices.erase(ifname); }
   bool exists(const std::string& ifname) override { return devices.count(ifname) > 0; }
   wg::DeviceStatus status(const std::string&) override { return {}; }
-  void adopt(const std::string& ifname) override { adopted.insert(ifname); }
+  bool adopt(const std::string& ifname) override {
+    adopted.insert(ifname);
+    return true;
+  }
   std::set<std::string> adopted;
   std::vector<std::string> list(const std::string& prefix) override {
     std::vector<std::string> out;

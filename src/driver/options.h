@@ -10,7 +10,7 @@
 #include "crypto/secure.h"
 #include "keys/derive.h"
 #include "util/ip.h"
-#include "wg/config.h"
+#include "wgconf/config.h"
 
 namespace wgnet::driver {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "wg/config.h"
+#include "wgconf/config.h"
 
 namespace wgnet::wg {
 

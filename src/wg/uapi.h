@@ -1,22 +1,16 @@
-// The cross-platform userspace API (UAPI) text protocol: what `wg` speaks to userspace
-// WireGuard over /var/run/wireguard/<iface>.sock. Pure encode/decode plus a small client.
+// A small client of the UAPI socket of a userspace WireGuard device
+// (/var/run/wireguard/<iface>.sock); the text codec itself is wgconf/uapi_codec.h.
 #pragma once
 #include <string>
 #include <string_view>
 
-#include "wg/config.h"
+#include "wgconf/uapi_codec.h"
 
 namespace wgnet::wg::uapi {
 
 // Directory of UAPI sockets and the socket path of an interface.
 std::string socket_dir();
 std::string socket_path(const std::string& ifname);
-
-// "set=1\n" ... "\n": the whole configuration, replacing peers when config.replace_peers.
-std::string encode_set(const DeviceConfig& config);
-// Parses the body of a "get=1" reply (up to and including "errno=N"). Throws SystemError when
-// errno is non-zero or a line is malformed.
-DeviceStatus decode_get(std::string_view reply);
 
 // One request/response over the interface's UAPI socket. Throws SystemError when the socket
 // cannot be reached or the reply carries a non-zero errno.

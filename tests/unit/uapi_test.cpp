@@ -1,5 +1,5 @@
 // The UAPI text protocol, checked against what wireguard.md and wireguard-go specify.
-#include "wg/uapi.h"
+#include "wgconf/uapi_codec.h"
 
 #include <gtest/gtest.h>
 

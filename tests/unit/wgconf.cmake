@@ -1,4 +1,4 @@
-# Unit tests of src/wg that need no device: the UAPI text protocol, endpoints.
+# Unit tests of src/wgconf: the UAPI text protocol, endpoints.
 add_executable(wgnet_wg_unit_tests ${CMAKE_CURRENT_LIST_DIR}/uapi_test.cpp)
-target_link_libraries(wgnet_wg_unit_tests PRIVATE wgnet_wg GTest::gtest_main)
+target_link_libraries(wgnet_wg_unit_tests PRIVATE wgnet_wgconf GTest::gtest_main)
 gtest_discover_tests(wgnet_wg_unit_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)

@@ -1,4 +1,4 @@
-// Kernel backend encoding and decoding without a kernel: WG_CMD_SET_DEVICE byte for byte (the
+// The wireguard genl codec without a kernel: WG_CMD_SET_DEVICE byte for byte (the
 // expected bytes follow include/uapi/linux/wireguard.h and netlink's 4-byte alignment by hand),
 // splitting of large configurations, and GET_DEVICE dumps decoded into DeviceStatus.
 #include <arpa/inet.h>
@@ -14,10 +14,11 @@
 #include "netlink/message.h"
 #include "netlink_test_util.h"
 #include "util/error.h"
-#include "wg/kernel.h"
+#include "netlink/wireguard.h"
 
 using namespace wgnet;
 using namespace wgnet::wg;
+using namespace wgnet::netlink::wireguard;
 using netlink::Attribute;
 using Bytes = std::vector<uint8_t>;
 

@@ -1,5 +1,5 @@
 // Endpoint text form: "ip:port" for IPv4, "[ip6]:port" for IPv6 (as wg and UAPI print them).
-#include "wg/config.h"
+#include "wgconf/config.h"
 
 namespace wgnet::wg {
 

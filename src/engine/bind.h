@@ -1,0 +1,53 @@
+// The engine's UDP side ("bind", as in wireguard-go's conn.Bind): datagrams in and out in
+// batches, with the local address each arrived on so replies leave from the same address
+// (sticky source). The Linux implementation (udp_linux.h) uses recvmmsg/sendmmsg, UDP_GRO and
+// UDP_SEGMENT; tests use an in-memory network.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "engine/packet.h"
+#include "util/ip.h"
+#include "wgconf/config.h"
+
+namespace wgnet::engine {
+
+// Where a datagram came from / goes to: the remote address and port, plus (when known) the local
+// address and interface it arrived on, used as the source of what is sent back.
+struct NetEndpoint {
+  wg::Endpoint remote;
+  std::optional<IpAddress> local;  // IP_PKTINFO / IPV6_PKTINFO of the last datagram received
+  int local_ifindex = 0;
+  bool operator==(const NetEndpoint&) const = default;
+};
+
+class Bind {
+ public:
+  virtual ~Bind() = default;
+  // Receives the datagrams waiting, at most packets.size(): datagram i is written at
+  // packets[i].offset (set by the caller) with its size, and its source in from[i]. A GRO
+  // super-datagram comes out split. Returns how many; 0 when none is waiting. Never blocks.
+  virtual size_t receive(std::span<Packet> packets, std::span<NetEndpoint> from) = 0;
+  // Sends the datagrams, in order, to `to`, from to.local when set (a source address that no
+  // longer exists is dropped and the send retried without it). Uses as few syscalls as the
+  // kernel allows (UDP_SEGMENT for runs of equal size). Unreachable destinations are counted,
+  // not thrown.
+  virtual void send(std::span<const Packet> datagrams, const NetEndpoint& to) = 0;
+  // The port bound (IPv4 and IPv6 share it).
+  virtual uint16_t port() const = 0;
+  // SO_MARK for what is sent (wg's fwmark); 0 clears it.
+  virtual void set_mark(uint32_t mark) = 0;
+  virtual size_t batch_size() const = 0;
+};
+
+// Opens binds: the device asks for a new one when its listen port changes. Port 0 = any free port.
+class BindFactory {
+ public:
+  virtual ~BindFactory() = default;
+  virtual std::unique_ptr<Bind> open(uint16_t port) = 0;
+};
+
+}  // namespace wgnet::engine

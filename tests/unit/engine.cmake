@@ -1,0 +1,1 @@
+# Unit tests of src/engine: the protocol core with an injected clock and in-memory TUN/UDP.

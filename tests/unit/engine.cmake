@@ -4,3 +4,9 @@ add_executable(wgnet_engine_unit_tests crypto_primitives_test.cpp)
 target_link_libraries(wgnet_engine_unit_tests PRIVATE wgnet_engine GTest::gtest_main)
 gtest_discover_tests(wgnet_engine_unit_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
                      PROPERTIES LABELS unit)
+
+# engine/offload: virtio-net header, checksums, GSO split and coalescing (pure, table-driven).
+add_executable(wgnet_engine_offload_tests ${CMAKE_CURRENT_LIST_DIR}/engine_offload_test.cpp)
+target_link_libraries(wgnet_engine_offload_tests PRIVATE wgnet_engine GTest::gtest_main)
+gtest_discover_tests(wgnet_engine_offload_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS unit)

@@ -47,12 +47,18 @@ struct PeerStatus {
   uint64_t tx_bytes = 0;
   uint16_t persistent_keepalive = 0;
   std::vector<Cidr> allowed_ips;
+  bool has_preshared_key = false;
+  // Only in a status that carries secrets (what the engine answers a UAPI get with); else unset.
+  std::optional<crypto::Key> preshared_key;
 };
 
 struct DeviceStatus {
   std::optional<crypto::Key> public_key;
   uint16_t listen_port = 0;
+  uint32_t fwmark = 0;
   std::vector<PeerStatus> peers;
+  // Only in a status that carries secrets (what the engine answers a UAPI get with); else unset.
+  std::optional<crypto::Key> private_key;
 };
 
 }  // namespace wgnet::wg

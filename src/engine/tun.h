@@ -18,6 +18,10 @@ class Tun {
   // MTU, checksums completed. Returns how many were read; 0 when none is waiting. Never blocks.
   // Throws SystemError when the device is gone.
   virtual size_t read(std::span<Packet> packets) = 0;
+  // True when the last read() kept back segments of a super-packet that did not fit in its batch
+  // (a flow with a tiny MSS): call read() again without waiting, the descriptor will not signal
+  // them. Asked by the thread that called read().
+  virtual bool has_pending() const { return false; }
   // Writes IP packets (each at its offset, with at least kHeadroom bytes free before it, which
   // the implementation may use), coalescing consecutive TCP/UDP segments of one flow into
   // super-packets where it can. The buffers may be modified. Packets the kernel refuses are

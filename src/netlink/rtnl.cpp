@@ -44,6 +44,12 @@ Link decode_link(const Message& m) {
       case IFLA_MTU:
         link.mtu = a.u32();
         break;
+      case IFLA_IFALIAS:
+        link.alias = a.str();
+        break;
+      case IFLA_TXQLEN:
+        link.txqueuelen = a.u32();
+        break;
       case IFLA_LINKINFO:
         if (auto kind = find_attribute(a.nested(), IFLA_INFO_KIND)) link.kind = kind->str();
         break;
@@ -108,6 +114,31 @@ void set_up(std::string_view name, bool up) {
   info.ifi_change = IFF_UP;  // only this flag changes
   change_link(link_request(RTM_NEWLINK, 0, name, info),
               std::string("set link ") + std::string(name) + (up ? " up" : " down"));
+}
+
+void set_alias(std::string_view name, std::string_view alias) {
+  // The kernel keeps at most IFALIASZ (256) bytes with the NUL.
+  if (alias.size() > 254 || alias.find('\0') != std::string_view::npos)
+    throw InputError("invalid interface alias: expected at most 254 bytes without NUL");
+  auto b = link_request(RTM_NEWLINK, 0, name);
+  if (alias.empty())
+    b.put(IFLA_IFALIAS, {});  // an empty attribute removes the alias
+  else
+    b.put_string(IFLA_IFALIAS, alias);
+  change_link(std::move(b), "set alias of link " + std::string(name));
+}
+
+std::optional<Link> find_link_by_alias(std::string_view alias) {
+  for (Link& link : list_links())
+    if (!alias.empty() && link.alias == alias) return std::move(link);
+  return std::nullopt;
+}
+
+void set_txqueuelen(std::string_view name, uint32_t length) {
+  auto b = link_request(RTM_NEWLINK, 0, name);
+  b.put_u32(IFLA_TXQLEN, length);
+  change_link(std::move(b),
+              "set txqueuelen " + std::to_string(length) + " on link " + std::string(name));
 }
 
 std::optional<Link> find_link(std::string_view name) {

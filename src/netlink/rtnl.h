@@ -16,7 +16,9 @@ struct Link {
   std::string name;
   std::string kind;  // IFLA_INFO_KIND ("wireguard", "veth", ...); empty for e.g. lo
   uint32_t mtu = 0;
-  bool up = false;  // administratively up (IFF_UP)
+  bool up = false;          // administratively up (IFF_UP)
+  std::string alias;        // IFLA_IFALIAS; survives renames and moves between namespaces
+  uint32_t txqueuelen = 0;  // IFLA_TXQLEN
 };
 
 // Throws InputError unless `name` is a valid interface name (1..15 bytes, no '/', ':',
@@ -36,6 +38,13 @@ void set_up(std::string_view name, bool up);
 std::optional<int> ifindex(std::string_view name);
 std::optional<Link> find_link(std::string_view name);
 std::vector<Link> list_links();
+
+// Sets the alias (IFLA_IFALIAS, at most 254 bytes, no NUL) of link `name`; "" removes it.
+void set_alias(std::string_view name, std::string_view alias);
+// The first link whose alias is `alias`, in the current namespace.
+std::optional<Link> find_link_by_alias(std::string_view alias);
+// Sets the transmit queue length of link `name` (for a TUN: packets waiting to be read).
+void set_txqueuelen(std::string_view name, uint32_t length);
 
 // Moves link `name` into the network namespace of `netns_fd`, renamed `new_name` on the way.
 void move_link(std::string_view name, int netns_fd, std::string_view new_name);

@@ -19,7 +19,7 @@ namespace {
 // One base64 key in `text`, like `wg pubkey` reads it: surrounding whitespace is ignored.
 // `text` is wiped whatever happens.
 crypto::Key key_from_text(std::string text, std::string_view what) {
-  crypto::WipeOnExit wipe_text(text);
+  crypto::ScopedWipe wipe_text(text);
   auto b = text.find_first_not_of(" \t\r\n");
   auto e = text.find_last_not_of(" \t\r\n");
   std::string_view key =
@@ -107,6 +107,8 @@ void Commands::add_hub(CLI::App& app) {
   config->callback([this] {
     selected_ = [this] {
       keys::AddressRange r;
+      r.subnet_what = "--subnet";
+      r.range_what = "--range";
       auto subnet = Cidr::parse(subnet_);
       if (!subnet)
         throw InputError("--subnet: '" + subnet_ +

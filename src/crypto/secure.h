@@ -1,44 +1,54 @@
-// Buffers that wipe themselves: every seed and private key lives in one of these.
+// Secrets in memory: one way to wipe (wipe), one guard that wipes buffers on every way out of a
+// scope (ScopedWipe), one growable secret buffer with explicit copies (SecretBytes) and one
+// fixed-size key (Key). Every seed, private and preshared key lives in one of these.
 #pragma once
 #include <openssl/crypto.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace wgnet::crypto {
 
-inline void wipe(void* p, size_t n) { OPENSSL_cleanse(p, n); }
+inline void wipe(void* p, size_t n) {
+  if (n) OPENSSL_cleanse(p, n);
+}
+inline void wipe(std::string& s) { wipe(s.data(), s.size()); }
+inline void wipe(std::vector<uint8_t>& v) { wipe(v.data(), v.size()); }
+inline void wipe(std::vector<std::vector<uint8_t>>& vs) {
+  for (auto& v : vs) wipe(v);
+}
 
-// Wipes a string that held secret text when the scope ends, also on an exception.
-class WipeOnExit {
+// Wipes the buffers it watches when the scope ends, also on an exception, unless released (the
+// buffers were handed to someone who wipes them).
+template <typename T>
+class ScopedWipe {
  public:
-  explicit WipeOnExit(std::string& s) : s_(s) {}
-  ~WipeOnExit() { wipe(s_.data(), s_.size()); }
-  WipeOnExit(const WipeOnExit&) = delete;
-  WipeOnExit& operator=(const WipeOnExit&) = delete;
+  explicit ScopedWipe(T& buffer) : buffer_(&buffer) {}
+  ~ScopedWipe() {
+    if (buffer_) wipe(*buffer_);
+  }
+  ScopedWipe(const ScopedWipe&) = delete;
+  ScopedWipe& operator=(const ScopedWipe&) = delete;
+  void release() { buffer_ = nullptr; }
 
  private:
-  std::string& s_;
+  T* buffer_;
 };
 
-// A growable byte buffer for secrets (seeds). Copies are explicit; contents are wiped on
-// destruction and before reallocation is avoided by reserving up front where it matters.
+// A byte buffer for secrets (seeds). Contents are wiped on destruction, on clear() and before a
+// move-assignment replaces them. Copies are explicit (copy()), so no secret is duplicated by
+// accident.
 class SecretBytes {
  public:
   SecretBytes() = default;
   explicit SecretBytes(std::span<const uint8_t> data) : v_(data.begin(), data.end()) {}
-  SecretBytes(const SecretBytes& o) : v_(o.v_) {}
-  SecretBytes& operator=(const SecretBytes& o) {
-    if (this != &o) {
-      clear();
-      v_ = o.v_;
-    }
-    return *this;
-  }
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
   SecretBytes(SecretBytes&& o) noexcept : v_(std::move(o.v_)) {}
   SecretBytes& operator=(SecretBytes&& o) noexcept {
     if (this != &o) {
@@ -49,15 +59,18 @@ class SecretBytes {
   }
   ~SecretBytes() { clear(); }
 
+  SecretBytes copy() const { return SecretBytes(span()); }
   void clear() {
-    if (!v_.empty()) wipe(v_.data(), v_.size());
+    wipe(v_);
     v_.clear();
   }
   const uint8_t* data() const { return v_.data(); }
   size_t size() const { return v_.size(); }
   bool empty() const { return v_.empty(); }
   std::span<const uint8_t> span() const { return v_; }
-  bool operator==(const SecretBytes& o) const { return v_ == o.v_; }
+  bool operator==(const SecretBytes& o) const {
+    return v_.size() == o.v_.size() && CRYPTO_memcmp(v_.data(), o.v_.data(), v_.size()) == 0;
+  }
 
  private:
   std::vector<uint8_t> v_;

@@ -12,6 +12,7 @@
 
 #include "driver/api.h"
 #include "driver/driver.h"
+#include "driver/host_linux.h"
 #include "driver/state.h"
 #include "http/server.h"
 #include "util/error.h"
@@ -47,7 +48,11 @@ int serve(const Settings& s) {
   log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe());
   std::string chosen = backends.resolve(s.backend, "--backend");
   log::info("default backend: " + chosen + (s.backend == "auto" ? " (auto)" : ""));
-  driver::WgDriver drv(state, backends, {s.seed_dir, chosen});
+  driver::LinuxHost host;
+  driver::DriverConfig config;
+  config.seed_dir = s.seed_dir;
+  config.default_backend = chosen;
+  driver::WgDriver drv(state, backends, host, config);
 
   // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
   // reconciliation could touch devices the first one serves. Calls wait until run().

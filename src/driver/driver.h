@@ -1,14 +1,22 @@
 // wgnet's network driver: networks and endpoints of Docker, each endpoint one WireGuard device,
-// complete (key, peers, MTU) before Join returns. State survives restarts.
+// complete (key, peers, MTU) before Join returns. State survives restarts. The driver reaches the
+// OS only through its Host and the backends.
 #pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "driver/api.h"
+#include "driver/endpoints.h"
+#include "driver/host.h"
+#include "driver/hub_resolver.h"
 #include "driver/options.h"
 #include "driver/state.h"
 #include "wg/backends.h"
@@ -18,15 +26,25 @@ namespace wgnet::driver {
 struct DriverConfig {
   std::string seed_dir = "/etc/wgnet";
   std::string default_backend = "auto";  // the daemon's --backend
+  HubResolver::Settings hub_resolution{};
+  // How often joined endpoints are checked for containers that went away without a Leave (a
+  // socket plugin gets none for containers that died while dockerd was down); 0 = never.
+  std::chrono::milliseconds sweep_interval{10000};
+  // A joined endpoint whose namespace file never appeared is taken as gone after this long.
+  std::chrono::milliseconds sandbox_grace{120000};
 };
 
 class WgDriver : public Driver {
  public:
-  WgDriver(StateStore& state, wg::Backends& backends, DriverConfig config);
+  WgDriver(StateStore& state, wg::Backends& backends, Host& host, DriverConfig config);
+  // Stops the sweeper and the backends' lost-device callbacks, waiting for a recovery that is
+  // running: nothing of the driver is used after it is destroyed.
   ~WgDriver() override;
 
-  // Loads networks and endpoints from the state store and removes devices of wgnet that belong
-  // to no endpoint. Called once at start.
+  // Loads networks and endpoints from the state store (skipping rows that cannot be used), takes
+  // over their devices (rebuilding those that died while wgnetd was down, removing those whose
+  // container is gone) and starts watching. Touches no device the state does not record. Throws
+  // SystemError, touching nothing, when the state cannot be read. Called once at start.
   void restore();
 
   void create_network(const CreateNetworkRequest& r) override;
@@ -37,43 +55,61 @@ class WgDriver : public Driver {
   JoinResponse join(const JoinRequest& r) override;
   void leave(const EndpointRef& r) override;
 
-  // Name prefix of every device wgnet creates in the host namespace.
-  static constexpr const char* kIfPrefix = "wgnet-";
+  // The endpoints known now (for status reports).
+  std::vector<EndpointRecord> endpoints() const { return endpoints_.records(); }
+
+  // One pass of the sweeper (tests call it directly): endpoints whose container's namespace is
+  // gone lose their device and record.
+  void sweep();
 
  private:
   struct Network {
     NetworkRecord record;
+    std::vector<Cidr> pools;
     // Unset when the stored options did not validate at restore (a seed or peers file missing
     // at boot): retried on every use, so a transient failure heals by itself.
     std::shared_ptr<const NetworkOptions> options;
-    std::optional<wg::Endpoint> last_hub_address;  // for a DNS name that stops resolving
-    std::vector<Cidr> pools;
   };
 
   std::shared_ptr<Network> network(const std::string& id);
   std::shared_ptr<const NetworkOptions> options_of(Network& n);
-  // Operations on one endpoint are serialised: a retried CreateEndpoint waits for the first.
-  std::shared_ptr<std::mutex> endpoint_lock(const std::string& endpoint_id);
-  std::string pick_ifname(const std::string& endpoint_id);
-  wg::DeviceConfig device_config(Network& n, const NetworkOptions& o, const EndpointRecord& e);
+  wg::DeviceConfig config_for(Network& n, const EndpointRecord& e);
+  static wg::DeviceRef ref(const EndpointRecord& e);
+  std::string pick_name(const std::string& endpoint_id);
+  // Waits for and locks the entry of `endpoint_id`; null (and no lock) when there is none.
+  std::pair<EndpointTable::Entry, std::unique_lock<std::mutex>> lock_endpoint(
+      const std::string& endpoint_id);
+  // Whether the container of a joined endpoint (whose operation lock the caller holds) is gone:
+  // its namespace file existed and no longer does, or never appeared long after Join.
+  bool container_gone(const EndpointTable::Entry& entry, const EndpointRecord& e);
+  // Removes the device and the record of an endpoint whose operation lock the caller holds.
+  void remove_endpoint(const EndpointTable::Entry& entry, const std::string& why);
+
+  // reconcile.cpp
+  void load_state();
   void reconcile();
-  // Connected routes the container gets through the device (besides its pool's own route).
-  static std::vector<Cidr> routes_for(const NetworkOptions& o, const EndpointRecord& e);
-  // Watches `backend` for devices that die on their own (once per backend).
-  void watch(const std::string& backend);
-  // A joined endpoint's device died: rebuild it and put it back into the container's namespace.
+  void reconcile_endpoint(const EndpointTable::Entry& entry);
+  // recovery.cpp: a joined endpoint's device died: rebuild it into the container's namespace.
   void recover(const std::string& ifname);
+  void recover_locked(const EndpointTable::Entry& entry);
+  // Installs the lost-device callback of `backend` (once per backend).
+  void watch(const std::string& backend);
+  void sweeper_loop();
 
   StateStore& state_;
   wg::Backends& backends_;
+  Host& host_;
   DriverConfig config_;
-  std::mutex mutex_;
+  HubResolver hubs_;
+  EndpointTable endpoints_;
+  std::mutex mutex_;  // networks_, reserved_names_, watched_
   std::map<std::string, std::shared_ptr<Network>> networks_;
-  std::map<std::string, EndpointRecord> endpoints_;  // endpoints whose device was completed
-  std::set<std::string> reserved_ifnames_;           // names of devices being created
-  std::set<std::string> completed_here_;  // endpoints whose device this process completed
-  std::map<std::string, std::shared_ptr<std::mutex>> endpoint_locks_;
-  std::set<std::string> watched_backends_;
+  std::set<std::string> reserved_names_;  // names picked for devices being created
+  std::set<std::string> watched_;
+  std::atomic<bool> stopping_{false};
+  std::mutex sweeper_mutex_;
+  std::condition_variable sweeper_wake_;
+  std::thread sweeper_;
 };
 
 }  // namespace wgnet::driver

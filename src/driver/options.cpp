@@ -2,9 +2,7 @@
 // created so a bad network is refused whole.
 #include "driver/options.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -13,6 +11,7 @@
 #include "keys/seed.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "wg/backends.h"
 
 namespace wgnet::driver {
 
@@ -109,10 +108,10 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
     o.peers_file =
         keys::confine_seed_path(ctx.seed_dir, value("wgnet.peers-file"), "wgnet.peers-file");
     std::string origin = "wgnet.peers-file '" + value("wgnet.peers-file") + "'";
-    auto raw = keys::read_secret_file(o.peers_file, "wgnet.peers-file", 1 << 20,
-                                      [](const std::string& w) { log::warn(w); });
+    auto raw = keys::read_secret_file_beneath(ctx.seed_dir, o.peers_file, "wgnet.peers-file",
+                                              1 << 20, [](const std::string& w) { log::warn(w); });
     std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
-    crypto::WipeOnExit wipe_text(text);
+    crypto::ScopedWipe wipe_text(text);
     o.file_peers = parse_peers_file(text, origin);
   }
   if (!o.endpoint && o.file_peers.empty())
@@ -182,54 +181,36 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
   }
   if (has("wgnet.backend")) {
     o.backend = value("wgnet.backend");
-    if (o.backend != "auto" && o.backend != "kernel" && o.backend != "engine" &&
-        o.backend != "external")
-      throw InputError("wgnet.backend: '" + o.backend +
-                       "' is not known; expected auto, kernel, engine or external");
+    const auto& choices = wg::backend_choices();
+    if (std::find(choices.begin(), choices.end(), o.backend) == choices.end())
+      throw InputError("wgnet.backend: '" + o.backend + "' is not known; expected " +
+                       wg::backend_choices_text());
   }
 
   if (!ctx.check_environment) return o;
   // Load the seed now so a short, missing or unreadable seed refuses the network.
-  crypto::SecretBytes seed = load_seed(o);
+  crypto::SecretBytes seed = load_seed(o, ctx.seed_dir);
   std::string seed_name = has("wgnet.seed-file") ? "wgnet.seed-file" : name("wgnet.seed");
-  keys::Deriver check(o.kdf, seed, o.additional, seed_name);
   if (o.psk && seed.size() < keys::min_seed_size(keys::Kdf::kHkdf))
     throw InputError("wgnet.psk=derived needs a seed of at least 16 bytes; " + seed_name + " has " +
                      std::to_string(seed.size()));
-  if (o.endpoint) resolve(*o.endpoint, name("wgnet.endpoint"));
-  for (const auto& p : o.file_peers)
-    if (p.endpoint) resolve(*p.endpoint, "wgnet.peers-file Endpoint");
+  keys::Deriver check(o.kdf, std::move(seed), o.additional, seed_name);
+  if (ctx.resolve_hub) {
+    if (o.endpoint) ctx.resolve_hub(*o.endpoint, name("wgnet.endpoint"));
+    for (const auto& p : o.file_peers)
+      if (p.endpoint) ctx.resolve_hub(*p.endpoint, "wgnet.peers-file Endpoint");
+  }
   return o;
 }
 
-crypto::SecretBytes load_seed(const NetworkOptions& o) {
-  if (o.seed) return *o.seed;
-  return keys::read_seed_file(o.seed_file, "wgnet.seed-file",
+crypto::SecretBytes load_seed(const NetworkOptions& o, const std::string& seed_dir) {
+  if (o.seed) return o.seed->copy();
+  return keys::read_seed_file(seed_dir, o.seed_file, "wgnet.seed-file",
                               [](const std::string& w) { log::warn(w); });
 }
 
-wg::Endpoint resolve(const HubEndpoint& e, std::string_view what) {
-  if (auto a = IpAddress::parse(e.host)) return wg::Endpoint{*a, e.port};
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(e.host.c_str(), nullptr, &hints, &res);
-  if (rc != 0 || !res)
-    throw InputError(std::string(what) + ": cannot resolve '" + e.host + "': " + gai_strerror(rc));
-  std::optional<IpAddress> addr;
-  for (addrinfo* p = res; p && !addr; p = p->ai_next) {
-    if (p->ai_family == AF_INET)
-      addr = IpAddress::from_bytes(std::span<const uint8_t>(
-          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr),
-          4));
-    else if (p->ai_family == AF_INET6)
-      addr = IpAddress::from_bytes(std::span<const uint8_t>(
-          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr),
-          16));
-  }
-  ::freeaddrinfo(res);
-  if (!addr) throw InputError(std::string(what) + ": '" + e.host + "' has no IPv4 or IPv6 address");
-  return wg::Endpoint{*addr, e.port};
+const char* seed_option_name(const NetworkOptions& o) {
+  return o.seed_file.empty() ? "wgnet.seed" : "wgnet.seed-file";
 }
 
 }  // namespace wgnet::driver

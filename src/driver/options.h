@@ -2,6 +2,7 @@
 // product.md plus the article's io.bestov.wg.* aliases.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ struct OptionContext {
   // Also load the seed and resolve hub names (at CreateNetwork). At restore only the options
   // themselves are checked, so a late DNS or seed mount does not disable a network.
   bool check_environment = true;
+  // Resolves a hub endpoint (with check_environment); throws InputError naming `what`.
+  std::function<void(const HubEndpoint&, std::string_view what)> resolve_hub;
 };
 
 // Validates every wgnet.* / io.bestov.wg.* option of `generic` (other keys are Docker's and are
@@ -57,10 +60,11 @@ struct OptionContext {
 NetworkOptions parse_network_options(const std::map<std::string, std::string>& generic,
                                      const OptionContext& ctx);
 
-// The seed bytes: the inline seed, or the seed file read now.
-crypto::SecretBytes load_seed(const NetworkOptions& o);
+// The seed bytes: the inline seed, or the seed file read now, beneath `seed_dir` (a symlink
+// swapped in since the network was created cannot lead the read out of it).
+crypto::SecretBytes load_seed(const NetworkOptions& o, const std::string& seed_dir);
 
-// Resolves a hub endpoint (numeric or DNS) to an address; throws InputError naming `what`.
-wg::Endpoint resolve(const HubEndpoint& e, std::string_view what);
+// The name a message uses for the network's seed: wgnet.seed-file or wgnet.seed.
+const char* seed_option_name(const NetworkOptions& o);
 
 }  // namespace wgnet::driver

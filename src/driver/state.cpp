@@ -1,5 +1,5 @@
 // Each write is one statement (atomic in SQLite); a crash between Docker's calls loses nothing
-// that was acknowledged.
+// that was acknowledged. Every step is checked: a read that fails throws rather than end early.
 #include "driver/state.h"
 
 #include <fcntl.h>
@@ -17,30 +17,49 @@ namespace wgnet::driver {
 namespace {
 
 struct Stmt {
-  Stmt(sqlite3* db, const char* sql) {
+  Stmt(sqlite3* db, const char* sql) : db(db) {
     if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
       throw SystemError(std::string("state: ") + sqlite3_errmsg(db));
   }
   ~Stmt() { sqlite3_finalize(s); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
   Stmt& bind(int i, const std::string& v) {
-    sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    if (sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) !=
+        SQLITE_OK)
+      throw SystemError(std::string("state: ") + sqlite3_errmsg(db));
     return *this;
   }
-  void run(sqlite3* db) {
+  void run() {
     if (sqlite3_step(s) != SQLITE_DONE)
       throw SystemError(std::string("state: ") + sqlite3_errmsg(db));
   }
-  bool row() { return sqlite3_step(s) == SQLITE_ROW; }
-  std::string text(int i) {
-    auto p = sqlite3_column_text(s, i);
-    return p ? reinterpret_cast<const char*>(p) : "";
+  // True on a row, false at the end; anything else (I/O error, corruption, busy) throws.
+  bool row() {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SystemError(std::string("state: reading ") + sqlite3_sql(s) + ": " + sqlite3_errmsg(db));
   }
+  // The text as stored, by its length: an embedded NUL does not cut it short.
+  std::string text(int i) {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_blob(s, i));
+    int n = sqlite3_column_bytes(s, i);
+    return p && n > 0 ? std::string(p, static_cast<size_t>(n)) : std::string();
+  }
+  sqlite3* db;
   sqlite3_stmt* s = nullptr;
 };
 
 std::vector<std::string> json_list(const std::string& text) {
   return text.empty() ? std::vector<std::string>{}
                       : nlohmann::json::parse(text).get<std::vector<std::string>>();
+}
+
+// A row that cannot be used, described by its key alone.
+void skip(std::vector<std::string>* skipped, const std::string& what, const std::string& id,
+          const std::string& why) {
+  if (skipped) skipped->push_back(what + " '" + id + "': " + why);
 }
 
 }  // namespace
@@ -54,19 +73,28 @@ StateStore::StateStore(const std::string& dir) : path_(dir + "/state.db") {
   ::fchmod(fd, 0600);
   ::close(fd);
   if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK)
-    throw SystemError("state: cannot open " + path_ + ": " + (db_ ? sqlite3_errmsg(db_) : "?"));
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA journal_mode=DELETE");
-  exec("PRAGMA synchronous=FULL");
-  exec(
-      "CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, "
-      "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL)");
-  exec(
-      "CREATE TABLE IF NOT EXISTS endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT "
-      "NULL, "
-      "address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
-      "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '')");
+                      nullptr) != SQLITE_OK) {
+    std::string why = db_ ? sqlite3_errmsg(db_) : "?";
+    sqlite3_close(db_);
+    throw SystemError("state: cannot open " + path_ + ": " + why);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    exec("PRAGMA journal_mode=DELETE");
+    exec("PRAGMA synchronous=FULL");
+    exec(
+        "CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, "
+        "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT "
+        "NULL, address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
+        "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '', handle TEXT NOT NULL DEFAULT "
+        "'')");
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
 }
 
 StateStore::~StateStore() { sqlite3_close(db_); }
@@ -80,6 +108,12 @@ void StateStore::exec(const char* sql) {
   }
 }
 
+void StateStore::migrate() {
+  // Databases written before devices had handles.
+  Stmt st(db_, "SELECT name FROM pragma_table_info('endpoints') WHERE name = 'handle'");
+  if (!st.row()) exec("ALTER TABLE endpoints ADD COLUMN handle TEXT NOT NULL DEFAULT ''");
+}
+
 void StateStore::put_network(const NetworkRecord& n) {
   std::lock_guard lock(mutex_);
   Stmt st(
@@ -88,25 +122,35 @@ void StateStore::put_network(const NetworkRecord& n) {
   st.bind(1, n.id)
       .bind(2, nlohmann::json(n.options).dump())
       .bind(3, nlohmann::json(n.pools4).dump());
-  st.bind(4, nlohmann::json(n.pools6).dump()).bind(5, n.backend).run(db_);
+  st.bind(4, nlohmann::json(n.pools6).dump()).bind(5, n.backend).run();
 }
 
 void StateStore::delete_network(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Stmt(db_, "DELETE FROM networks WHERE id = ?").bind(1, id).run(db_);
+  Stmt(db_, "DELETE FROM networks WHERE id = ?").bind(1, id).run();
 }
 
-std::vector<NetworkRecord> StateStore::networks() {
+std::vector<NetworkRecord> StateStore::networks(std::vector<std::string>* skipped) {
   std::lock_guard lock(mutex_);
   Stmt st(db_, "SELECT id, options, pools4, pools6, backend FROM networks");
   std::vector<NetworkRecord> out;
   while (st.row()) {
     NetworkRecord n;
     n.id = st.text(0);
-    n.options = nlohmann::json::parse(st.text(1)).get<std::map<std::string, std::string>>();
-    n.pools4 = json_list(st.text(2));
-    n.pools6 = json_list(st.text(3));
+    try {
+      n.options = nlohmann::json::parse(st.text(1)).get<std::map<std::string, std::string>>();
+      n.pools4 = json_list(st.text(2));
+      n.pools6 = json_list(st.text(3));
+    } catch (const nlohmann::json::exception&) {
+      // The parser's message may quote the options, and they may hold a seed.
+      skip(skipped, "network", n.id, "its options or pools are not the JSON wgnet writes");
+      continue;
+    }
     n.backend = st.text(4);
+    if (n.id.empty()) {
+      skip(skipped, "network", n.id, "it has no ID");
+      continue;
+    }
     out.push_back(std::move(n));
   }
   return out;
@@ -116,14 +160,14 @@ void StateStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard lock(mutex_);
   Stmt st(db_,
           "INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address4, address6, "
-          "ifname, backend, sandbox) VALUES (?,?,?,?,?,?,?)");
+          "ifname, backend, sandbox, handle) VALUES (?,?,?,?,?,?,?,?)");
   st.bind(1, e.endpoint_id).bind(2, e.network_id).bind(3, e.address4).bind(4, e.address6);
-  st.bind(5, e.ifname).bind(6, e.backend).bind(7, e.sandbox).run(db_);
+  st.bind(5, e.ifname).bind(6, e.backend).bind(7, e.sandbox).bind(8, e.handle).run();
 }
 
 void StateStore::delete_endpoint(const std::string& endpoint_id) {
   std::lock_guard lock(mutex_);
-  Stmt(db_, "DELETE FROM endpoints WHERE endpoint_id = ?").bind(1, endpoint_id).run(db_);
+  Stmt(db_, "DELETE FROM endpoints WHERE endpoint_id = ?").bind(1, endpoint_id).run();
 }
 
 void StateStore::set_sandbox(const std::string& endpoint_id, const std::string& sandbox) {
@@ -131,18 +175,32 @@ void StateStore::set_sandbox(const std::string& endpoint_id, const std::string& 
   Stmt(db_, "UPDATE endpoints SET sandbox = ? WHERE endpoint_id = ?")
       .bind(1, sandbox)
       .bind(2, endpoint_id)
-      .run(db_);
+      .run();
 }
 
-std::vector<EndpointRecord> StateStore::endpoints() {
+void StateStore::set_handle(const std::string& endpoint_id, const std::string& handle) {
+  std::lock_guard lock(mutex_);
+  Stmt(db_, "UPDATE endpoints SET handle = ? WHERE endpoint_id = ?")
+      .bind(1, handle)
+      .bind(2, endpoint_id)
+      .run();
+}
+
+std::vector<EndpointRecord> StateStore::endpoints(std::vector<std::string>* skipped) {
   std::lock_guard lock(mutex_);
   Stmt st(db_,
-          "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox FROM "
-          "endpoints");
+          "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox, handle "
+          "FROM endpoints");
   std::vector<EndpointRecord> out;
-  while (st.row())
-    out.push_back(
-        {st.text(1), st.text(0), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
+  while (st.row()) {
+    EndpointRecord e{st.text(1), st.text(0), st.text(2), st.text(3),
+                     st.text(4), st.text(5), st.text(6), st.text(7)};
+    if (e.endpoint_id.empty() || e.network_id.empty() || e.ifname.empty()) {
+      skip(skipped, "endpoint", e.endpoint_id, "its endpoint ID, network ID or device is empty");
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
   return out;
 }
 

@@ -25,6 +25,7 @@ struct EndpointRecord {
   std::string ifname;
   std::string backend;
   std::string sandbox;  // SandboxKey while joined, else empty
+  std::string handle;   // the backend's handle of the device (wg::DeviceRef)
 };
 
 class StateStore {
@@ -39,15 +40,21 @@ class StateStore {
 
   void put_network(const NetworkRecord& n);
   void delete_network(const std::string& id);
-  std::vector<NetworkRecord> networks();
+  // Every stored network. A row that cannot be decoded is left out and described in `skipped`
+  // (never with option values: they may hold a seed). A failed read throws SystemError: a
+  // partial list is never returned.
+  std::vector<NetworkRecord> networks(std::vector<std::string>* skipped = nullptr);
 
   void put_endpoint(const EndpointRecord& e);
   void delete_endpoint(const std::string& endpoint_id);
   void set_sandbox(const std::string& endpoint_id, const std::string& sandbox);
-  std::vector<EndpointRecord> endpoints();
+  void set_handle(const std::string& endpoint_id, const std::string& handle);
+  // Every stored endpoint; as networks().
+  std::vector<EndpointRecord> endpoints(std::vector<std::string>* skipped = nullptr);
 
  private:
   void exec(const char* sql);
+  void migrate();
 
   std::string path_;
   sqlite3* db_ = nullptr;

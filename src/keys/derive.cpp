@@ -30,7 +30,7 @@ size_t min_seed_size(Kdf kdf) { return kdf == Kdf::kHkdf ? 16 : 1; }
 
 Deriver::Deriver(Kdf kdf, crypto::SecretBytes seed, std::vector<uint8_t> additional,
                  std::string_view seed_what)
-    : kdf_(kdf), seed_(std::move(seed)), additional_(std::move(additional)) {
+    : kdf_(kdf), seed_(std::move(seed)), additional_(std::move(additional)), seed_what_(seed_what) {
   if (seed_.size() < min_seed_size(kdf_)) {
     if (kdf_ == Kdf::kHkdf)
       throw InputError(std::string(seed_what) + ": the seed is " + std::to_string(seed_.size()) +
@@ -69,9 +69,8 @@ crypto::Key Deriver::public_key(const IpAddress& addr) const {
 
 crypto::Key Deriver::preshared_key(const IpAddress& addr) const {
   if (seed_.size() < min_seed_size(Kdf::kHkdf))
-    throw InputError(
-        "--psk derived: a derived preshared key needs a seed of at least 16 bytes; this seed is " +
-        std::to_string(seed_.size()));
+    throw InputError("a derived preshared key needs a seed of at least 16 bytes; " +
+                     std::string(seed_what_) + " has " + std::to_string(seed_.size()));
   return hkdf_okm("preshared-key", addr);
 }
 

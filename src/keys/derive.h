@@ -1,6 +1,7 @@
 // Container key derivation: the article's `sha3` scheme and wgnet's `hkdf` scheme (spec keys.md).
 #pragma once
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "crypto/secure.h"
@@ -36,7 +37,8 @@ class Deriver {
   Kdf kdf_;
   crypto::SecretBytes seed_;
   std::vector<uint8_t> additional_;
-  crypto::Key prk_;  // HKDF-Extract(salt "wgnet-kdf-v1", seed); computed once.
+  crypto::Key prk_;
+  std::string seed_what_;  // names the seed in errors  // HKDF-Extract(salt "wgnet-kdf-v1", seed); computed once.
 };
 
 }  // namespace wgnet::keys

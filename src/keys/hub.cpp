@@ -55,29 +55,32 @@ std::vector<IpAddress> enumerate_addresses(const AddressRange& r) {
   const bool v4 = net.address().is_v4();
   const int host_bits = net.address().bits() - net.prefix();
   if (host_bits > 20)
-    throw InputError("--subnet: " + net.str() + " holds 2^" + std::to_string(host_bits) +
-                     " addresses; expected at most 2^20 (a /12 for IPv4, a /108 for IPv6) — use "
-                     "--range or a smaller subnet");
+    throw InputError(r.subnet_what + ": " + net.str() + " holds 2^" + std::to_string(host_bits) +
+                     " addresses; expected at most 2^20 (a /12 for IPv4, a /108 for IPv6) — use " +
+                     r.range_what + " or a smaller subnet");
   const U128 lo_net = to_int(net.network());
   const U128 hi_net = lo_net + ((U128{1} << host_bits) - 1);
   U128 lo = lo_net, hi = hi_net;
   if (r.first) {
     if (!net.contains(*r.first) || !net.contains(*r.last))
-      throw InputError("--range: " + r.first->str() + "-" + r.last->str() + " is not inside " +
+      throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() + " is not inside " +
                        net.network().str() + "/" + std::to_string(net.prefix()) +
                        "; expected addresses of the subnet");
     lo = to_int(*r.first);
     hi = to_int(*r.last);
   }
+  if (lo > hi)
+    throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() +
+                     " ends before it starts; expected FIRST <= LAST");
   std::vector<IpAddress> out;
   out.reserve(static_cast<size_t>(hi - lo + 1));
   const bool skip_edges = r.skip_network_and_broadcast && host_bits >= 2;
-  for (U128 v = lo; v <= hi; v++) {
+  // Counted, not compared: at the top of the address space v + 1 wraps to 0.
+  for (U128 v = lo, left = hi - lo + 1; left > 0; v++, left--) {
     if (skip_edges && (v == lo_net || (v4 && v == hi_net))) continue;
     IpAddress a = from_int(v, v4);
     if (std::find(r.skip.begin(), r.skip.end(), a) != r.skip.end()) continue;
     out.push_back(a);
-    if (v == hi) break;  // avoid wrapping at the top of the address space
   }
   return out;
 }

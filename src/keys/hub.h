@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <ostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct AddressRange {
   std::optional<IpAddress> first, last;  // --range FIRST-LAST, inside the subnet
   std::vector<IpAddress> skip;           // e.g. the hub's own address
   bool skip_network_and_broadcast = true;
+  // How errors name the subnet and the range (the caller's words: an option, a flag).
+  std::string subnet_what = "subnet";
+  std::string range_what = "range";
 };
 
 // "A-B" into a pair; throws InputError naming `what`.

@@ -27,23 +27,10 @@ void append_wiping(std::vector<uint8_t>& buf, std::span<const uint8_t> data) {
     std::vector<uint8_t> bigger;
     bigger.reserve(std::max(need, 2 * buf.capacity()));
     bigger.assign(buf.begin(), buf.end());
-    wipe(buf);
+    crypto::wipe(buf);
     buf.swap(bigger);
   }
   buf.insert(buf.end(), data.begin(), data.end());
-}
-
-void wipe(std::vector<uint8_t>& buf) {
-  if (!buf.empty()) crypto::wipe(buf.data(), buf.size());
-  buf.clear();
-}
-
-WipeGuard::WipeGuard(std::vector<std::vector<uint8_t>>& bufs) {
-  for (auto& b : bufs) bufs_.push_back(&b);
-}
-
-WipeGuard::~WipeGuard() {
-  for (auto* b : bufs_) wipe(*b);
 }
 
 [[noreturn]] void throw_malformed(const std::string& why) {

@@ -13,29 +13,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "crypto/secure.h"
+
 namespace wgnet::netlink {
 
 // Appends `data` to `buf`. When the buffer must grow, the old storage is wiped before it is
 // freed: messages carry private and preshared keys, and a plain vector would leave copies.
 void append_wiping(std::vector<uint8_t>& buf, std::span<const uint8_t> data);
 
-// Wipes and empties a buffer that held a message.
-void wipe(std::vector<uint8_t>& buf);
-
-// Wipes the buffers it watches when it goes out of scope, exceptions included, unless released.
-class WipeGuard {
- public:
-  explicit WipeGuard(std::vector<uint8_t>& buf) : bufs_{&buf} {}
-  explicit WipeGuard(std::vector<std::vector<uint8_t>>& bufs);
-  ~WipeGuard();
-  WipeGuard(const WipeGuard&) = delete;
-  WipeGuard& operator=(const WipeGuard&) = delete;
-  // The buffers are handed to someone else, who wipes them.
-  void release() { bufs_.clear(); }
-
- private:
-  std::vector<std::vector<uint8_t>*> bufs_;
-};
 
 // Builds one netlink message: nlmsghdr, then an optional fixed header (ifinfomsg, genlmsghdr),
 // then attributes, each padded to 4 bytes. Integers are in host byte order, as netlink wants.
@@ -44,7 +29,7 @@ class MessageBuilder {
  public:
   MessageBuilder(uint16_t type, uint16_t flags);
   // Unfinished messages may hold keys too.
-  ~MessageBuilder() { wipe(buf_); }
+  ~MessageBuilder() { crypto::wipe(buf_); }
   MessageBuilder(MessageBuilder&&) noexcept = default;
   MessageBuilder& operator=(MessageBuilder&&) = delete;
 

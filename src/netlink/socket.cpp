@@ -76,7 +76,7 @@ std::vector<uint8_t> Socket::dump(std::span<uint8_t> message, std::string_view w
     bool interrupted = false;
     auto replies = exchange(message, NLM_F_DUMP, what, &interrupted);
     if (!interrupted) return replies;
-    wipe(replies);
+    crypto::wipe(replies);
     if (attempt == kAttempts)
       throw NetlinkError(EAGAIN, std::string(what) + ": the dump was interrupted by concurrent " +
                                      "changes " + std::to_string(kAttempts) + " times");
@@ -114,7 +114,7 @@ void Socket::receive(std::string_view what) {
     rx_.resize(static_cast<size_t>(n));
     // Only the kernel (port 0) answers requests; anything else is not for us.
     if (from.nl_pid == 0) return;
-    wipe(rx_);
+    crypto::wipe(rx_);
   }
 }
 
@@ -131,8 +131,8 @@ std::vector<uint8_t> Socket::exchange(std::span<uint8_t> message, uint16_t extra
 
   // Replies to a GET of the wireguard family hold keys: wipe them on every way out.
   std::vector<uint8_t> replies;
-  WipeGuard replies_guard(replies);
-  WipeGuard rx_guard(rx_);
+  crypto::ScopedWipe replies_guard(replies);
+  crypto::ScopedWipe rx_guard(rx_);
   for (;;) {
     receive(what);
     for (const Message& m : parse_messages(rx_)) {
@@ -162,7 +162,7 @@ std::vector<uint8_t> Socket::exchange(std::span<uint8_t> message, uint16_t extra
       append_wiping(replies,
                     std::span(zeros, NLMSG_ALIGN(m.header.nlmsg_len) - m.header.nlmsg_len));
     }
-    wipe(rx_);
+    crypto::wipe(rx_);
   }
 }
 

@@ -36,7 +36,7 @@ class SetDeviceEncoder {
     start_message(true);
   }
   ~SetDeviceEncoder() {
-    for (auto& m : out_) wipe(m);
+    crypto::wipe(out_);
   }
 
   void add_peer(const PeerConfig& peer) {

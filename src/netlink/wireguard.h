@@ -21,7 +21,7 @@ inline constexpr size_t kMaxSetDeviceMessage = 4096;
 // first, each peer's WGPEER_F_REPLACE_ALLOWEDIPS only where the peer first appears, and a peer
 // whose allowed IPs overflow continues (public key + allowed IPs) in the next message.
 // Sequence numbers are left 0 (the socket stamps them). Pure: no kernel needed.
-// The result holds key material: wipe it (netlink::wipe / WipeGuard) when done.
+// The result holds key material: wipe it (crypto::wipe / ScopedWipe) when done.
 std::vector<std::vector<uint8_t>> encode_set_device(std::string_view ifname, uint16_t family_id,
                                                     const wg::DeviceConfig& config,
                                                     size_t max_message_size = kMaxSetDeviceMessage);

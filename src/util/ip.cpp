@@ -26,7 +26,10 @@ IpAddress IpAddress::from_bytes(std::span<const uint8_t> bytes) {
 }
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton reads a C string: an embedded NUL would end it early ("10.0.0.5\0junk").
+  if (text.empty() || text.size() > INET6_ADDRSTRLEN ||
+      text.find('\0') != std::string_view::npos)
+    return std::nullopt;
   std::string s(text);
   IpAddress a;
   if (inet_pton(AF_INET, s.c_str(), a.b_.data()) == 1) {
@@ -57,7 +60,10 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   int prefix = addr->bits();
   if (slash != std::string_view::npos) {
     auto p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3) return std::nullopt;
+    // Digits only, no sign and no leading zero: "/24", never "/-0" or "/024".
+    if (p.empty() || p.size() > 3 || (p.size() > 1 && p[0] == '0')) return std::nullopt;
+    for (char c : p)
+      if (c < '0' || c > '9') return std::nullopt;
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
     if (ec != std::errc() || ptr != p.data() + p.size() || prefix < 0 || prefix > addr->bits())
       return std::nullopt;

@@ -1,28 +1,122 @@
-// fork/exec with an error pipe so a failed exec is reported to the caller, not just logged.
+// fork/exec with an error pipe so a failed exec is reported to the caller; pidfds for everything
+// after that.
 #include "util/process.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-#include <thread>
 
 #include "util/error.h"
-#include "util/fd.h"
 
 extern char** environ;
 
 namespace wgnet::process {
 
-pid_t spawn_detached(const std::vector<std::string>& argv,
-                     const std::vector<std::string>& extra_env, const std::string& log_path) {
+namespace {
+
+// waitid() on a pidfd (Linux 5.4); glibc 2.36's <sys/wait.h> does not name it yet.
+constexpr int kIdPidfd = 3;
+
+// glibc 2.36's <sys/pidfd.h> declares these without C linkage for C++: call the kernel directly.
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_signal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+std::string_view name_of(std::string_view kv) { return kv.substr(0, kv.find('=')); }
+
+// The inherited environment with `overrides` replacing variables of the same name: an inherited
+// LOG_LEVEL must not change what the program logs.
+std::vector<std::string> merged_env(const std::vector<std::string>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; e++) {
+    std::string_view kv(*e);
+    bool replaced = false;
+    for (const auto& o : overrides) replaced = replaced || name_of(o) == name_of(kv);
+    if (!replaced) out.emplace_back(kv);
+  }
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
+}
+
+// Waits up to `timeout` for the pidfd to become readable (the process exited).
+bool wait_exit(int pidfd, std::chrono::milliseconds timeout) {
+  pollfd p{pidfd, POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+}  // namespace
+
+std::string ProcessId::str() const {
+  return "pid=" + std::to_string(pid) + " start=" + std::to_string(start_time);
+}
+
+std::optional<ProcessId> ProcessId::parse(std::string_view text) {
+  auto number = [](std::string_view s, auto& out) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+  };
+  if (!text.starts_with("pid=")) return std::nullopt;
+  auto space = text.find(" start=");
+  if (space == std::string_view::npos) return std::nullopt;
+  ProcessId id;
+  if (!number(text.substr(4, space - 4), id.pid) || !number(text.substr(space + 7), id.start_time) ||
+      id.pid <= 0)
+    return std::nullopt;
+  return id;
+}
+
+std::optional<uint64_t> start_time(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return std::nullopt;
+  // The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.
+  auto close = s.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(s).substr(close + 1);
+  // Field 3 is the state; field 22 the start time.
+  std::vector<std::string_view> fields;
+  size_t i = 0;
+  while (fields.size() < 20 && i < rest.size()) {
+    while (i < rest.size() && rest[i] == ' ') i++;
+    size_t j = rest.find(' ', i);
+    fields.push_back(rest.substr(i, j == std::string_view::npos ? rest.size() - i : j - i));
+    i = j == std::string_view::npos ? rest.size() : j;
+  }
+  if (fields.size() < 20 || fields[0] == "Z" || fields[0] == "X") return std::nullopt;
+  uint64_t t = 0;
+  auto f22 = fields[19];
+  auto [ptr, ec] = std::from_chars(f22.data(), f22.data() + f22.size(), t);
+  if (ec != std::errc() || ptr != f22.data() + f22.size()) return std::nullopt;
+  return t;
+}
+
+std::vector<std::string> cmdline(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  std::string arg;
+  while (std::getline(f, arg, '\0')) out.push_back(arg);
+  return out;
+}
+
+Process Process::spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                       const std::string& log_path) {
   if (argv.empty()) throw SystemError("spawn: empty command");
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
@@ -32,9 +126,7 @@ pid_t spawn_detached(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; e++) env_store.emplace_back(*e);
-  for (auto& e : extra_env) env_store.push_back(e);
+  std::vector<std::string> env_store = merged_env(env);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -68,6 +160,9 @@ pid_t spawn_detached(const std::vector<std::string>& argv,
     (void)!::write(wr.get(), &e, sizeof e);
     ::_exit(127);
   }
+  // Our unreaped child cannot be replaced by another process: the pidfd is for this one.
+  Fd pidfd(pidfd_open(pid));
+  int open_errno = errno;
   wr.reset();
   int child_errno = 0;
   ssize_t n;
@@ -77,76 +172,57 @@ pid_t spawn_detached(const std::vector<std::string>& argv,
     ::waitpid(pid, nullptr, 0);
     throw SystemError("cannot run '" + argv[0] + "': " + std::strerror(child_errno));
   }
-  return pid;
-}
-
-namespace {
-char state_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return 0;
-  auto close = s.rfind(')');
-  return close == std::string::npos || close + 2 >= s.size() ? 0 : s[close + 2];
-}
-}  // namespace
-
-std::vector<std::string> cmdline(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::vector<std::string> out;
-  std::string arg;
-  while (std::getline(f, arg, '\0')) out.push_back(arg);
-  return out;
-}
-
-bool alive(pid_t pid) {
-  char s = state_of(pid);
-  return s != 0 && s != 'Z' && s != 'X';
-}
-
-std::vector<pid_t> find(const std::function<bool(const std::vector<std::string>&)>& match) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    auto cl = cmdline(static_cast<pid_t>(pid));
-    if (!cl.empty() && alive(static_cast<pid_t>(pid)) && match(cl))
-      out.push_back(static_cast<pid_t>(pid));
+  if (!pidfd) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw SystemError(std::string("pidfd_open: ") + std::strerror(open_errno));
   }
-  ::closedir(d);
-  return out;
+  // A child that already exited has no start time any more; it is reported as exited later.
+  return Process({pid, start_time(pid).value_or(0)}, std::move(pidfd), true);
 }
 
-bool reap_if_exited(pid_t pid, int* status) {
-  int st = 0;
-  pid_t r = ::waitpid(pid, &st, WNOHANG);
-  if (r == pid) {
-    if (status) *status = st;
+std::optional<Process> Process::adopt(
+    const ProcessId& id, const std::function<bool(const std::vector<std::string>&)>& check) {
+  Fd pidfd(pidfd_open(id.pid));
+  if (!pidfd) return std::nullopt;
+  // The pidfd names whatever had the PID when it was opened; the start time, read after, tells
+  // whether that is still the process recorded (a reused PID has a later start time).
+  if (start_time(id.pid) != id.start_time || !check(cmdline(id.pid))) return std::nullopt;
+  if (pidfd_signal(pidfd.get(), 0) != 0) return std::nullopt;
+  return Process(id, std::move(pidfd), false);
+}
+
+bool Process::exited(int* status) {
+  if (reaped_) {
+    if (status) *status = -1;
     return true;
   }
-  if (r < 0 && errno == ECHILD) return !alive(pid);
-  return false;
+  if (child_) {
+    siginfo_t info{};
+    if (::waitid(static_cast<idtype_t>(kIdPidfd), static_cast<id_t>(pidfd_.get()), &info,
+                 WEXITED | WNOHANG) != 0)
+      return false;
+    if (info.si_pid == 0) return false;
+    reaped_ = true;
+    if (status)
+      *status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status & 0x7f;
+    return true;
+  }
+  pollfd p{pidfd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  reaped_ = true;
+  if (status) *status = -1;
+  return true;
 }
 
-bool terminate(pid_t pid, std::chrono::milliseconds grace) {
-  if (reap_if_exited(pid)) return true;
-  ::kill(pid, SIGTERM);
-  // Programs usually exit within milliseconds: poll finely first, then back off.
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  auto step = std::chrono::microseconds(200);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (reap_if_exited(pid)) return true;
-    std::this_thread::sleep_for(step);
-    step = std::min<std::chrono::microseconds>(step * 2, std::chrono::milliseconds(20));
+bool Process::terminate(std::chrono::milliseconds grace) {
+  if (exited()) return true;
+  pidfd_signal(pidfd_.get(), SIGTERM);
+  if (!wait_exit(pidfd_.get(), grace)) {
+    pidfd_signal(pidfd_.get(), SIGKILL);
+    if (!wait_exit(pidfd_.get(), std::chrono::seconds(2))) return false;
   }
-  ::kill(pid, SIGKILL);
-  for (int i = 0; i < 100; i++) {
-    if (reap_if_exited(pid)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return exited();
 }
 
 }  // namespace wgnet::process

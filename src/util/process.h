@@ -1,31 +1,69 @@
-// Starting, finding and stopping helper processes (such as wireguard-go) by PID.
+// Helper processes (such as wireguard-go) this daemon starts, held by a pidfd so that a signal can
+// never reach another process that has reused the PID, and recognised after a restart by PID and
+// start time rather than by a command line any user could imitate.
 #pragma once
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "util/fd.h"
+
 namespace wgnet::process {
 
-// Starts argv[0] (searched in PATH) in a new session with stdin from /dev/null and
-// stdout/stderr appended to `log_path` (created 0600), with `extra_env` ("K=V") added to the
-// environment. It survives the caller. Throws SystemError when it cannot be executed.
-pid_t spawn_detached(const std::vector<std::string>& argv,
-                     const std::vector<std::string>& extra_env, const std::string& log_path);
+// Identifies one process across a daemon restart: its PID and its start time (clock ticks after
+// boot, /proc/PID/stat field 22), which differ for any process that later reuses the PID.
+struct ProcessId {
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+  // "pid=123 start=4567"; parse() takes that form back, nullopt when malformed.
+  std::string str() const;
+  static std::optional<ProcessId> parse(std::string_view text);
+  bool operator==(const ProcessId&) const = default;
+};
 
-// The command line of a live process; empty when it is gone or a zombie.
+// The start time of a live process; nullopt when it is gone (or a zombie).
+std::optional<uint64_t> start_time(pid_t pid);
+// The command line of a live process; empty when it is gone.
 std::vector<std::string> cmdline(pid_t pid);
-bool alive(pid_t pid);
 
-// PIDs of live processes whose command line satisfies `match`.
-std::vector<pid_t> find(const std::function<bool(const std::vector<std::string>&)>& match);
+class Process {
+ public:
+  // Starts argv[0] (searched in PATH) in a new session with stdin from /dev/null and
+  // stdout/stderr appended to `log_path` (created 0600). `env` entries ("K=V") replace inherited
+  // variables of the same name. No descriptor of ours leaks into it; it survives the caller.
+  // Throws SystemError when it cannot be executed.
+  static Process spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                       const std::string& log_path);
+  // Takes over a process an earlier daemon started: only when a live process has exactly that
+  // PID and start time and `check` accepts its command line. nullopt otherwise.
+  static std::optional<Process> adopt(
+      const ProcessId& id, const std::function<bool(const std::vector<std::string>&)>& check);
 
-// SIGTERM, then SIGKILL after `grace`; reaps it if it is our child. True when it is gone.
-bool terminate(pid_t pid, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  Process(Process&&) = default;
+  Process& operator=(Process&&) = default;
 
-// Reaps `pid` if it is our child and has exited; true when it has (or is not our child and gone).
-bool reap_if_exited(pid_t pid, int* status = nullptr);
+  const ProcessId& id() const { return id_; }
+  // Readable (poll/epoll) once the process has exited.
+  int pidfd() const { return pidfd_.get(); }
+  bool child() const { return child_; }
+  // Whether it has exited; reaps it when it is our child and sets `status` (wait status, or -1
+  // when it was not our child).
+  bool exited(int* status = nullptr);
+  // SIGTERM, then SIGKILL after `grace`; waits for it to exit. True when it is gone.
+  bool terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
+ private:
+  Process(ProcessId id, Fd pidfd, bool child) : id_(id), pidfd_(std::move(pidfd)), child_(child) {}
+
+  ProcessId id_;
+  Fd pidfd_;
+  bool child_ = false;
+  bool reaped_ = false;
+};
 
 }  // namespace wgnet::process

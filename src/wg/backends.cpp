@@ -1,11 +1,71 @@
 // Availability is probed once per backend and cached: the kernel probe creates a link.
 #include "wg/backends.h"
 
+#include <functional>
+
 #include "util/error.h"
 #include "wg/external.h"
 #include "wg/kernel.h"
 
 namespace wgnet::wg {
+
+namespace {
+
+struct Kind {
+  const char* name;
+  // Whether this host can use it; sets `why` when not.
+  std::function<bool(const BackendOptions&, std::string* why)> probe;
+  std::function<std::unique_ptr<Backend>(const BackendOptions&)> make;
+};
+
+// In order of preference for `auto`. The one place to add a backend.
+const std::vector<Kind>& kinds() {
+  static const std::vector<Kind> table = {
+      {"kernel", [](const BackendOptions&, std::string* why) { return kernel_wireguard_available(why); },
+       [](const BackendOptions&) { return std::make_unique<KernelBackend>(); }},
+      {"engine",
+       [](const BackendOptions&, std::string* why) {
+         *why = "the embedded engine is not part of this build yet; use external (wireguard-go) "
+                "or kernel";
+         return false;
+       },
+       nullptr},
+      {"external",
+       [](const BackendOptions& o, std::string* why) {
+         return ExternalBackend::program_available(o.external_program, why);
+       },
+       [](const BackendOptions& o) {
+         return std::make_unique<ExternalBackend>(
+             ExternalBackend::Options{o.external_program, o.log_dir});
+       }},
+  };
+  return table;
+}
+
+const Kind* find_kind(const std::string& name) {
+  for (const auto& k : kinds())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+}  // namespace
+
+const std::vector<std::string>& backend_choices() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v{"auto"};
+    for (const auto& k : kinds()) v.emplace_back(k.name);
+    return v;
+  }();
+  return names;
+}
+
+std::string backend_choices_text() {
+  const auto& c = backend_choices();
+  std::string s;
+  for (size_t i = 0; i < c.size(); i++)
+    s += (i == 0 ? "" : i + 1 == c.size() ? " or " : ", ") + c[i];
+  return s;
+}
 
 Backends::Backends(BackendOptions options) : options_(std::move(options)) {}
 Backends::~Backends() = default;
@@ -16,17 +76,9 @@ bool Backends::available(const std::string& name, std::string* why) {
     return it->second.first;
   }
   std::string reason;
-  bool ok = false;
-  if (name == "kernel") {
-    ok = kernel_wireguard_available(&reason);
-  } else if (name == "external") {
-    ok = ExternalBackend::program_available(options_.external_program, &reason);
-  } else if (name == "engine") {
-    reason =
-        "the embedded engine is not part of this build yet; use external (wireguard-go) or kernel";
-  } else {
-    reason = "unknown backend";
-  }
+  const Kind* kind = find_kind(name);
+  bool ok = kind ? kind->probe(options_, &reason) : false;
+  if (!kind) reason = "unknown backend";
   probed_[name] = {ok, reason};
   if (why) *why = reason;
   return ok;
@@ -36,17 +88,17 @@ std::string Backends::resolve(const std::string& requested, std::string_view wha
   std::lock_guard lock(mutex_);
   std::string why;
   if (requested == "auto") {
-    for (const char* n : {"kernel", "engine", "external"})
-      if (available(n, nullptr)) return n;
-    available("external", &why);
-    throw InputError(std::string(what) +
-                     "=auto: no WireGuard backend is available: the kernel has "
-                     "no WireGuard module and " +
-                     why);
+    std::string reasons;
+    for (const auto& k : kinds()) {
+      if (available(k.name, &why)) return k.name;
+      reasons += std::string(reasons.empty() ? "" : "; ") + k.name + ": " + why;
+    }
+    throw InputError(std::string(what) + "=auto: no WireGuard backend is available (" + reasons +
+                     ")");
   }
-  if (requested != "kernel" && requested != "engine" && requested != "external")
-    throw InputError(std::string(what) + ": '" + requested +
-                     "' is not known; expected auto, kernel, engine or external");
+  if (!find_kind(requested) && !made_.count(requested))
+    throw InputError(std::string(what) + ": '" + requested + "' is not known; expected " +
+                     backend_choices_text());
   if (!available(requested, &why))
     throw InputError(std::string(what) + "=" + requested + ": not available on this host: " + why);
   return requested;
@@ -56,13 +108,12 @@ Backend& Backends::get(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto& b = made_[name];
   if (!b) {
-    if (name == "kernel")
-      b = std::make_unique<KernelBackend>();
-    else if (name == "external")
-      b = std::make_unique<ExternalBackend>(
-          ExternalBackend::Options{options_.external_program, options_.log_dir});
-    else
+    const Kind* kind = find_kind(name);
+    if (!kind || !kind->make) {
+      made_.erase(name);
       throw SystemError("backend '" + name + "' is not available");
+    }
+    b = kind->make(options_);
   }
   return *b;
 }
@@ -76,10 +127,10 @@ void Backends::add(const std::string& name, std::unique_ptr<Backend> backend) {
 std::string Backends::describe() {
   std::lock_guard lock(mutex_);
   std::string s;
-  for (const char* n : {"kernel", "engine", "external"}) {
+  for (const auto& k : kinds()) {
     std::string why;
-    bool ok = available(n, &why);
-    s += std::string(s.empty() ? "" : "; ") + n + ": " +
+    bool ok = available(k.name, &why);
+    s += std::string(s.empty() ? "" : "; ") + k.name + ": " +
          (ok ? "available" : "unavailable (" + why + ")");
   }
   return s;

@@ -1,11 +1,12 @@
-// Which backends this host can use, and `auto`: kernel when the kernel can make a wireguard
-// link, else the embedded engine, else the external userspace program.
+// The backends this build knows, in one table ({name, probe, factory}), and the choice among them:
+// `auto` is the first available of kernel, engine, external.
 #pragma once
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wg/backend.h"
 
@@ -15,6 +16,11 @@ struct BackendOptions {
   std::string external_program = "wireguard-go";
   std::string log_dir;  // per-device logs of external programs
 };
+
+// The names a user may give (--backend, wgnet.backend): "auto" and every backend of the table.
+const std::vector<std::string>& backend_choices();
+// "auto, kernel, engine or external", for messages.
+std::string backend_choices_text();
 
 class Backends {
  public:

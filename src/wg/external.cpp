@@ -1,8 +1,9 @@
-// Supervision here means: notice and log when a device's process dies without being asked to,
-// and reap it. A dead process takes its TUN device (and the container's tunnel) with it.
+// Supervision here means: notice at once (pidfds) and log when a device's process dies without
+// being asked to, reap it, and tell the driver, which rebuilds the device.
 #include "wg/external.h"
 
-#include <dirent.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,11 +13,11 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "netlink/rtnl.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/process.h"
 #include "wg/uapi.h"
 
 namespace wgnet::wg {
@@ -36,19 +37,23 @@ std::string tail_of(const std::string& path) {
   return last;
 }
 
+void poke(int eventfd) {
+  uint64_t one = 1;
+  (void)!::write(eventfd, &one, sizeof one);
+}
+
 }  // namespace
 
-ExternalBackend::ExternalBackend(Options options) : options_(std::move(options)) {
+ExternalBackend::ExternalBackend(Options options)
+    : options_(std::move(options)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!wake_) throw SystemError(std::string("eventfd: ") + std::strerror(errno));
   if (!options_.log_dir.empty()) ::mkdir(options_.log_dir.c_str(), 0700);
   supervisor_ = std::thread([this] { supervise(); });
 }
 
 ExternalBackend::~ExternalBackend() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stopping_ = true;
+  poke(wake_.get());
   supervisor_.join();
 }
 
@@ -70,33 +75,55 @@ std::string ExternalBackend::log_path(const std::string& ifname) const {
   return options_.log_dir.empty() ? "/dev/null" : options_.log_dir + "/" + ifname + ".log";
 }
 
-bool ExternalBackend::serves(const std::vector<std::string>& argv) const {
-  if (argv.size() < 2) return false;
-  std::string prog = basename_of(argv[0]);
-  return prog == basename_of(options_.program) || prog == "wireguard-go";
+bool ExternalBackend::serves(const std::vector<std::string>& argv,
+                             const std::string& ifname) const {
+  return argv.size() >= 2 && argv.back() == ifname &&
+         basename_of(argv[0]) == basename_of(options_.program);
 }
 
-std::vector<pid_t> ExternalBackend::pids_of(const std::string& ifname) {
-  return process::find(
-      [&](const std::vector<std::string>& argv) { return serves(argv) && argv.back() == ifname; });
+void ExternalBackend::watch(const std::string& ifname, process::Process p) {
+  {
+    std::lock_guard lock(mutex_);
+    watched_.insert_or_assign(ifname, std::move(p));
+  }
+  poke(wake_.get());
 }
 
-void ExternalBackend::create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) {
+std::optional<process::Process> ExternalBackend::unwatch(const std::string& ifname) {
+  std::optional<process::Process> p;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = watched_.find(ifname);
+    if (it == watched_.end()) return std::nullopt;
+    p.emplace(std::move(it->second));
+    watched_.erase(it);
+  }
+  poke(wake_.get());
+  return p;
+}
+
+std::string ExternalBackend::create(const std::string& ifname, const DeviceConfig& config,
+                                    uint32_t mtu) {
   if (netlink::rtnl::ifindex(ifname))
     throw SystemError("a network device named " + ifname + " already exists");
   ::mkdir(uapi::socket_dir().c_str(), 0755);
-  pid_t pid = process::spawn_detached(
+  auto p = process::Process::spawn(
       {options_.program, "-f", ifname},
       {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "LOG_LEVEL=error"}, log_path(ifname));
-  {
-    std::lock_guard lock(mutex_);
-    started_[ifname] = pid;
-  }
+  auto id = p.id();
+  watch(ifname, std::move(p));
+  DeviceRef ref{ifname, id.str(), ""};
   try {
     // The UAPI socket appears once the TUN device exists and the program listens.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!uapi::reachable(ifname)) {
-      if (!process::alive(pid)) {
+      bool gone = false;
+      {
+        std::lock_guard lock(mutex_);
+        auto it = watched_.find(ifname);
+        gone = it == watched_.end() || it->second.exited();
+      }
+      if (gone) {
         std::string last = tail_of(log_path(ifname));
         throw SystemError(options_.program + " exited while creating " + ifname +
                           (last.empty() ? "" : ": " + last));
@@ -106,116 +133,127 @@ void ExternalBackend::create(const std::string& ifname, const DeviceConfig& conf
                           " within 10 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    configure(ifname, config, mtu);
+    configure(ref, config, mtu);
   } catch (...) {
-    remove(ifname);
+    remove(ref);
     throw;
   }
-  log::debug("external: " + options_.program + " (pid " + std::to_string(pid) + ") serves " +
-             ifname);
+  log::debug("external: " + options_.program + " (" + id.str() + ") serves " + ifname);
+  return ref.handle;
 }
 
-void ExternalBackend::configure(const std::string& ifname, const DeviceConfig& config,
+void ExternalBackend::configure(const DeviceRef& device, const DeviceConfig& config,
                                 uint32_t mtu) {
-  uapi::set(ifname, config);
-  netlink::rtnl::set_mtu(ifname, mtu);
+  uapi::set(device.ifname, config);
+  netlink::rtnl::set_mtu(device.ifname, mtu);
 }
 
-void ExternalBackend::remove(const std::string& ifname) {
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<pid_t> pids;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = started_.find(ifname); it != started_.end()) {
-      pids.push_back(it->second);
-      started_.erase(it);
-    }
-  }
-  // A device started by an earlier wgnetd is found by its command line (a /proc scan, slower).
-  if (pids.empty()) pids = pids_of(ifname);
-  // Deleting the link makes the program exit on its own; it may already be gone or elsewhere.
+void ExternalBackend::remove(const DeviceRef& device) {
+  const std::string& ifname = device.ifname;
+  auto p = unwatch(ifname);
+  // A process started by an earlier wgnetd is taken only by its recorded PID and start time.
+  if (!p)
+    if (auto id = process::ProcessId::parse(device.handle))
+      p = process::Process::adopt(*id, [&](const auto& argv) { return serves(argv, ifname); });
+  // Deleting the link makes the program exit on its own; it may already be gone, or elsewhere.
   try {
     netlink::rtnl::delete_link(ifname);
   } catch (const std::exception& e) {
     log::debug("external: deleting link " + ifname + ": " + e.what());
   }
-  auto t1 = std::chrono::steady_clock::now();
-  for (pid_t p : pids)
-    if (!process::terminate(p))
-      log::warn("external: process " + std::to_string(p) + " serving " + ifname + " did not stop");
+  if (p && !p->terminate())
+    log::warn("external: process " + p->id().str() + " serving " + ifname + " did not stop");
   ::unlink(uapi::socket_path(ifname).c_str());
   if (!options_.log_dir.empty()) ::unlink(log_path(ifname).c_str());
-  auto t2 = std::chrono::steady_clock::now();
-  using ms = std::chrono::duration<double, std::milli>;
-  log::debug("external: removed " + ifname + ": link " + std::to_string(ms(t1 - t0).count()) +
-             " ms, process " + std::to_string(ms(t2 - t1).count()) + " ms");
 }
 
 void ExternalBackend::on_lost(LostHandler handler) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   lost_ = std::move(handler);
+  // Whoever replaces the handler may destroy what the old one uses: wait until it has returned.
+  if (!lost_) handler_done_.wait(lock, [&] { return !handler_running_; });
 }
 
-bool ExternalBackend::adopt(const std::string& ifname) {
-  auto pids = pids_of(ifname);
-  if (pids.empty()) return false;
-  std::lock_guard lock(mutex_);
-  if (started_.emplace(ifname, pids.front()).second)
-    log::debug("external: watching " + options_.program + " (pid " + std::to_string(pids.front()) +
-               ") of " + ifname + ", started before this wgnetd");
+bool ExternalBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>&,
+                            uint32_t) {
+  {
+    std::lock_guard lock(mutex_);
+    if (watched_.count(device.ifname)) return true;
+  }
+  auto id = process::ProcessId::parse(device.handle);
+  if (!id) {
+    // State from before handles were recorded: the device may be served, but by a process we
+    // cannot prove is ours, so it is not watched (and never signalled).
+    return uapi::reachable(device.ifname);
+  }
+  auto p =
+      process::Process::adopt(*id, [&](const auto& argv) { return serves(argv, device.ifname); });
+  if (!p) return false;
+  log::debug("external: watching " + options_.program + " (" + id->str() + ") of " +
+             device.ifname + ", started before this wgnetd");
+  watch(device.ifname, std::move(*p));
   return true;
 }
 
-bool ExternalBackend::exists(const std::string& ifname) { return uapi::reachable(ifname); }
+bool ExternalBackend::exists(const DeviceRef& device) { return uapi::reachable(device.ifname); }
 
-DeviceStatus ExternalBackend::status(const std::string& ifname) { return uapi::get(ifname); }
-
-std::vector<std::string> ExternalBackend::list(const std::string& prefix) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(uapi::socket_dir().c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".sock") == 0 && n.rfind(prefix, 0) == 0)
-      out.push_back(n.substr(0, n.size() - 5));
-  }
-  ::closedir(d);
-  // Processes whose socket vanished still count: they serve a device.
-  process::find([&](const std::vector<std::string>& argv) {
-    if (serves(argv) && argv.back().rfind(prefix, 0) == 0 &&
-        std::find(out.begin(), out.end(), argv.back()) == out.end())
-      out.push_back(argv.back());
-    return false;
-  });
-  return out;
-}
+DeviceStatus ExternalBackend::status(const DeviceRef& device) { return uapi::get(device.ifname); }
 
 void ExternalBackend::supervise() {
-  std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::seconds(1));
+    std::vector<pollfd> fds{{wake_.get(), POLLIN, 0}};
+    std::vector<std::string> names{""};
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [ifname, p] : watched_) {
+        fds.push_back({p.pidfd(), POLLIN, 0});
+        names.push_back(ifname);
+      }
+    }
+    int rc = ::poll(fds.data(), fds.size(), -1);
+    if (rc < 0 && errno != EINTR) {
+      log::error(std::string("external: poll: ") + std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    uint64_t drained;
+    while (::read(wake_.get(), &drained, sizeof drained) > 0) {
+    }
     std::vector<std::string> lost;
-    for (auto it = started_.begin(); it != started_.end();) {
-      int status = -1;  // stays -1 for a process that is not our child (adopted)
-      if (process::reap_if_exited(it->second, &status)) {
+    {
+      std::lock_guard lock(mutex_);
+      for (size_t i = 1; i < fds.size(); i++) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        auto it = watched_.find(names[i]);
+        // Removed meanwhile (remove() unwatched it), or replaced by a newer process.
+        if (it == watched_.end() || it->second.pidfd() != fds[i].fd) continue;
+        int status = -1;
+        if (!it->second.exited(&status)) continue;
         std::string why = status == -1 ? "it is gone"
                           : WIFSIGNALED(status)
                               ? "killed by signal " + std::to_string(WTERMSIG(status))
                               : "exit status " + std::to_string(WEXITSTATUS(status));
-        log::error("external: " + options_.program + " serving " + it->first +
+        log::error("external: " + options_.program + " serving " + names[i] +
                    " exited unexpectedly (" + why + "); the device is gone");
-        lost.push_back(it->first);
-        it = started_.erase(it);
-      } else {
-        ++it;
+        lost.push_back(names[i]);
+        watched_.erase(it);
       }
     }
-    if (lost.empty() || !lost_ || stopping_) continue;
+    if (lost.empty() || stopping_) continue;
     // The handler may call back into this backend (create): run it without the lock.
-    LostHandler handler = lost_;
-    lock.unlock();
+    LostHandler handler;
+    {
+      std::lock_guard lock(mutex_);
+      if (!lost_) continue;
+      handler = lost_;
+      handler_running_ = true;
+    }
     for (const auto& ifname : lost) handler(ifname);
-    lock.lock();
+    {
+      std::lock_guard lock(mutex_);
+      handler_running_ = false;
+    }
+    handler_done_.notify_all();
   }
 }
 

@@ -1,8 +1,6 @@
 // The `external` backend: one userspace WireGuard process (wireguard-go by default) per device,
 // started in the host namespace and configured over its UAPI socket.
 #pragma once
-#include <sys/types.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -10,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "util/fd.h"
+#include "util/process.h"
 #include "wg/backend.h"
 
 namespace wgnet::wg {
@@ -24,31 +24,36 @@ class ExternalBackend : public Backend {
   ~ExternalBackend() override;
 
   std::string name() const override { return "external"; }
-  void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void remove(const std::string& ifname) override;
-  bool exists(const std::string& ifname) override;
-  DeviceStatus status(const std::string& ifname) override;
-  bool adopt(const std::string& ifname) override;
+  bool devices_outlive_daemon() const override { return true; }
+  // The handle is the serving process's ProcessId ("pid=N start=T").
+  std::string create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
+  void configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) override;
+  void remove(const DeviceRef& device) override;
+  bool exists(const DeviceRef& device) override;
+  DeviceStatus status(const DeviceRef& device) override;
+  bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
+             uint32_t mtu) override;
   void on_lost(LostHandler handler) override;
-  std::vector<std::string> list(const std::string& prefix) override;
 
   // Whether the configured program can be found and run.
   static bool program_available(const std::string& program, std::string* why);
 
  private:
-  // Whether a process's command line is this backend's program serving a device (last argument).
-  bool serves(const std::vector<std::string>& argv) const;
-  std::vector<pid_t> pids_of(const std::string& ifname);
+  // Whether a command line is this backend's program serving `ifname` (its last argument).
+  bool serves(const std::vector<std::string>& argv, const std::string& ifname) const;
   std::string log_path(const std::string& ifname) const;
+  void watch(const std::string& ifname, process::Process p);
+  std::optional<process::Process> unwatch(const std::string& ifname);
   void supervise();
 
   Options options_;
   std::mutex mutex_;
-  std::map<std::string, pid_t> started_;  // devices whose process we started (or adopted)
+  std::map<std::string, process::Process> watched_;  // devices whose process we started/adopted
   LostHandler lost_;
+  bool handler_running_ = false;
+  std::condition_variable handler_done_;
   std::atomic<bool> stopping_{false};
-  std::condition_variable wake_;
+  Fd wake_;  // eventfd: the watched set changed, or stop
   std::thread supervisor_;
 };
 

@@ -61,7 +61,8 @@ bool kernel_wireguard_available(std::string* why) {
   return true;
 }
 
-void KernelBackend::create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) {
+std::string KernelBackend::create(const std::string& ifname, const DeviceConfig& config,
+                                  uint32_t mtu) {
   try {
     rtnl::create_link(ifname, kKind);
   } catch (const NetlinkError& e) {
@@ -69,7 +70,7 @@ void KernelBackend::create(const std::string& ifname, const DeviceConfig& config
     throw NetlinkError(EOPNOTSUPP, "kernel backend: cannot create " + ifname + ": " + kNoModule);
   }
   try {
-    configure(ifname, config, mtu);
+    configure({ifname, "", ""}, config, mtu);
   } catch (...) {
     // Leave nothing behind, and report the failure itself rather than a failed clean-up.
     try {
@@ -78,13 +79,15 @@ void KernelBackend::create(const std::string& ifname, const DeviceConfig& config
     }
     throw;
   }
+  return "";
 }
 
-void KernelBackend::configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) {
+void KernelBackend::configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) {
+  const std::string& ifname = device.ifname;
   std::string what = "configure WireGuard device " + ifname;
   auto family = wgnl::open_family(what);
   auto messages = wgnl::encode_set_device(ifname, family.id, config);
-  netlink::WipeGuard wipe_messages(messages);
+  crypto::ScopedWipe wipe_messages(messages);
   for (size_t i = 0; i < messages.size(); ++i) {
     std::string part = messages.size() == 1 ? what
                                             : what + " (message " + std::to_string(i + 1) + " of " +
@@ -94,7 +97,8 @@ void KernelBackend::configure(const std::string& ifname, const DeviceConfig& con
   rtnl::set_mtu(ifname, mtu);
 }
 
-void KernelBackend::remove(const std::string& ifname) {
+void KernelBackend::remove(const DeviceRef& device) {
+  const std::string& ifname = device.ifname;
   auto link = rtnl::find_link(ifname);
   if (!link) return;
   if (link->kind != kKind)
@@ -103,25 +107,24 @@ void KernelBackend::remove(const std::string& ifname) {
   rtnl::delete_link(ifname);
 }
 
-bool KernelBackend::exists(const std::string& ifname) {
-  auto link = rtnl::find_link(ifname);
+bool KernelBackend::exists(const DeviceRef& device) {
+  auto link = rtnl::find_link(device.ifname);
   return link && link->kind == kKind;
 }
 
-DeviceStatus KernelBackend::status(const std::string& ifname) {
+bool KernelBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>&, uint32_t) {
+  // Inside a container it carries on; in the host namespace it must still be there.
+  return !device.netns.empty() || exists(device);
+}
+
+DeviceStatus KernelBackend::status(const DeviceRef& device) {
+  const std::string& ifname = device.ifname;
   std::string what = "read WireGuard device " + ifname;
   auto family = wgnl::open_family(what);
   auto request = wgnl::encode_get_device(ifname, family.id);
   auto dump = family.socket.dump(request, what);
-  netlink::WipeGuard wipe_dump(dump);
+  crypto::ScopedWipe wipe_dump(dump);
   return wgnl::decode_get_device(dump);
-}
-
-std::vector<std::string> KernelBackend::list(const std::string& prefix) {
-  std::vector<std::string> names;
-  for (const auto& link : rtnl::list_links())
-    if (link.kind == kKind && link.name.starts_with(prefix)) names.push_back(link.name);
-  return names;
 }
 
 }  // namespace wgnet::wg

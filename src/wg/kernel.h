@@ -15,12 +15,16 @@ bool kernel_wireguard_available(std::string* why);
 class KernelBackend final : public Backend {
  public:
   std::string name() const override { return "kernel"; }
-  void create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void configure(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
-  void remove(const std::string& ifname) override;
-  bool exists(const std::string& ifname) override;
-  DeviceStatus status(const std::string& ifname) override;
-  std::vector<std::string> list(const std::string& prefix) override;
+  bool devices_outlive_daemon() const override { return true; }
+  // Kernel devices need no handle: the returned one is empty.
+  std::string create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
+  void configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) override;
+  void remove(const DeviceRef& device) override;
+  bool exists(const DeviceRef& device) override;
+  DeviceStatus status(const DeviceRef& device) override;
+  // A kernel device cannot die on its own: it is there unless someone deleted it.
+  bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
+             uint32_t mtu) override;
 };
 
 }  // namespace wgnet::wg

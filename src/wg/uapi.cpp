@@ -40,7 +40,7 @@ Fd connect_uapi(const std::string& ifname) {
 
 // Sends `request`, reads until the blank line that ends a reply.
 std::string round_trip(const std::string& ifname, std::string request) {
-  crypto::WipeOnExit wipe_request(request);
+  crypto::ScopedWipe wipe_request(request);
   Fd fd = connect_uapi(ifname);
   size_t off = 0;
   while (off < request.size()) {
@@ -92,7 +92,7 @@ void set(const std::string& ifname, const DeviceConfig& config) {
 
 DeviceStatus get(const std::string& ifname) {
   std::string reply = round_trip(ifname, "get=1\n\n");
-  crypto::WipeOnExit wipe_reply(reply);
+  crypto::ScopedWipe wipe_reply(reply);
   return decode_get(reply);
 }
 

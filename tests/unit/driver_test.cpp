@@ -1,57 +1,30 @@
-// The driver's logic against an in-memory backend: what Docker sees (Join replies, errors) and
-// what the device gets (key, peer, MTU). The real backends are exercised by the e2e tests.
+// The driver's logic against an in-memory host and backend: what Docker sees (Join replies,
+// errors), what the device gets (key, peer, MTU), restarts, damaged state, lost devices and
+// containers that vanish. Nothing real is touched; the real backends run in integration and e2e.
 #include "driver/driver.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "crypto/encoding.h"
+#include "fake_host.h"
 #include "util/error.h"
 
 using namespace wgnet;
+using wgnet::testing::FakeHost;
+using wgnet::testing::MemoryBackend;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr const char* kHubKey = "ZDT64H99t/mK5RFAxcZRx2KTK4PN8cVP55zWhkFXWgk=";
-
-struct MemoryBackend : wg::Backend {
-  struct Device {
-    wg::DeviceConfig config;
-    uint32_t mtu;
-  };
-  std::map<std::string, Device> devices;
-  int creates = 0;
-  int configures = 0;
-  std::string name() const override { return "external"; }
-  void create(const std::string& ifname, const wg::DeviceConfig& c, uint32_t mtu) override {
-    if (devices.count(ifname)) throw SystemError("exists");
-    devices[ifname] = {c, mtu};
-    creates++;
-  }
-  void configure(const std::string& ifname, const wg::DeviceConfig& c, uint32_t mtu) override {
-    devices.at(ifname) = {c, mtu};
-    configures++;
-  }
-  void remove(const std::string& ifname) override { devices.erase(ifname); }
-  bool exists(const std::string& ifname) override { return devices.count(ifname) > 0; }
-  wg::DeviceStatus status(const std::string&) override { return {}; }
-  bool adopt(const std::string& ifname) override {
-    adopted.insert(ifname);
-    return true;
-  }
-  std::set<std::string> adopted;
-  std::vector<std::string> list(const std::string& prefix) override {
-    std::vector<std::string> out;
-    for (auto& [n, d] : devices)
-      if (n.rfind(prefix, 0) == 0) out.push_back(n);
-    return out;
-  }
-};
+constexpr const char* kSandbox = "/var/run/docker/netns/c1";
 
 class DriverTest : public ::testing::Test {
  protected:
@@ -61,13 +34,21 @@ class DriverTest : public ::testing::Test {
     fs::create_directory(root / "seeds");
     std::ofstream(root / "seeds" / "seed") << "an example seed of thirty-two by";
     ::chmod((root / "seeds" / "seed").c_str(), 0600);
+    host.sandboxes.insert(kSandbox);
     start();
   }
-  void TearDown() override { fs::remove_all(root); }
-  // (Re)starts the daemon's pieces on the same state directory, as a restart would.
+  void TearDown() override {
+    drv.reset();
+    fs::remove_all(root);
+  }
+  // (Re)starts the daemon's pieces on the same state directory, as a restart would; devices
+  // outlive the daemon.
   void start() {
     auto mem = std::make_unique<MemoryBackend>();
-    if (backend) mem->devices = backend->devices;  // devices outlive the daemon
+    if (backend) {
+      mem->devices = backend->devices;
+      mem->dead = backend->dead;
+    }
     drv.reset();
     backends.reset();
     state.reset();
@@ -75,8 +56,11 @@ class DriverTest : public ::testing::Test {
     backends = std::make_unique<wg::Backends>(wg::BackendOptions{});
     backends->add("external", std::move(mem));
     state = std::make_unique<driver::StateStore>((root / "state").string());
-    drv = std::make_unique<driver::WgDriver>(
-        *state, *backends, driver::DriverConfig{(root / "seeds").string(), "external"});
+    driver::DriverConfig config;
+    config.seed_dir = (root / "seeds").string();
+    config.default_backend = "external";
+    config.sweep_interval = std::chrono::milliseconds(0);  // tests sweep by hand
+    drv = std::make_unique<driver::WgDriver>(*state, *backends, host, config);
     drv->restore();
   }
   driver::CreateNetworkRequest network(std::map<std::string, std::string> extra = {},
@@ -96,8 +80,20 @@ class DriverTest : public ::testing::Test {
                                          const std::string& addr6 = "") {
     return {"net1", id, addr, addr6, ""};
   }
+  // Runs SQL on the state database behind the driver's back (a damaged or old state).
+  void sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((root / "state" / "state.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
+    std::string why = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << why;
+  }
 
   fs::path root;
+  FakeHost host;
   MemoryBackend* backend = nullptr;
   std::unique_ptr<wg::Backends> backends;
   std::unique_ptr<driver::StateStore> state;
@@ -126,19 +122,22 @@ TEST_F(DriverTest, EndpointDeviceIsCompleteBeforeJoin) {
   ASSERT_EQ(hub.allowed_ips.size(), 1u);
   EXPECT_EQ(hub.allowed_ips[0].str(), "0.0.0.0/0");
 
-  auto j = drv->join({"net1", "0123456789abcdef", "/var/run/docker/netns/x"});
+  auto j = drv->join({"net1", "0123456789abcdef", kSandbox});
   EXPECT_EQ(j.src_name, "wgnet-01234567");
   EXPECT_EQ(j.dst_prefix, "wg");
   EXPECT_TRUE(j.disable_gateway_service);
   ASSERT_EQ(j.static_routes.size(), 1u);
   EXPECT_EQ(j.static_routes[0].destination, "0.0.0.0/0");
   EXPECT_EQ(j.static_routes[0].route_type, 1);
+  // The backend's handle is stored with the endpoint, for the next wgnetd.
+  ASSERT_EQ(state->endpoints().size(), 1u);
+  EXPECT_EQ(state->endpoints()[0].handle, "handle-1");
 }
 
 TEST_F(DriverTest, DualStackRoutesBothFamiliesAndSkipsThePoolRoute) {
   drv->create_network(network({{"wgnet.allowed-ips", "0.0.0.0/0,10.0.42.0/24,::/0"}}, true));
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24", "fd00::2/64"));
-  auto j = drv->join({"net1", "e1aaaaaaaaaa", "/x"});
+  auto j = drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
   ASSERT_EQ(j.static_routes.size(), 2u);
   EXPECT_EQ(j.static_routes[0].destination, "0.0.0.0/0");
   EXPECT_EQ(j.static_routes[1].destination, "::/0");
@@ -170,6 +169,21 @@ TEST_F(DriverTest, UnknownIdsAreNotErrorsForTeardown) {
   EXPECT_THROW(drv->join({"nope", "nope", ""}), InputError);
 }
 
+TEST_F(DriverTest, UnknownIdsLeaveNothingBehind) {
+  // Each unknown ID used to add an entry to a lock table that never shrank.
+  drv->create_network(network());
+  for (int i = 0; i < 20000; i++) {
+    std::string id = "unknown" + std::to_string(i);
+    drv->leave({"net1", id});
+    drv->delete_endpoint({"net1", id});
+    EXPECT_TRUE(drv->endpoint_info({"net1", id}).empty());
+  }
+  EXPECT_TRUE(drv->endpoints().empty());
+  // A failed create leaves no entry either.
+  EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.9.9.9/24")), InputError);
+  EXPECT_TRUE(drv->endpoints().empty());
+}
+
 TEST_F(DriverTest, InvalidNetworkIsRefusedWhole) {
   EXPECT_THROW(drv->create_network(network({{"wgnet.foo", "1"}})), InputError);
   EXPECT_THROW(drv->create_network(network({{"wgnet.seed-file", "/etc/passwd"}})), InputError);
@@ -177,26 +191,29 @@ TEST_F(DriverTest, InvalidNetworkIsRefusedWhole) {
   EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24")), InputError);
 }
 
-TEST_F(DriverTest, NamesAreUniqueAndShort) {
+TEST_F(DriverTest, NamesAreUniqueShortAndAvoidHostLinks) {
+  host.links.insert("wgnet-abcdef00");  // someone else's link with our first choice
   drv->create_network(network());
   drv->create_endpoint(endpoint("abcdef0011111111", "10.0.42.2/24"));
   drv->create_endpoint(endpoint("abcdef0022222222", "10.0.42.3/24"));
   std::set<std::string> names;
   for (auto& [n, d] : backend->devices) {
     EXPECT_LE(n.size(), 15u);
+    EXPECT_NE(n, "wgnet-abcdef00");
     names.insert(n);
   }
   EXPECT_EQ(names.size(), 2u);
 }
 
-TEST_F(DriverTest, RestartKeepsNetworksAndEndpointsAndRemovesOrphans) {
+TEST_F(DriverTest, RestartKeepsNetworksAndEndpointsAndTouchesOnlyItsOwnDevices) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
-  std::ofstream(root / "netns-e1");  // the container's sandbox, alive across the restart
-  drv->join({"net1", "e1aaaaaaaaaa", (root / "netns-e1").string()});
-  backend->devices["wgnet-orphan"] = {};  // a device whose endpoint never got recorded
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  // A device this wgnetd's state does not record: another wgnetd's, or the operator's.
+  backend->devices["wgnet-other000"] = {};
   start();
-  EXPECT_FALSE(backend->devices.count("wgnet-orphan"));
+  EXPECT_TRUE(backend->devices.count("wgnet-other000")) << "start-up removed a foreign device";
+  EXPECT_EQ(backend->removes, 0);
   EXPECT_TRUE(backend->devices.count("wgnet-e1aaaaaa"));
   EXPECT_TRUE(backend->adopted.count("wgnet-e1aaaaaa"));  // watched again after the restart
   // A new container joins the restored network; the old one leaves and is deleted.
@@ -207,7 +224,7 @@ TEST_F(DriverTest, RestartKeepsNetworksAndEndpointsAndRemovesOrphans) {
   EXPECT_TRUE(backend->devices.count("wgnet-e2bbbbbb"));
   drv->delete_endpoint({"net1", "e2bbbbbbbbbb"});
   drv->delete_network("net1");
-  EXPECT_TRUE(backend->devices.empty());
+  EXPECT_EQ(backend->devices.size(), 1u);  // only the foreign one
   EXPECT_TRUE(state->networks().empty());
   EXPECT_TRUE(state->endpoints().empty());
 }
@@ -216,20 +233,83 @@ TEST_F(DriverTest, MissingDeviceIsRebuiltAtJoin) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
   backend->devices.clear();
-  drv->join({"net1", "e1aaaaaaaaaa", "/x"});
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
   EXPECT_TRUE(backend->devices.count("wgnet-e1aaaaaa"));
+  EXPECT_EQ(state->endpoints()[0].handle, "handle-2");
 }
 
 TEST_F(DriverTest, EndpointWhoseContainerVanishedWhileDownIsRemovedAtRestart) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
-  drv->join({"net1", "e1aaaaaaaaaa", (root / "netns-gone").string()});  // no such sandbox
-  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));       // created, never joined
+  drv->join({"net1", "e1aaaaaaaaaa", "/var/run/docker/netns/gone"});  // no such sandbox
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));      // created, never joined
+  drv->create_endpoint(endpoint("e3cccccccccc", "10.0.42.4/24"));
+  drv->join({"net1", "e3cccccccccc", kSandbox});
+  host.links.insert("wgnet-e3cccccc");  // Docker moved it back to the host: container gone
   start();
   EXPECT_FALSE(backend->devices.count("wgnet-e1aaaaaa"));
+  EXPECT_FALSE(backend->devices.count("wgnet-e3cccccc"));
   EXPECT_TRUE(backend->devices.count("wgnet-e2bbbbbb"));
   ASSERT_EQ(state->endpoints().size(), 1u);
   EXPECT_EQ(state->endpoints()[0].endpoint_id, "e2bbbbbbbbbb");
+}
+
+TEST_F(DriverTest, DeviceThatDiedWhileDownIsRebuiltIntoItsContainerAtRestart) {
+  drv->create_network(network({{"wgnet.allowed-ips", "0.0.0.0/0"}}));
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  backend->dead.insert("wgnet-e1aaaaaa");
+  start();
+  ASSERT_EQ(host.placements.size(), 1u);
+  EXPECT_EQ(host.placements[0].ifname, "wgnet-e1aaaaaa");
+  EXPECT_EQ(host.placements[0].sandbox, kSandbox);
+  EXPECT_EQ(host.placements[0].addresses, std::vector<std::string>{"10.0.42.2/24"});
+  EXPECT_EQ(host.placements[0].routes, std::vector<std::string>{"0.0.0.0/0"});
+  EXPECT_FALSE(backend->dead.count("wgnet-e1aaaaaa"));
+}
+
+TEST_F(DriverTest, LostDeviceIsRebuiltOrRemovedWithItsContainer) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  backend->kill("wgnet-e1aaaaaa");
+  EXPECT_TRUE(backend->has("wgnet-e1aaaaaa")) << "not rebuilt";
+  EXPECT_EQ(host.placements.size(), 1u);
+  // Its container dies with it: the endpoint goes, nothing is rebuilt.
+  host.sandboxes.erase(kSandbox);
+  backend->kill("wgnet-e1aaaaaa");
+  EXPECT_FALSE(backend->has("wgnet-e1aaaaaa"));
+  EXPECT_EQ(host.placements.size(), 1u);
+  EXPECT_TRUE(state->endpoints().empty());
+}
+
+TEST_F(DriverTest, SweepRemovesEndpointsWhoseContainerIsGone) {
+  // dockerd killed: containers die and Docker never tells a socket plugin (no Leave/Delete).
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));
+  drv->sweep();
+  EXPECT_EQ(backend->count(), 2u) << "a live container lost its device";
+  host.sandboxes.erase(kSandbox);
+  drv->sweep();
+  EXPECT_FALSE(backend->has("wgnet-e1aaaaaa"));
+  EXPECT_TRUE(backend->has("wgnet-e2bbbbbb")) << "an endpoint not yet joined was removed";
+  ASSERT_EQ(state->endpoints().size(), 1u);
+  // Docker creates a container's namespace file only after Join: until it appears, the
+  // container is starting, not gone.
+  drv->create_endpoint(endpoint("e4dddddddddd", "10.0.42.5/24"));
+  drv->join({"net1", "e4dddddddddd", "/var/run/docker/netns/c4"});
+  drv->sweep();
+  EXPECT_TRUE(backend->has("wgnet-e4dddddd")) << "a starting container lost its device";
+  host.sandboxes.insert("/var/run/docker/netns/c4");
+  drv->sweep();
+  host.sandboxes.erase("/var/run/docker/netns/c4");
+  drv->sweep();
+  EXPECT_FALSE(backend->has("wgnet-e4dddddd"));
+  // The network keeps serving new containers.
+  drv->create_endpoint(endpoint("e3cccccccccc", "10.0.42.2/24"));
+  EXPECT_TRUE(backend->has("wgnet-e3cccccc"));
 }
 
 TEST_F(DriverTest, JoinReappliesTheWholeConfiguration) {
@@ -238,7 +318,7 @@ TEST_F(DriverTest, JoinReappliesTheWholeConfiguration) {
   // As if wgnetd had died between creating and configuring the device.
   backend->devices["wgnet-e1aaaaaa"] = {};
   start();
-  drv->join({"net1", "e1aaaaaaaaaa", "/x"});
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
   EXPECT_EQ(backend->configures, 1);
   const auto& dev = backend->devices.at("wgnet-e1aaaaaa");
   EXPECT_TRUE(dev.config.private_key.has_value());
@@ -261,4 +341,87 @@ TEST_F(DriverTest, ConcurrentDuplicateCreateMakesOneDevice) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(backend->creates, 1);
   EXPECT_EQ(state->endpoints().size(), 1u);
+}
+
+TEST_F(DriverTest, HubNamesAreResolvedOnceAndNotAtEveryStart) {
+  host.names["hub.example"] = "198.18.42.2";
+  drv->create_network(network({{"wgnet.endpoint", "hub.example:51820"}}));
+  EXPECT_EQ(host.resolves, 1);
+  for (int i = 0; i < 5; i++)
+    drv->create_endpoint(endpoint("e" + std::to_string(i) + "aaaaaaaaaa",
+                                  "10.0.42." + std::to_string(i + 2) + "/24"));
+  EXPECT_EQ(host.resolves, 1) << "a container start waited on DNS";
+  EXPECT_EQ(backend->devices.at("wgnet-e0aaaaaa").config.peers[0].endpoint->str(),
+            "198.18.42.2:51820");
+  // A name that does not resolve refuses the network.
+  driver::CreateNetworkRequest bad = network({{"wgnet.endpoint", "nowhere.example:1"}});
+  bad.network_id = "net2";
+  EXPECT_THROW(drv->create_network(bad), InputError);
+}
+
+TEST_F(DriverTest, DamagedStateRowsAreSkippedAndTheRestServed) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  drv.reset();
+  sql("INSERT INTO networks VALUES ('bad1', '{not json', '[]', '[]', 'external')");
+  sql("INSERT INTO networks VALUES ('bad2', '{}', '[\"10.0.0.0/99\"]', '[]', 'external')");
+  sql("INSERT INTO networks VALUES ('bad3', '{}', '[]', '[]', 'external')");
+  sql("INSERT INTO endpoints VALUES ('e9', 'net1', 'nonsense', '', 'wgnet-e9', 'external', '', "
+      "'')");
+  sql("INSERT INTO endpoints VALUES ('e8', 'net1', '10.0.42.8/24', '', 'bad/name', 'external', "
+      "'', '')");
+  backend->devices["wgnet-e9"] = {};
+  ASSERT_NO_THROW(start());
+  EXPECT_TRUE(backend->devices.count("wgnet-e9")) << "a device of a bad row was touched";
+  EXPECT_TRUE(backend->devices.count("wgnet-e1aaaaaa"));
+  ASSERT_EQ(drv->endpoints().size(), 1u);
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));
+  EXPECT_TRUE(backend->devices.count("wgnet-e2bbbbbb"));
+}
+
+TEST_F(DriverTest, UnreadableStateStopsStartUpTouchingNothing) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", "/var/run/docker/netns/gone"});
+  drv.reset();
+  state.reset();
+  // Damage the file behind SQLite's back: reads now fail part-way.
+  {
+    std::fstream f(root / "state" / "state.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);  // page 1 (the schema) stays; the tables' pages become garbage
+    std::string junk(8192, '\xa5');
+    f.write(junk.data(), junk.size());
+  }
+  auto before = backend->devices.size();
+  state = std::make_unique<driver::StateStore>((root / "state").string());
+  driver::DriverConfig config;
+  config.seed_dir = (root / "seeds").string();
+  config.default_backend = "external";
+  config.sweep_interval = std::chrono::milliseconds(0);
+  drv = std::make_unique<driver::WgDriver>(*state, *backends, host, config);
+  EXPECT_THROW(drv->restore(), SystemError);
+  EXPECT_EQ(backend->devices.size(), before) << "a partial read led to deleting devices";
+  EXPECT_EQ(backend->removes, 0);
+}
+
+TEST_F(DriverTest, DestroyingTheDriverWaitsForARunningRecovery) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  std::promise<void> entered, release;
+  auto release_future = release.get_future().share();
+  host.on_place = [&] {
+    entered.set_value();
+    release_future.wait();
+  };
+  std::thread recovery([&] { backend->kill("wgnet-e1aaaaaa"); });
+  entered.get_future().wait();
+  auto destroyed = std::async(std::launch::async, [&] { drv.reset(); });
+  EXPECT_EQ(destroyed.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "the driver was destroyed while a recovery was using it";
+  release.set_value();
+  destroyed.get();
+  recovery.join();
+  host.on_place = nullptr;
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include <filesystem>
 
 using namespace wgnet;
@@ -19,9 +21,10 @@ TEST(State, RoundTripAndReopen) {
                    {"10.0.0.0/24"},
                    {},
                    "external"});
-    s.put_endpoint({"n1", "e1", "10.0.0.2/24", "", "wgnet-e1", "external", ""});
-    s.put_endpoint({"n1", "e2", "10.0.0.3/24", "fd00::3/64", "wgnet-e2", "external", ""});
+    s.put_endpoint({"n1", "e1", "10.0.0.2/24", "", "wgnet-e1", "external", "", ""});
+    s.put_endpoint({"n1", "e2", "10.0.0.3/24", "fd00::3/64", "wgnet-e2", "external", "", ""});
     s.set_sandbox("e2", "/var/run/docker/netns/abc");
+    s.set_handle("e2", "pid=42 start=7");
     s.delete_endpoint("e1");
   }
   struct stat st {};
@@ -40,7 +43,73 @@ TEST(State, RoundTripAndReopen) {
   EXPECT_EQ(eps[0].endpoint_id, "e2");
   EXPECT_EQ(eps[0].address6, "fd00::3/64");
   EXPECT_EQ(eps[0].sandbox, "/var/run/docker/netns/abc");
+  EXPECT_EQ(eps[0].handle, "pid=42 start=7");
   s.delete_network("n1");
   EXPECT_TRUE(s.networks().empty());
   fs::remove_all(dir.parent_path());
+}
+
+namespace {
+void exec(const fs::path& db, const char* sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+  sqlite3_close(h);
+}
+}  // namespace
+
+TEST(State, OldDatabaseGainsTheHandleColumn) {
+  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
+  fs::path dir = fs::path(mkdtemp(tmpl));
+  // The schema of wgnet 0.1 (no handle).
+  exec(dir / "state.db",
+       "CREATE TABLE endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT NULL, "
+       "address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
+       "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT ''); "
+       "INSERT INTO endpoints VALUES ('e1','n1','10.0.0.2/24','','wgnet-e1','external','');");
+  driver::StateStore s(dir.string());
+  auto eps = s.endpoints();
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].handle, "");
+  s.set_handle("e1", "pid=1 start=2");
+  EXPECT_EQ(s.endpoints()[0].handle, "pid=1 start=2");
+  fs::remove_all(dir);
+}
+
+TEST(State, BadRowsAreSkippedAndNamedWithoutTheirContent) {
+  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
+  fs::path dir = fs::path(mkdtemp(tmpl));
+  {
+    driver::StateStore s(dir.string());
+    s.put_network({"good", {{"wgnet.seed", "c2VjcmV0"}}, {"10.0.0.0/24"}, {}, "external"});
+  }
+  exec(dir / "state.db",
+       "INSERT INTO networks VALUES ('bad', '{\"wgnet.seed\": \"U0VDUkVU', '[]', '[]', 'x');"
+       "INSERT INTO endpoints VALUES ('', 'n1', '10.0.0.2/24', '', 'wgnet-x', 'external', '', '');");
+  driver::StateStore s(dir.string());
+  std::vector<std::string> skipped;
+  auto nets = s.networks(&skipped);
+  ASSERT_EQ(nets.size(), 1u);
+  EXPECT_EQ(nets[0].id, "good");
+  auto eps = s.endpoints(&skipped);
+  EXPECT_TRUE(eps.empty());
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_NE(skipped[0].find("'bad'"), std::string::npos) << skipped[0];
+  for (const auto& why : skipped) EXPECT_EQ(why.find("U0VDUkVU"), std::string::npos) << why;
+  fs::remove_all(dir);
+}
+
+TEST(State, TextIsReadByItsStoredLength) {
+  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
+  fs::path dir = fs::path(mkdtemp(tmpl));
+  {
+    driver::StateStore s(dir.string());
+    s.put_endpoint({"n1", "e1", std::string("10.0.0.5\0junk/24", 16), "", "wgnet-e1", "external",
+                    "", ""});
+  }
+  driver::StateStore s(dir.string());
+  auto eps = s.endpoints();
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].address4.size(), 16u) << "the text was cut at its NUL";
+  fs::remove_all(dir);
 }

@@ -84,6 +84,10 @@ void Device::up() {
     up_ = true;
     for (auto& p : peers_) {
       p->timers.start();
+      {
+        std::lock_guard hs(p->handshake_mu);
+        p->last_sent_initiation.reset();  // a started peer may handshake at once
+      }
       if (p->persistent_keepalive.load()) keepalive.push_back(p);
     }
   }
@@ -151,7 +155,7 @@ Device::PeerPtr Device::create_peer(const crypto::Key& public_key) {
   return p;
 }
 
-void Device::remove_peer(const PeerPtr& peer) {
+void Device::remove_peer(PeerPtr peer) {
   allowed_ips_.remove_all(peer.get());
   by_key_.erase(key_bytes(peer->public_key()));
   std::erase(peers_, peer);

@@ -183,10 +183,10 @@ class Device {
   // configuration (device.cpp)
   PeerPtr find_peer(const crypto::Key& public_key) const;  // caller holds config_mu_
   PeerPtr create_peer(const crypto::Key& public_key);      // caller holds config_mu_ exclusive
-  void remove_peer(const PeerPtr& peer);                   // caller holds config_mu_ exclusive
-  void set_private_key(const crypto::Key& key);            // caller holds config_mu_ exclusive
-  int set_listen_port(uint16_t port);                      // caller holds config_mu_ exclusive
-  void open_bind();                                        // caller holds config_mu_ exclusive
+  void remove_peer(PeerPtr peer);  // by value: callers pass elements of peers_; holds config_mu_
+  void set_private_key(const crypto::Key& key);  // caller holds config_mu_ exclusive
+  int set_listen_port(uint16_t port);            // caller holds config_mu_ exclusive
+  void open_bind();                              // caller holds config_mu_ exclusive
   noise::StaticIdentity identity() const;
   wg::DeviceStatus collect_status(bool secrets) const;
 

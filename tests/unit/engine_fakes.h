@@ -1,0 +1,185 @@
+// In-memory stand-ins for the engine's I/O (test code): a fake clock driven by hand, TUN devices
+// that are queues of packets, and a UDP network of binds that deliver to each other by address
+// and port. No sockets, no threads, no sleeps.
+#pragma once
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/bind.h"
+#include "engine/clock.h"
+#include "engine/packet.h"
+#include "engine/tun.h"
+#include "util/error.h"
+
+namespace wgnet::engine::testing {
+
+using Bytes = std::vector<uint8_t>;
+
+class FakeClock final : public Clock {
+ public:
+  Time now() const override { return now_; }
+  std::chrono::system_clock::time_point wall() const override { return wall_; }
+  void advance(std::chrono::nanoseconds d) {
+    now_ += d;
+    wall_ += d;
+  }
+
+ private:
+  Time now_{std::chrono::hours(1000)};
+  std::chrono::system_clock::time_point wall_{std::chrono::seconds(1'700'000'000)};
+};
+
+// Copies `bytes` into packet p (at its offset) and sets its size.
+inline void fill(Packet& p, const Bytes& bytes) {
+  std::copy(bytes.begin(), bytes.end(), p.base + p.offset);
+  p.size = static_cast<uint32_t>(bytes.size());
+}
+inline Bytes bytes_of(const Packet& p) { return {p.base + p.offset, p.base + p.offset + p.size}; }
+
+class MemoryTun final : public Tun {
+ public:
+  size_t read(std::span<Packet> packets) override {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    while (n < packets.size() && !from_host.empty()) {
+      fill(packets[n++], from_host.front());
+      from_host.pop_front();
+    }
+    return n;
+  }
+  void write(std::span<Packet> packets) override {
+    std::lock_guard lock(mu_);
+    for (const auto& p : packets) to_host.push_back(bytes_of(p));
+  }
+  size_t batch_size() const override { return 32; }
+  uint32_t mtu() const override { return mtu_; }
+
+  std::deque<Bytes> from_host;  // packets the host sends into the tunnel (the device reads them)
+  std::vector<Bytes> to_host;   // packets the device wrote (delivered to the host)
+  uint32_t mtu_ = 1420;
+
+ private:
+  std::mutex mu_;
+};
+
+class MemoryBind;
+
+// Datagrams between binds, keyed by address and port. Every datagram is also logged, and a
+// filter may drop (return false) or inspect it on the way.
+class MemoryNetwork {
+ public:
+  struct Datagram {
+    NetEndpoint from, to;
+    Bytes bytes;
+  };
+  std::function<bool(const Datagram&)> filter;
+  std::vector<Datagram> log;
+
+  void attach(const wg::Endpoint& at, MemoryBind* b) {
+    if (binds_.count(at)) throw SystemError("address in use");
+    binds_[at] = b;
+  }
+  void detach(const wg::Endpoint& at) { binds_.erase(at); }
+  bool in_use(const wg::Endpoint& at) const { return binds_.count(at) > 0; }
+  void deliver(Datagram d);
+
+ private:
+  struct Less {
+    bool operator()(const wg::Endpoint& a, const wg::Endpoint& b) const {
+      return std::tie(a.address, a.port) < std::tie(b.address, b.port);
+    }
+  };
+  std::map<wg::Endpoint, MemoryBind*, Less> binds_;
+};
+
+class MemoryBind final : public Bind {
+ public:
+  MemoryBind(MemoryNetwork& net, wg::Endpoint at) : net_(net), at_(at) { net_.attach(at_, this); }
+  ~MemoryBind() override { net_.detach(at_); }
+
+  size_t receive(std::span<Packet> packets, std::span<NetEndpoint> from) override {
+    size_t n = 0;
+    while (n < packets.size() && !inbox.empty()) {
+      fill(packets[n], inbox.front().bytes);
+      from[n] = inbox.front().from;
+      inbox.pop_front();
+      n++;
+    }
+    return n;
+  }
+  void send(std::span<const Packet> datagrams, const NetEndpoint& to) override {
+    // The receiver sees our address as the source and its own as the local address.
+    for (const auto& p : datagrams)
+      net_.deliver({NetEndpoint{at_, to.remote.address, 0}, to, bytes_of(p)});
+  }
+  uint16_t port() const override { return at_.port; }
+  void set_mark(uint32_t mark) override { this->mark = mark; }
+  size_t batch_size() const override { return 32; }
+
+  std::deque<MemoryNetwork::Datagram> inbox;
+  uint32_t mark = 0;
+
+ private:
+  MemoryNetwork& net_;
+  wg::Endpoint at_;
+};
+
+inline void MemoryNetwork::deliver(Datagram d) {
+  log.push_back(d);
+  if (filter && !filter(d)) return;
+  auto it = binds_.find(d.to.remote);
+  if (it != binds_.end()) it->second->inbox.push_back(std::move(d));
+}
+
+// Opens binds at one address; port 0 takes the next free port from 40000.
+class MemoryBindFactory final : public BindFactory {
+ public:
+  MemoryBindFactory(MemoryNetwork& net, IpAddress address) : net_(net), address_(address) {}
+  std::unique_ptr<Bind> open(uint16_t port) override {
+    if (fail_next) {
+      fail_next = false;
+      throw SystemError("bind: address in use");
+    }
+    if (port == 0)
+      for (port = 40000; net_.in_use({address_, port}); port++) {
+      }
+    opened++;
+    return std::make_unique<MemoryBind>(net_, wg::Endpoint{address_, port});
+  }
+  void move_to(IpAddress address) { address_ = address; }
+  bool fail_next = false;
+  int opened = 0;
+
+ private:
+  MemoryNetwork& net_;
+  IpAddress address_;
+};
+
+// Packet buffers for one batch, as a worker owns them.
+class Buffers {
+ public:
+  explicit Buffers(size_t count, size_t size = 4096) : storage_(count, Bytes(size)) {
+    for (auto& b : storage_)
+      packets_.push_back(
+          Packet{b.data(), static_cast<uint32_t>(b.size()), static_cast<uint32_t>(kHeadroom), 0});
+  }
+  // The packets, reset to their offsets for a new read.
+  std::span<Packet> reset() {
+    for (auto& p : packets_) {
+      p.offset = static_cast<uint32_t>(kHeadroom);
+      p.size = 0;
+    }
+    return packets_;
+  }
+
+ private:
+  std::vector<Bytes> storage_;
+  std::vector<Packet> packets_;
+};
+
+}  // namespace wgnet::engine::testing

@@ -14,6 +14,7 @@
 #include "engine/offload.h"
 #include "engine/tun_linux.h"
 #include "engine/udp_linux.h"
+#include "engine_io_relay.h"
 #include "engine_io_test_util.h"
 
 using namespace wgnet;
@@ -29,7 +30,7 @@ constexpr size_t kBurst = 64;                   // packets per iteration
 constexpr size_t kIpPacket = 1420;              // an IP packet at wg's default MTU
 constexpr size_t kWgDatagram = kIpPacket + 32;  // the same packet encrypted: header and tag
 
-IpAddress ip(const char* t) { return *IpAddress::parse(t); }
+using itest::ip;
 
 double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -260,6 +261,35 @@ void BM_UdpReceive(benchmark::State& state) {
       static_cast<double>(s.rx_syscalls) / static_cast<double>(s.rx_datagrams);
 }
 BENCHMARK(BM_UdpReceive)->Arg(0)->Arg(1)->ArgName("offloads")->UseManualTime();
+
+// ---- a TCP stream between two namespaces through two TUNs and a relay (the engine minus crypto)
+// ----
+
+void BM_TunRelayTcp(benchmark::State& state) {
+  bool offloads = state.range(0) != 0;
+  itest::TunPair pair(offloads, offloads);
+  constexpr size_t kBytes = 256 << 20;
+  double packets = 0, cpu = 0, wall = 0;
+  for (auto _ : state) {
+    auto before = pair.ta->stats().packets_read + pair.tb->stats().packets_read;
+    itest::Relay relay(*pair.ta, *pair.tb);
+    auto t0 = Clock::now();
+    auto r = itest::tcp_transfer(pair, false, kBytes);
+    auto t1 = Clock::now();
+    cpu += relay.stop();
+    if (r.received != kBytes || !r.intact || !r.error.empty()) {
+      state.SkipWithError(("transfer failed: " + r.error).c_str());
+      break;
+    }
+    state.SetIterationTime(seconds(t0, t1));
+    wall += seconds(t0, t1);
+    packets +=
+        static_cast<double>(pair.ta->stats().packets_read + pair.tb->stats().packets_read - before);
+  }
+  state.counters["Gbit/s"] = static_cast<double>(state.iterations()) * kBytes * 8 / wall / 1e9;
+  state.counters["relay_ns/pkt"] = cpu / packets * 1e9;
+}
+BENCHMARK(BM_TunRelayTcp)->Arg(0)->Arg(1)->ArgName("offloads")->UseManualTime()->Iterations(3);
 
 // ---- the pure offload code ----
 

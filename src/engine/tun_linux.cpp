@@ -81,6 +81,10 @@ std::unique_ptr<TunLinux> TunLinux::open_device(std::string_view name, bool excl
 
 void TunLinux::configure(const TunOptions& options) {
   if (features_.vnet_hdr) {
+    // The header size belongs to the device: a persistent one may have been left with another.
+    int hdr_size = static_cast<int>(offload::kVirtioNetHdrLen);
+    if (::ioctl(fd_.get(), TUNSETVNETHDRSZ, &hdr_size) != 0)
+      throw SystemError("TUNSETVNETHDRSZ: " + errno_text(errno));
     // The newest set first; each refusal (EINVAL) falls back to the next.
     if (::ioctl(fd_.get(), TUNSETOFFLOAD, kTsoOffloads | kTunFUso4 | kTunFUso6) == 0) {
       features_.tso = features_.uso = true;

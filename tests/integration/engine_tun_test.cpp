@@ -14,14 +14,19 @@
 
 #include "engine/offload.h"
 #include "engine/tun_linux.h"
+#include "engine_io_relay.h"
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"
 
 using namespace wgnet;
 using namespace wgnet::engine;
+using itest::address_up;
 using itest::Batch;
+using itest::ip;
 using itest::Netns;
+using itest::Relay;
+using itest::TunPair;
 namespace rtnl = wgnet::netlink::rtnl;
 
 namespace {
@@ -33,17 +38,6 @@ class EngineTun : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(itest::enter_private_netns());
   }
 };
-
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
-
-// Adds the addresses to `ifname` and brings it up (current namespace), once the IPv6 one is usable.
-void address_up(const std::string& ifname, const char* v4, const char* v6) {
-  itest::disable_dad(ifname);
-  rtnl::add_address(ifname, *Cidr::parse(v4));
-  if (v6) rtnl::add_address(ifname, *Cidr::parse(v6));
-  rtnl::set_up(ifname, true);
-  if (v6) itest::wait_address_usable(Cidr::parse(v6)->address());
-}
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 void put_be16(uint8_t* p, uint16_t v) {
@@ -140,151 +134,12 @@ void ping_through(TunLinux& tun, const IpAddress& dst, uint16_t seq = 1) {
 }
 
 // Moves packets both ways between two TUNs, as the engine would around its crypto.
-class Relay {
- public:
-  Relay(TunLinux& a, TunLinux& b, size_t batch = 128)
-      : a_(a), b_(b), buf_(batch), thread_([this] { loop(); }) {}
-  ~Relay() {
-    stop_ = true;
-    thread_.join();
-  }
-  uint64_t pending_seen() const { return pending_seen_; }
-  std::string error() const { return error_; }
-
- private:
-  void loop() {
-    try {
-      while (!stop_) {
-        pollfd p[2] = {{a_.fd(), POLLIN, 0}, {b_.fd(), POLLIN, 0}};
-        bool pending = a_.has_pending() || b_.has_pending();
-        ::poll(p, 2, pending ? 0 : 20);
-        pump(a_, b_);
-        pump(b_, a_);
-      }
-    } catch (const std::exception& e) {
-      error_ = e.what();
-    }
-  }
-  void pump(TunLinux& from, TunLinux& to) {
-    for (int i = 0; i < 64; i++) {
-      auto packets = buf_.reset();
-      size_t n = from.read(packets);
-      if (from.has_pending()) pending_seen_++;
-      if (n == 0) break;
-      to.write(packets.subspan(0, n));
-    }
-  }
-
-  TunLinux& a_;
-  TunLinux& b_;
-  Batch buf_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> pending_seen_{0};
-  std::string error_;
-  std::thread thread_;
-};
-
-// Two namespaces, each with a TUN: A 10.77.0.1 / fd77::1, B 10.77.0.2 / fd77::2.
-struct TunPair {
-  Netns a = Netns::create();
-  Netns b = Netns::create();
-  std::unique_ptr<TunLinux> ta, tb;
-
-  TunPair(bool offloads_a, bool offloads_b, uint32_t mtu = 1420) {
-    TunOptions o;
-    o.mtu = mtu;
-    o.offloads = offloads_a;
-    ta = a.run([&] {
-      auto t = TunLinux::create(o);
-      address_up(t->name(), "10.77.0.1/24", "fd77::1/64");
-      return t;
-    });
-    o.offloads = offloads_b;
-    tb = b.run([&] {
-      auto t = TunLinux::create(o);
-      address_up(t->name(), "10.77.0.2/24", "fd77::2/64");
-      return t;
-    });
-  }
-};
-
-Fd tcp_socket(bool v6) {
-  Fd s(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) throw SystemError(std::string("socket: ") + std::strerror(errno));
-  timeval tv{20, 0};
-  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int one = 1;
-  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  return s;
-}
-
-socklen_t sockaddr_of(const IpAddress& a, uint16_t port, sockaddr_storage& sa) {
-  sa = {};
-  if (a.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&sa);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, a.bytes().data(), 4);
-    return sizeof *s;
-  }
-  auto* s = reinterpret_cast<sockaddr_in6*>(&sa);
-  s->sin6_family = AF_INET6;
-  s->sin6_port = htons(port);
-  std::memcpy(&s->sin6_addr, a.bytes().data(), 16);
-  return sizeof *s;
-}
-
-uint8_t pattern(size_t i) { return static_cast<uint8_t>(i % 251); }
-
-// Streams `total` bytes from A to B over TCP through the relay; returns what B received intact.
-size_t tcp_transfer(TunPair& pair, bool v6, size_t total, int client_mss = 0) {
-  IpAddress server_addr = ip(v6 ? "fd77::2" : "10.77.0.2");
-  sockaddr_storage sa;
-  socklen_t len = sockaddr_of(server_addr, 5001, sa);
-  Fd listener = pair.b.run([&] {
-    Fd s = tcp_socket(v6);
-    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 || ::listen(s.get(), 1) != 0)
-      throw SystemError(std::string("bind/listen: ") + std::strerror(errno));
-    return s;
-  });
-  Fd client = pair.a.run([&] { return tcp_socket(v6); });
-  if (client_mss)
-    ::setsockopt(client.get(), IPPROTO_TCP, TCP_MAXSEG, &client_mss, sizeof client_mss);
-
-  std::atomic<size_t> received{0};
-  std::atomic<bool> intact{true};
-  std::thread server([&] {
-    Fd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!c) return;
-    std::vector<uint8_t> buf(1 << 16);
-    size_t at = 0;
-    while (true) {
-      ssize_t r = ::recv(c.get(), buf.data(), buf.size(), 0);
-      if (r <= 0) break;
-      for (ssize_t i = 0; i < r; i++)
-        if (buf[static_cast<size_t>(i)] != pattern(at + static_cast<size_t>(i))) intact = false;
-      at += static_cast<size_t>(r);
-      received = at;
-    }
-  });
-  if (::connect(client.get(), reinterpret_cast<sockaddr*>(&sa), len) == 0) {
-    std::vector<uint8_t> chunk(1 << 20);
-    for (size_t sent = 0; sent < total;) {
-      size_t n = std::min(chunk.size(), total - sent);
-      for (size_t i = 0; i < n; i++) chunk[i] = pattern(sent + i);
-      ssize_t w = ::send(client.get(), chunk.data(), n, MSG_NOSIGNAL);
-      if (w <= 0) break;
-      sent += static_cast<size_t>(w);
-    }
-    ::shutdown(client.get(), SHUT_WR);
-  } else {
-    ADD_FAILURE() << "connect: " << std::strerror(errno);
-    ::shutdown(listener.get(), SHUT_RDWR);
-  }
-  server.join();
-  EXPECT_TRUE(intact) << "the stream arrived damaged";
-  return received;
+// Streams `total` bytes from A to B over TCP through a relay; returns what B received.
+size_t transfer(TunPair& pair, bool v6, size_t total, int client_mss = 0) {
+  auto r = itest::tcp_transfer(pair, v6, total, client_mss);
+  EXPECT_EQ(r.error, "");
+  EXPECT_TRUE(r.intact) << "the stream arrived damaged";
+  return r.received;
 }
 
 }  // namespace
@@ -359,7 +214,7 @@ TEST_P(EngineTunFlow, TcpStreamThroughTwoTuns) {
   auto start = std::chrono::steady_clock::now();
   {
     Relay relay(*pair.ta, *pair.tb);
-    got = tcp_transfer(pair, v6, kTotal);
+    got = transfer(pair, v6, kTotal);
     EXPECT_EQ(relay.error(), "");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -402,7 +257,7 @@ TEST_F(EngineTun, TinyMssSuperPacketsLargerThanTheBatch) {
   {
     // 64 slots and segments of 200 bytes: a 64 KiB super-packet needs five batches.
     Relay relay(*pair.ta, *pair.tb, 64);
-    got = tcp_transfer(pair, false, kTotal, 200);
+    got = transfer(pair, false, kTotal, 200);
     pending = relay.pending_seen();
     EXPECT_EQ(relay.error(), "");
   }
@@ -417,7 +272,7 @@ TEST_F(EngineTun, UdpSuperPacketsBothWays) {
   // The receiver asks for GRO: a datagram that arrives as one super-datagram proves the
   // coalesced write reached B's kernel as such.
   sockaddr_storage sa;
-  socklen_t len = sockaddr_of(ip("10.77.0.2"), 5002, sa);
+  socklen_t len = itest::sockaddr_of(ip("10.77.0.2"), 5002, sa);
   Fd rx = pair.b.run([&] {
     Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     int one = 1;
@@ -428,7 +283,7 @@ TEST_F(EngineTun, UdpSuperPacketsBothWays) {
   Fd tx = pair.a.run([] { return Fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
   constexpr size_t kSeg = 1200, kCount = 20;
   std::vector<uint8_t> payload(kSeg * kCount);
-  for (size_t i = 0; i < payload.size(); i++) payload[i] = pattern(i);
+  for (size_t i = 0; i < payload.size(); i++) payload[i] = static_cast<uint8_t>(i % 251);
   int seg = kSeg;
   ASSERT_EQ(::setsockopt(tx.get(), SOL_UDP, UDP_SEGMENT, &seg, sizeof seg), 0);
   auto relay = std::make_unique<Relay>(*pair.ta, *pair.tb);

@@ -2,6 +2,10 @@
 // 2001:2::/64, benchmarking ranges), UDP_SEGMENT sends split back by UDP_GRO receives, the sticky
 // source address, and the fallbacks (no GSO/GRO, a vanished source, an unreachable peer).
 #include <gtest/gtest.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -207,6 +211,31 @@ TEST_F(EngineUdp, WithoutGsoAndGroEverythingStillArrives) {
   EXPECT_EQ(a->stats().tx_gso_batches, 0u);
   EXPECT_EQ(a->stats().tx_syscalls, 1u) << "one sendmmsg for the batch";
   EXPECT_EQ(b->stats().rx_coalesced, 0u);
+}
+
+TEST_F(EngineUdp, DeviceWithoutChecksumOffloadStillDelivers) {
+  Link link;
+  auto a = link.a.run([] {
+    // Older kernels refuse UDP_SEGMENT with EIO without TX checksumming (newer ones checksum in
+    // software): either way every datagram must arrive, GSO turned off after an EIO.
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ethtool_value v{ETHTOOL_STXCSUM, 0};
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "va");
+    ifr.ifr_data = reinterpret_cast<char*>(&v);
+    if (::ioctl(s.get(), SIOCETHTOOL, &ifr) != 0)
+      throw SystemError(std::string("ETHTOOL_STXCSUM: ") + std::strerror(errno));
+    return UdpBindLinux::open(0);
+  });
+  auto b = link.b.run([] { return UdpBindLinux::open(0); });
+  if (!a->features().gso) GTEST_SKIP() << "no UDP_SEGMENT here";
+  round_trip(*a, *b, sizes_gso_friendly(), ip("198.18.0.1"), ip("198.18.0.2"));
+  std::printf("UDP GSO without TX checksum offload: %s\n",
+              a->features().gso ? "accepted" : "refused (EIO), turned off");
+  if (!a->features().gso) {
+    EXPECT_EQ(a->stats().tx_gso_batches, 0u);
+  }
+  EXPECT_EQ(a->stats().tx_dropped, 0u);
 }
 
 TEST_F(EngineUdp, RunsEndAtALargerOrShorterDatagram) {

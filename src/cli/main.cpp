@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "util/error.h"
+#include "util/hardening.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(WGNET_VERSION));
   wgnet::cli::Commands commands(app);
   try {
+    wgnet::disable_core_dumps();  // it reads seeds and prints keys
     app.parse(argc, argv);
     return commands.run();
   } catch (const CLI::CallForHelp& e) {

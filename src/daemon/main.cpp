@@ -16,6 +16,7 @@
 #include "driver/state.h"
 #include "http/server.h"
 #include "util/error.h"
+#include "util/hardening.h"
 #include "util/log.h"
 #include "wg/backends.h"
 
@@ -34,6 +35,7 @@ int serve(const Settings& s) {
   using namespace wgnet;
   log::set_level(log::parse_level(s.log_level, "--log-level"));
   ::umask(077);  // state files, logs and the socket are for root only
+  disable_core_dumps();
 
   // Signals are taken by one thread with sigwait, so block them everywhere first.
   sigset_t signals;

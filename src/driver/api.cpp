@@ -12,6 +12,15 @@ namespace {
 
 using json = nlohmann::json;
 
+// Docker sends IDs, paths, CIDRs and option values: none has a reason to carry NUL or another
+// control character, and downstream C interfaces would read a NUL as the end of the string.
+void check_text(const std::string& v, const std::string& what) {
+  for (unsigned char c : v)
+    if (c < 0x20 || c == 0x7f)
+      throw InputError(what + ": contains a control character (byte " + std::to_string(c) +
+                       "); expected printable text");
+}
+
 std::string str_field(const json& j, const char* key, bool required) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
@@ -20,7 +29,9 @@ std::string str_field(const json& j, const char* key, bool required) {
   }
   if (!it->is_string())
     throw InputError(std::string("request: field ") + key + " must be a string");
-  return it->get<std::string>();
+  auto v = it->get<std::string>();
+  check_text(v, std::string("request: field ") + key);
+  return v;
 }
 
 std::vector<IpamData> ipam(const json& j, const char* key) {
@@ -42,12 +53,15 @@ CreateNetworkRequest parse_create_network(const json& j) {
   if (auto o = j.find("Options"); o != j.end() && o->is_object()) {
     if (auto g = o->find("com.docker.network.generic"); g != o->end() && g->is_object()) {
       for (const auto& [k, v] : g->items()) {
+        check_text(k, "an option name");
         if (v.is_string())
           r.generic[k] = v.get<std::string>();
         else if (v.is_number() || v.is_boolean())
           r.generic[k] = v.dump();
         else
           throw InputError("option " + k + ": expected a string value");
+        // Values may be secret (wgnet.seed): the message names the option, never the value.
+        check_text(r.generic[k], "option " + k);
       }
     }
     if (auto v6 = o->find("com.docker.network.enable_ipv6"); v6 != o->end() && v6->is_boolean())
@@ -135,9 +149,15 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
       return ok();
     if (method == "NetworkDriver.AllocateNetwork") return ok({{"Options", json::object()}});
     return err(404, std::string(path) + " is not implemented by wgnet");
+  } catch (const json::parse_error& e) {
+    // The parser's own message quotes the input, which may hold a seed: give the position only.
+    std::string why = "malformed request JSON at byte " + std::to_string(e.byte);
+    log::warn(method + ": " + why);
+    return err(400, method + ": " + why);
   } catch (const json::exception& e) {
+    // Type errors name a JSON type, never a value.
     log::warn(method + ": malformed request: " + e.what());
-    return err(400, method + ": malformed request JSON: " + e.what());
+    return err(400, method + ": malformed request: " + e.what());
   } catch (const InputError& e) {
     log::warn(method + ": " + e.what());
     return err(200, e.what());

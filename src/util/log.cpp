@@ -38,8 +38,25 @@ Level parse_level(std::string_view text, std::string_view what) {
 void set_level(Level level) { g_level = static_cast<int>(level); }
 bool enabled(Level level) { return static_cast<int>(level) >= g_level; }
 
-void write(Level level, std::string_view message) {
+std::string escape(std::string_view message) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(message.size());
+  for (unsigned char c : message) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+void write(Level level, std::string_view raw) {
   if (!enabled(level)) return;
+  std::string message = escape(raw);
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);
   auto ms =

@@ -13,7 +13,11 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 Level parse_level(std::string_view text, std::string_view what);
 void set_level(Level level);
 bool enabled(Level level);
+// Writes one line: control characters in `message` (a newline in a request field, an escape
+// sequence) are escaped as \xNN, so nobody can forge or hide log lines.
 void write(Level level, std::string_view message);
+// The escaping write() applies.
+std::string escape(std::string_view message);
 
 inline void debug(std::string_view m) { write(Level::kDebug, m); }
 inline void info(std::string_view m) { write(Level::kInfo, m); }

@@ -116,3 +116,30 @@ TEST(Api, EndpointCallsAndNoOps) {
         "/NetworkDriver.ProgramExternalConnectivity", "/NetworkDriver.RevokeExternalConnectivity"})
     EXPECT_EQ(call(d, m, R"({"DiscoveryType":1})"), json::object()) << m;
 }
+
+TEST(Api, MalformedJsonErrorsNeverQuoteTheInput) {
+  FakeDriver d;
+  auto r = driver::dispatch(d, "/NetworkDriver.CreateNetwork",
+                            R"({"NetworkID":"n","Options":{"com.docker.network.generic":)"
+                            R"({"wgnet.seed":"U0VDUkVUU0VFRA==" "x"}}})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.body.find("U0VDUkVU"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("byte"), std::string::npos) << r.body;
+}
+
+TEST(Api, ControlCharactersAreRefused) {
+  FakeDriver d;
+  // "10.1.0.5\0junk/24" used to reach the driver and parse as 10.1.0.5/24.
+  auto r = driver::dispatch(d, "/NetworkDriver.CreateEndpoint",
+                            R"({"NetworkID":"n","EndpointID":"e","Interface":)"
+                            R"({"Address":"10.1.0.5\u0000junk/24"}})");
+  EXPECT_NE(r.body.find("control character"), std::string::npos) << r.body;
+  EXPECT_TRUE(d.endpoint.endpoint_id.empty()) << "the request reached the driver";
+  r = driver::dispatch(d, "/NetworkDriver.CreateNetwork",
+                       R"({"NetworkID":"n","Options":{"com.docker.network.generic":)"
+                       R"({"wgnet.seed":"U0VD\nUkVU"}}})");
+  EXPECT_NE(r.body.find("option wgnet.seed: contains a control character"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.body.find("U0VD"), std::string::npos) << r.body;
+  EXPECT_TRUE(d.network.network_id.empty());
+}

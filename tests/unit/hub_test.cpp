@@ -107,3 +107,16 @@ TEST(HubConfig, JsonAndThreadCountDoNotChangeOutput) {
   EXPECT_NE(one.str().find("\"preshared_key\""), std::string::npos);
   EXPECT_EQ(one.str().substr(one.str().size() - 4), "}\n]\n");
 }
+
+TEST(Enumerate, TopOfTheIpv6SpaceEnds) {
+  // The last address of the space as the hub's own: the loop used to wrap to :: and run on.
+  keys::AddressRange r;
+  r.subnet = *Cidr::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120");
+  r.skip.push_back(*IpAddress::parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+  auto a = keys::enumerate_addresses(r);
+  EXPECT_EQ(a.size(), 254u);  // 256 minus the network address and the hub
+  EXPECT_EQ(a.back().str(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+  r.subnet = *Cidr::parse("255.255.255.0/24");
+  r.skip = {*IpAddress::parse("255.255.255.254")};
+  EXPECT_EQ(keys::enumerate_addresses(r).size(), 253u);
+}

@@ -21,6 +21,9 @@ TEST(IpAddress, ParsesBothFamilies) {
 TEST(IpAddress, RejectsNonAddresses) {
   for (const char* bad : {"", "10.0.0", "10.0.0.256", "host", "10.0.0.1/24", "::g", " 10.0.0.1"})
     EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+  // inet_pton stops at a NUL: "10.0.0.5\0junk" used to parse as 10.0.0.5.
+  EXPECT_FALSE(IpAddress::parse(std::string_view("10.0.0.5\0junk", 14)));
+  EXPECT_FALSE(Cidr::parse(std::string_view("10.1.0.5\0junk/24", 17)));
 }
 
 TEST(Cidr, ParsesAndComputesNetwork) {
@@ -43,7 +46,8 @@ TEST(Cidr, ParsesAndComputesNetwork) {
 
 TEST(Cidr, RejectsBadPrefixes) {
   for (const char* bad :
-       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8"})
+       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "fd00::/129", "10.0.0.0/2x", "x/8",
+        "10.0.0.0/-0", "10.0.0.0/024", "10.0.0.0/+8", "10.0.0.0/00", "fd00::/064"})
     EXPECT_FALSE(Cidr::parse(bad)) << bad;
 }
 

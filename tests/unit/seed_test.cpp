@@ -60,3 +60,26 @@ TEST_F(SeedFiles, ConfinesToSeedDir) {
   EXPECT_THROW(keys::confine_seed_path(dir, "link", "x"), InputError);
   EXPECT_THROW(keys::confine_seed_path(dir, dir, "x"), InputError);
 }
+
+TEST_F(SeedFiles, ReadsBeneathTheDirectoryOnly) {
+  auto dir = (root / "seeds").string();
+  auto checked = keys::confine_seed_path(dir, "seed", "wgnet.seed-file");
+  EXPECT_EQ(keys::read_seed_file(dir, checked, "wgnet.seed-file", nullptr).size(), 32u);
+  EXPECT_EQ(keys::read_seed_file(dir, "seed", "wgnet.seed-file", nullptr).size(), 32u);
+  // The path was checked when the network was created; later the file is swapped for a
+  // symlink out of the directory. The read must not follow it.
+  fs::remove(root / "seeds" / "seed");
+  fs::create_symlink(root / "outside", root / "seeds" / "seed");
+  try {
+    keys::read_seed_file(dir, checked, "wgnet.seed-file", nullptr);
+    ADD_FAILURE() << "read a seed through a symlink out of the seed directory";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("leads out of"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(keys::read_seed_file(dir, "../outside", "x", nullptr), InputError);
+  EXPECT_THROW(keys::read_seed_file(dir, (root / "outside").string(), "x", nullptr), InputError);
+  // A symlink that stays inside the directory is fine.
+  write(root / "seeds" / "real", "0123456789abcdef0123456789abcdef", 0600);
+  fs::create_symlink("real", root / "seeds" / "alias");
+  EXPECT_EQ(keys::read_seed_file(dir, "alias", "x", nullptr).size(), 32u);
+}

@@ -94,7 +94,6 @@ void TunLinux::configure(const TunOptions& options) {
       throw SystemError("TUNSETOFFLOAD: " + errno_text(errno));
     }
   }
-  if (options.persist) set_persist(true);
   if (options.owner &&
       ::ioctl(fd_.get(), TUNSETOWNER, static_cast<unsigned long>(*options.owner)) != 0)
     throw SystemError("TUNSETOWNER: " + errno_text(errno));
@@ -106,6 +105,8 @@ void TunLinux::configure(const TunOptions& options) {
   if (!link) throw SystemError("TUN " + n + " vanished while it was set up");
   mtu_.store(link->mtu, std::memory_order_relaxed);
   reserve_ = 65535 / std::max<uint32_t>(link->mtu > 60 ? link->mtu - 60 : 1, 1) + 1;
+  // Last: a set-up that failed above leaves no persistent device behind.
+  if (options.persist) set_persist(true);
 }
 
 std::string TunLinux::name() const {

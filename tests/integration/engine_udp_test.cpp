@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "engine/udp_linux.h"
 #include "engine_io_test_util.h"
@@ -301,6 +303,43 @@ TEST_F(EngineUdp, UnreachableDestinationsAreCounted) {
   a->send(batch.packets(), NetEndpoint{wg::Endpoint{ip("198.18.1.99"), 9}, std::nullopt, 0});
   EXPECT_EQ(a->stats().tx_dropped, 4u);
   EXPECT_EQ(a->stats().tx_datagrams, 0u);
+}
+
+TEST_F(EngineUdp, SendAndReceiveFromSeveralThreadsAtOnce) {
+  Link link;
+  auto a = link.a.run([] { return UdpBindLinux::open(0); });
+  auto b = link.b.run([] { return UdpBindLinux::open(0); });
+  constexpr size_t kThreads = 3, kBatches = 200, kPerBatch = 10;
+  std::atomic<size_t> received{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> receivers;
+  for (int r = 0; r < 2; r++)
+    receivers.emplace_back([&] {
+      Batch batch(128);
+      std::vector<NetEndpoint> from(128);
+      while (!done || received < kThreads * kBatches * kPerBatch) {
+        pollfd p{b->fd4(), POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0 && done) break;
+        received += b->receive(batch.reset(), from);
+      }
+    });
+  std::vector<std::thread> senders;
+  for (size_t t = 0; t < kThreads; t++)
+    senders.emplace_back([&, t] {
+      Batch batch(kPerBatch);
+      NetEndpoint to{wg::Endpoint{ip("198.18.0.2"), b->port()}, ip("198.18.0.1"), 0};
+      for (size_t k = 0; k < kBatches; k++) {
+        for (size_t i = 0; i < kPerBatch; i++)
+          batch.set(i, datagram(static_cast<uint32_t>(t * 100000 + k * kPerBatch + i), 600));
+        a->send(batch.packets(), to);
+      }
+    });
+  for (auto& t : senders) t.join();
+  done = true;
+  for (auto& t : receivers) t.join();
+  EXPECT_EQ(received, kThreads * kBatches * kPerBatch);
+  EXPECT_EQ(a->stats().tx_datagrams, kThreads * kBatches * kPerBatch);
+  EXPECT_EQ(b->stats().rx_datagrams, kThreads * kBatches * kPerBatch);
 }
 
 TEST_F(EngineUdp, FactoryOpensInTheCallersNamespace) {

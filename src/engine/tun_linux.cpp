@@ -52,6 +52,13 @@ std::unique_ptr<TunLinux> TunLinux::attach(std::string_view name, const TunOptio
   return open_device(name, false, options);
 }
 
+std::unique_ptr<TunLinux> TunLinux::attach_by_alias(std::string_view alias,
+                                                    const TunOptions& options) {
+  auto link = netlink::rtnl::find_link_by_alias(alias);
+  if (!link) return nullptr;
+  return attach(link->name, options);
+}
+
 std::unique_ptr<TunLinux> TunLinux::open_device(std::string_view name, bool exclusive,
                                                 const TunOptions& options) {
   std::string what = "TUN " + (name.empty() ? std::string("device") : std::string(name));

@@ -65,6 +65,10 @@ class TunLinux final : public Tun {
   // e.g. after a restart from a thread that entered the container's namespace. options.name is
   // ignored; mtu, alias and txqueuelen are applied when set; persist is only ever turned on.
   static std::unique_ptr<TunLinux> attach(std::string_view name, const TunOptions& options);
+  // attach() to the TUN whose alias is `alias` in the calling thread's namespace (the device
+  // Docker moved and renamed); nullptr when there is none.
+  static std::unique_ptr<TunLinux> attach_by_alias(std::string_view alias,
+                                                   const TunOptions& options);
 
   // Reads: one read per super-packet, split into segments; more reads while packets are waiting
   // and the batch has room for another full super-packet. Not to be called by two threads at once.

@@ -371,7 +371,9 @@ TEST_F(EngineTun, FoundByAliasAfterMoveAndRenameThenReattached) {
     ASSERT_TRUE(link);
     EXPECT_EQ(link->name, "wg0");
     EXPECT_EQ(link->txqueuelen, 1000u);
-    auto tun = TunLinux::attach(link->name, {});
+    EXPECT_FALSE(TunLinux::attach_by_alias("wgnet:net1/other", {}));
+    auto tun = TunLinux::attach_by_alias("wgnet:net1/ep1", {});
+    ASSERT_TRUE(tun);
     EXPECT_EQ(tun->name(), "wg0");
     address_up("wg0", "10.80.0.1/24", nullptr);
     ping_through(*tun, ip("10.80.0.2"));

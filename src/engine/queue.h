@@ -43,7 +43,8 @@ class Batch {
   Batch() = default;
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
-  virtual ~Batch() = default;
+  // Waits until no run of it is queued: a batch must not vanish from under another worker.
+  virtual ~Batch() { wait(); }
 
   // True while some of its runs wait in a peer queue: the buffers are still in use.
   bool in_flight() const { return pending_.load(std::memory_order_acquire) > 0; }

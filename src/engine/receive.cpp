@@ -27,12 +27,19 @@ void Device::prepare_inbound(std::span<Packet> datagrams, std::span<const NetEnd
   batch.reset();
   const auto now = clock_.now();
   bool queued = false;
+  // Datagrams of a batch mostly belong to one session: look its index up once.
+  std::optional<uint32_t> last_index;
+  std::optional<IndexTable::Entry> entry;
   for (size_t i = 0; i < datagrams.size() && i < from.size(); i++) {
     const auto d = datagrams[i].bytes();
     switch (message_type(d)) {
       case static_cast<uint8_t>(MessageType::kTransport): {
         if (d.size() < kKeepaliveSize) break;
-        auto entry = index_table_.lookup(load_le32(d.data() + 4));
+        const uint32_t index = load_le32(d.data() + 4);
+        if (index != last_index) {
+          entry = index_table_.lookup(index);
+          last_index = index;
+        }
         if (!entry || !entry->keypair) {
           count(&DeviceCounters::unknown_index);
           continue;
@@ -231,25 +238,23 @@ size_t Device::process_handshakes(size_t max) {
 
 void Device::handle_handshake(const HandshakeJob& job, bool under_load) {
   const auto msg = job.message();
+  const auto now = clock_.now();
+  std::optional<MessageCookieReply> reply;
   {
     std::shared_lock cfg(config_mu_);  // the checker's keys change with the private key
     if (!cookie_checker_.mac1_valid(msg)) {
       count(&DeviceCounters::bad_mac1);
       return;
     }
+    if (under_load && !cookie_checker_.mac2_valid(msg, job.from.remote, now))
+      reply = cookie_checker_.make_reply(msg, load_le32(msg.data() + 4), job.from.remote, now);
   }
-  const auto now = clock_.now();
+  if (reply) {
+    send_to(job.from, bytes_of(*reply));
+    count(&DeviceCounters::cookie_replies_sent);
+    return;
+  }
   if (under_load) {
-    if (!cookie_checker_.mac2_valid(msg, job.from.remote, now)) {
-      MessageCookieReply reply;
-      {
-        std::shared_lock cfg(config_mu_);
-        reply = cookie_checker_.make_reply(msg, load_le32(msg.data() + 4), job.from.remote, now);
-      }
-      send_to(job.from, bytes_of(reply));
-      count(&DeviceCounters::cookie_replies_sent);
-      return;
-    }
     if (!rate_limiter_.allow(job.from.remote.address, now)) {
       count(&DeviceCounters::rate_limited);
       return;

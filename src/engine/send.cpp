@@ -38,6 +38,8 @@ void Device::prepare_outbound(std::span<Packet> packets, OutboundBatch& batch) {
   {
     std::shared_lock cfg(config_mu_);
     if (!up_) return;
+    Peer* last_peer = nullptr;  // consecutive packets mostly go to one peer
+    Run* last_run = nullptr;
     for (Packet& p : packets) {
       auto header = inner_header(p.bytes());
       if (!header) {
@@ -49,7 +51,11 @@ void Device::prepare_outbound(std::span<Packet> packets, OutboundBatch& batch) {
         count(&DeviceCounters::no_route);
         continue;
       }
-      batch.run_for(peer->shared_from_this(), nullptr).packets.push_back(p);
+      if (peer != last_peer) {
+        last_run = &batch.run_for(peer->shared_from_this(), nullptr);
+        last_peer = peer;
+      }
+      last_run->packets.push_back(p);
     }
   }
   std::vector<PeerPtr> initiate;

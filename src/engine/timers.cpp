@@ -3,7 +3,11 @@
 // the next one, so the per-packet events cost a lock and a store.
 #include "engine/timers.h"
 
+#include <charconv>
+#include <string>
+
 #include "crypto/random.h"
+#include "util/error.h"
 
 namespace wgnet::engine {
 
@@ -12,6 +16,59 @@ Clock::Time::duration Timings::jitter() const {
       std::chrono::duration_cast<std::chrono::milliseconds>(rekey_timeout_jitter_max);
   if (max_ms.count() <= 0) return Clock::Time::duration::zero();
   return std::chrono::milliseconds(crypto::random_below(static_cast<uint32_t>(max_ms.count()) + 1));
+}
+
+Timings parse_timings(std::string_view spec, Timings t) {
+  using namespace std::chrono;
+  struct Field {
+    std::string_view name;
+    Clock::Time::duration Timings::*duration;
+    uint64_t Timings::*count;
+  };
+  static constexpr Field kFields[] = {
+      {"rekey_after_time", &Timings::rekey_after_time, nullptr},
+      {"reject_after_time", &Timings::reject_after_time, nullptr},
+      {"rekey_attempt_time", &Timings::rekey_attempt_time, nullptr},
+      {"rekey_timeout", &Timings::rekey_timeout, nullptr},
+      {"rekey_timeout_jitter_max", &Timings::rekey_timeout_jitter_max, nullptr},
+      {"keepalive_timeout", &Timings::keepalive_timeout, nullptr},
+      {"cookie_refresh_time", &Timings::cookie_refresh_time, nullptr},
+      {"handshake_initiation_rate", &Timings::handshake_initiation_rate, nullptr},
+      {"rekey_after_messages", nullptr, &Timings::rekey_after_messages},
+      {"reject_after_messages", nullptr, &Timings::reject_after_messages},
+  };
+  while (!spec.empty()) {
+    const auto comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    const auto eq = item.find('=');
+    const auto name = item.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    const Field* f = nullptr;
+    for (const auto& k : kFields)
+      if (k.name == name) f = &k;
+    auto bad = [&] { return InputError("engine timings: bad item '" + std::string(item) + "'"); };
+    if (!f || value.empty()) throw bad();
+    uint64_t scale_ms = 1;  // durations: "ms" or "s"
+    if (f->duration) {
+      if (value.ends_with("ms"))
+        value.remove_suffix(2);
+      else if (value.ends_with("s"))
+        value.remove_suffix(1), scale_ms = 1000;
+      else
+        throw bad();
+    }
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size()) throw bad();
+    if (f->duration)
+      t.*(f->duration) = milliseconds(n * scale_ms);
+    else
+      t.*(f->count) = n;
+  }
+  if (t.rekey_timeout <= Clock::Time::duration::zero())
+    throw InputError("engine timings: rekey_timeout must be positive");
+  return t;
 }
 
 Visit PeerTimers::needs_visit() {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <string_view>
 #include <vector>
 
 #include "engine/clock.h"
@@ -38,6 +39,12 @@ struct Timings {
   // A random delay in [0, rekey_timeout_jitter_max], so peers do not retransmit in lockstep.
   Clock::Time::duration jitter() const;
 };
+
+// Shortened timings for tests, from a test-only setting such as
+// "rekey_after_time=10s,reject_after_time=15s,rekey_timeout=500ms,rekey_after_messages=1000":
+// comma-separated name=value, the names of Timings' fields, durations in s or ms. Fields not
+// named keep `base`. Throws InputError naming the bad item (never a production path).
+Timings parse_timings(std::string_view spec, Timings base = {});
 
 enum TimerBits : unsigned {
   kRetransmitHandshake = 1,

@@ -285,7 +285,7 @@ SetRequest parse_set(std::string_view body) {
 
 std::string encode_get(const DeviceStatus& st) {
   size_t size = 200;
-  for (const auto& p : st.peers) size += 400 + 48 * p.allowed_ips.size();
+  for (const auto& p : st.peers) size += 400 + 56 * p.allowed_ips.size();  // longest lines
   std::string s;
   s.reserve(size);  // holds keys: never reallocated (see encode_ops)
   auto key_line = [&](const char* name, const crypto::Key& k) {

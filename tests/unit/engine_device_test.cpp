@@ -4,6 +4,8 @@
 // routing, preshared keys, replay, and the ordered three-stage data path.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -164,6 +166,45 @@ class EngineDevice : public ::testing::Test {
         n++;
     }
     return n;
+  }
+
+  // Numbered packets from A's TUN, sent by several worker threads as an event loop runs them:
+  // one at a time takes the read slot and prepares a batch, then encrypts and completes it on its
+  // own.
+  struct NumberedSource {
+    std::mutex read_slot;
+    int next_batch = 0;
+    int batches = 0, per_batch = 0;
+  };
+  void send_numbered(NumberedSource& src) {
+    Buffers bufs(static_cast<size_t>(src.per_batch));
+    OutboundBatch batch;
+    for (;;) {
+      {
+        std::lock_guard lock(src.read_slot);
+        if (src.next_batch == src.batches) return;
+        batch.wait();
+        auto ps = bufs.reset();
+        for (int i = 0; i < src.per_batch; i++) {
+          Bytes pkt = ipv4("10.0.0.1", "10.0.0.2", 8);
+          const uint32_t seq = static_cast<uint32_t>(src.next_batch * src.per_batch + i);
+          std::memcpy(pkt.data() + 20, &seq, 4);
+          fill(ps[static_cast<size_t>(i)], pkt);
+        }
+        src.next_batch++;
+        a->dev.prepare_outbound(ps, batch);
+      }
+      a->dev.encrypt(batch);
+      a->dev.complete(batch);
+    }
+  }
+  void expect_numbered_in_order(size_t total) {
+    ASSERT_EQ(b->tun.to_host.size(), total);
+    for (size_t i = 0; i < total; i++) {
+      uint32_t seq;
+      std::memcpy(&seq, b->tun.to_host[i].data() + 20, 4);
+      ASSERT_EQ(seq, i);
+    }
   }
 
   FakeClock clock;
@@ -618,44 +659,67 @@ TEST_F(EngineDevice, WorkersInParallelKeepPerPeerOrder) {
   make();
   configure();
   handshake();
-  // Two threads share A's TUN as an event loop would: one reads and prepares at a time (the
-  // read slot), then each encrypts and completes on its own. B must see every packet in order.
-  constexpr int kBatches = 200, kPerBatch = 8;
-  std::mutex read_slot;
-  int next_batch = 0;
-  auto worker = [&] {
-    Buffers bufs(kPerBatch);
-    OutboundBatch batch;
-    for (;;) {
-      {
-        std::lock_guard lock(read_slot);
-        if (next_batch == kBatches) return;
-        batch.wait();
-        auto ps = bufs.reset();
-        for (int i = 0; i < kPerBatch; i++) {
-          Bytes pkt = ipv4("10.0.0.1", "10.0.0.2", 8);
-          const uint32_t seq = static_cast<uint32_t>(next_batch * kPerBatch + i);
-          std::memcpy(pkt.data() + 20, &seq, 4);
-          fill(ps[i], pkt);
-        }
-        next_batch++;
-        a->dev.prepare_outbound(ps, batch);
-      }
-      a->dev.encrypt(batch);
-      a->dev.complete(batch);
-    }
-  };
-  std::thread t1(worker), t2(worker);
+  NumberedSource src;
+  src.batches = 200;
+  src.per_batch = 8;
+  std::thread t1([&] { send_numbered(src); }), t2([&] { send_numbered(src); });
   t1.join();
   t2.join();
   pump();
-  ASSERT_EQ(b->tun.to_host.size(), static_cast<size_t>(kBatches * kPerBatch));
-  for (size_t i = 0; i < b->tun.to_host.size(); i++) {
-    uint32_t seq;
-    std::memcpy(&seq, b->tun.to_host[i].data() + 20, 4);
-    ASSERT_EQ(seq, i);
-  }
+  expect_numbered_in_order(200 * 8);
   EXPECT_EQ(b->dev.counters().replayed, 0u);
+}
+
+TEST_F(EngineDevice, DataConfigurationAndTimersConcurrently) {
+  // Not a timing test: it gives ThreadSanitizer (WGNET_TSAN builds) every entry point at once —
+  // two senders, a receiver, configuration, status and timers — and checks nothing is lost.
+  make();
+  configure();
+  handshake();
+  NumberedSource src;
+  src.batches = 300;
+  src.per_batch = 4;
+  std::atomic<int> senders{2};
+  auto sender = [&] {
+    send_numbered(src);
+    senders--;
+  };
+  auto receiver = [&] {
+    Buffers bufs(8);
+    InboundBatch batch;
+    std::vector<NetEndpoint> from(8);
+    for (;;) {
+      const bool done = senders == 0;
+      auto ps = bufs.reset();
+      const size_t n = b->bind()->receive(ps, from);
+      if (n) b->dev.receive(ps.first(n), {from.data(), n}, batch);
+      b->dev.process_handshakes();
+      if (done && !n) break;
+    }
+  };
+  auto configurer = [&] {
+    while (senders > 0) {
+      EXPECT_EQ(a->dev.uapi_set("public_key=" + hex(b->pub) +
+                                "\npersistent_keepalive_interval=1\nallowed_ip=10.9.0.0/16\n\n"),
+                0);
+      (void)a->dev.status();
+      std::string reply = a->dev.uapi_get();
+      crypto::wipe(reply.data(), reply.size());
+      (void)b->dev.counters();
+      a->dev.run_timers();
+      b->dev.run_timers();
+      EXPECT_EQ(a->dev.uapi_set("public_key=" + hex(b->pub) +
+                                "\npersistent_keepalive_interval=0\nallowed_ip=-10.9.0.0/16\n\n"),
+                0);
+    }
+  };
+  std::thread t1(sender), t2(sender), t3(receiver), t4(configurer);
+  t1.join();
+  t2.join();
+  t3.join();
+  t4.join();
+  pump();
+  expect_numbered_in_order(300 * 4);
 }
 
 TEST_F(EngineDevice, DownForgetsSessionsAndUpHandshakesAgain) {

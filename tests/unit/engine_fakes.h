@@ -70,9 +70,11 @@ class MemoryTun final : public Tun {
 class MemoryBind;
 
 // Datagrams between binds, keyed by address and port. Every datagram is also logged, and a
-// filter may drop (return false) or inspect it on the way.
+// filter may drop (return false) or inspect it on the way. Sending and receiving are thread-safe
+// (mu); tests that touch log or inboxes directly do so while no device thread runs.
 class MemoryNetwork {
  public:
+  std::mutex mu;
   struct Datagram {
     NetEndpoint from, to;
     Bytes bytes;
@@ -103,6 +105,7 @@ class MemoryBind final : public Bind {
   ~MemoryBind() override { net_.detach(at_); }
 
   size_t receive(std::span<Packet> packets, std::span<NetEndpoint> from) override {
+    std::lock_guard lock(net_.mu);
     size_t n = 0;
     while (n < packets.size() && !inbox.empty()) {
       fill(packets[n], inbox.front().bytes);
@@ -130,6 +133,7 @@ class MemoryBind final : public Bind {
 };
 
 inline void MemoryNetwork::deliver(Datagram d) {
+  std::lock_guard lock(mu);
   log.push_back(d);
   if (filter && !filter(d)) return;
   auto it = binds_.find(d.to.remote);

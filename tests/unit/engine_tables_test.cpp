@@ -17,6 +17,7 @@
 #include "engine/ratelimiter.h"
 #include "engine/replay.h"
 #include "engine/timers.h"
+#include "util/error.h"
 
 using namespace wgnet;
 using namespace wgnet::engine;
@@ -305,6 +306,22 @@ TEST(PeerTimers, RetransmitLimit) {
   ASSERT_TRUE(v);
   EXPECT_GE(*v, t0 + 5s);
   EXPECT_LE(*v, t0 + 5s + 333ms);
+}
+
+TEST(Timings, TestOnlySettingShortensThem) {
+  const Timings t = parse_timings(
+      "rekey_after_time=10s,reject_after_time=15s,rekey_timeout=500ms,rekey_attempt_time=2s,"
+      "rekey_after_messages=1000");
+  EXPECT_EQ(t.rekey_after_time, 10s);
+  EXPECT_EQ(t.reject_after_time, 15s);
+  EXPECT_EQ(t.rekey_timeout, 500ms);
+  EXPECT_EQ(t.max_handshake_attempts(), 4u);
+  EXPECT_EQ(t.rekey_after_messages, 1000u);
+  EXPECT_EQ(t.keepalive_timeout, kKeepaliveTimeout);  // untouched
+  EXPECT_EQ(parse_timings("").rekey_after_time, kRekeyAfterTime);
+  for (const char* bad : {"rekey_after_time=10", "nonsense=1s", "rekey_timeout=0s",
+                          "rekey_after_messages=x", "keepalive_timeout="})
+    EXPECT_THROW(parse_timings(bad), InputError) << bad;
 }
 
 // ---- cookies ----

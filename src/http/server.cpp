@@ -1,4 +1,5 @@
-// The unix socket listener: accepting connections, tracking them for shutdown, running the loop.
+// The unix socket listener: accepting connections up to the cap, tracking them for shutdown,
+// running the loop.
 #include "http/server.h"
 
 #include <sys/stat.h>
@@ -7,13 +8,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "http/session.h"
 #include "http/socket_file.h"
+#include "http/throttle.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -21,31 +26,47 @@ namespace wgnet::http {
 namespace asio = boost::asio;
 using Protocol = asio::local::stream_protocol;
 
+namespace {
+
+// The whole reply a connection over the cap gets, serialized once.
+std::string refusal_text(std::size_t max_connections) {
+  std::ostringstream text;
+  text << to_wire(error_response(503, "too many connections: " + std::to_string(max_connections) +
+                                          " are open already, the most this server takes; "
+                                          "try again later"),
+                  false);
+  return text.str();
+}
+
+}  // namespace
+
 struct UnixServer::Impl {
   Impl(std::string socket_path, Handler handler_fn, const ServerOptions& options);
   void listen();
   void accept();
+  void refuse(Protocol::socket socket);
   void shutdown();
 
   const std::string path;
-  const Handler handler;
-  const SessionLimits limits;
-  // Members are destroyed in reverse order: the workers are joined first, while
-  // everything a running handler touches still exists, and the io_context goes last, taking
-  // with it the pending operations that keep sessions alive.
+  const std::size_t max_connections;
+  const std::string refusal;
+  // Members are destroyed in reverse order: the lanes are joined first, while everything a
+  // running handler touches still exists, and the io_context goes last, taking with it the
+  // pending operations that keep sessions alive.
   asio::io_context io;
   Protocol::acceptor acceptor{io};
   std::optional<SocketFile> socket_file;
   asio::steady_timer accept_retry{io};
-  std::vector<std::weak_ptr<Session>> sessions;  // to close them on stop(); io thread only
-  asio::thread_pool workers;
+  std::vector<std::weak_ptr<Session>> sessions;  // open ones, to count and close; io thread only
+  Throttle refusal_warnings{std::chrono::seconds(10)};  // io thread only
+  SessionShared shared;
 };
 
 UnixServer::Impl::Impl(std::string socket_path, Handler handler_fn, const ServerOptions& options)
     : path(std::move(socket_path)),
-      handler(std::move(handler_fn)),
-      limits{options.body_limit, options.idle_timeout},
-      workers(std::max(options.handler_threads, 1u)) {
+      max_connections(std::max<std::size_t>(options.max_connections, 1)),
+      refusal(refusal_text(max_connections)),
+      shared(std::move(handler_fn), options) {
   listen();
   accept();
 }
@@ -77,12 +98,35 @@ void UnixServer::Impl::accept() {
       });
       return;
     }
-    std::erase_if(sessions, [](const auto& s) { return s.expired(); });
-    auto session = std::make_shared<Session>(std::move(socket), handler, workers, limits);
-    sessions.push_back(session);
-    session->start();
+    // A session a stuck handler still holds is no longer a connection.
+    std::erase_if(sessions, [](const auto& weak) {
+      const auto session = weak.lock();
+      return !session || !session->is_open();
+    });
+    if (sessions.size() >= max_connections) {
+      refuse(std::move(socket));
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), shared);
+      sessions.push_back(session);
+      session->start();
+    }
     accept();
   });
+}
+
+// Answers without reading the request: reading is what a connection over the cap must not cost.
+// The reply is small enough to fit the fresh socket's buffer, so the write never waits.
+void UnixServer::Impl::refuse(Protocol::socket socket) {
+  if (const auto refused = refusal_warnings.note())
+    log::warn("refused " + std::to_string(refused) + " connection(s) with HTTP 503: " +
+              std::to_string(max_connections) + " open already, the limit");
+  auto connection = std::make_shared<Protocol::socket>(std::move(socket));
+  asio::async_write(*connection, asio::buffer(refusal),
+                    [connection](boost::system::error_code, std::size_t) {
+                      boost::system::error_code ignored;
+                      connection->shutdown(Protocol::socket::shutdown_both, ignored);
+                      connection->close(ignored);
+                    });
 }
 
 void UnixServer::Impl::shutdown() {
@@ -107,8 +151,13 @@ void UnixServer::run() {
   impl_->io.run();
   // Dropping the queued handler calls and waiting for the running ones means that, once run()
   // returns, the caller may tear down whatever the handler uses.
-  impl_->workers.stop();
-  impl_->workers.join();
+  auto& shared = impl_->shared;
+  shared.cheap_lane.stop();
+  shared.slow_lane.stop();
+  if (const auto running = shared.cheap_lane.running() + shared.slow_lane.running())
+    log::info("waiting for " + std::to_string(running) + " running handler(s) to return");
+  shared.cheap_lane.join();
+  shared.slow_lane.join();
 }
 
 void UnixServer::stop() {

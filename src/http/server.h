@@ -3,8 +3,10 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "http/message.h"
 
@@ -12,10 +14,31 @@ namespace wgnet::http {
 
 struct ServerOptions {
   // Threads that run the handler. Docker calls in parallel, and one slow call (a Join that
-  // waits on the kernel) must not hold up an EndpointOperInfo on another connection.
+  // waits on the kernel) must not hold up a call on another connection.
   unsigned handler_threads = 16;
-  // Larger bodies get a 413; Docker's largest (CreateNetwork) is a few kilobytes.
+  // Calls for which this returns true run on a small lane of their own, so they are answered at
+  // once even when every one of `handler_threads` is busy. For calls that only read memory;
+  // the caller knows which those are. Empty: every call takes the main lane.
+  // Called on the I/O thread, so it must be quick and must not throw.
+  std::function<bool(std::string_view target)> is_cheap;
+  unsigned cheap_threads = 2;  // that lane's threads
+  // Calls waiting for a free thread, per lane; past this a call gets a 503 at once, which beats
+  // an unbounded queue whose tail would wait past its deadline anyway.
+  std::size_t max_queued_calls = 64;
+  // A call not finished within this is answered with an error, and its late result is dropped;
+  // one still queued never runs. A thread stuck in such a handler no longer counts against its
+  // lane, which may start up to as many threads again in place of stuck ones. Docker waits for
+  // a plugin without a limit of its own, so this is what keeps a stuck handler from stalling it.
+  std::chrono::steady_clock::duration handler_deadline = std::chrono::seconds(60);
+  // Open connections; past this a new one gets a 503 and is closed without being read.
+  std::size_t max_connections = 128;
+  // Larger bodies get a 413 before they are read; Docker's largest (CreateNetwork) is a few
+  // kilobytes. A body must come with Content-Length: Docker never sends chunked ones, and
+  // chunk extensions and trailers would escape every limit.
   std::size_t body_limit = 1024 * 1024;
+  // The request line and header fields; larger ones get a 431. The read buffer of a connection
+  // is held to twice this, so with body_limit it bounds what one connection can make us hold.
+  std::size_t header_limit = 8 * 1024;
   // A connection with no request in progress for this long is closed. Generous, because
   // Docker keeps its connections open between calls.
   std::chrono::steady_clock::duration idle_timeout = std::chrono::minutes(5);
@@ -33,10 +56,12 @@ class UnixServer {
   UnixServer& operator=(const UnixServer&) = delete;
 
   // Serves until stop(), on the calling thread (I/O) and the handler threads. Call it once.
-  // When it returns, the socket file is gone, every connection is closed and no handler runs.
+  // When it returns, the socket file is gone, every connection is closed and no handler runs:
+  // it waits for handlers still running, also those past their deadline.
   void run();
-  // Makes run() return promptly, also with idle keep-alive connections open; requests whose
-  // handler has not started are dropped (Docker retries on a dropped connection). Thread-safe,
+  // Makes run() return promptly, also with idle keep-alive connections open: every connection
+  // is closed at once, requests whose handler has not started are dropped (Docker retries on a
+  // dropped connection), and run() returns as soon as the running handlers do. Thread-safe,
   // callable before or during run(); not async-signal-safe, so call it from a thread that waits
   // for signals (sigwait) rather than from a signal handler.
   void stop();

@@ -49,6 +49,30 @@ bool RawClient::send(std::string_view bytes) {
   return true;
 }
 
+std::optional<Reply> RawClient::call(std::string_view target, std::string_view body) {
+  send(docker_request(target, body));
+  return read_reply();
+}
+
+std::size_t RawClient::flood(std::string_view piece, std::size_t total) {
+  // The kernel doubles it: what sits in the socket between us and the server stays well under
+  // anything a test calls too much, whatever the host's default.
+  const int sndbuf = 64 * 1024;
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  std::size_t sent = 0;
+  std::size_t offset = 0;  // into `piece`, where the stream goes on
+  while (sent < total) {
+    const std::string_view part =
+        piece.substr(offset, std::min(piece.size() - offset, total - sent));
+    const ssize_t n = ::send(fd_.get(), part.data(), part.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+    offset = (offset + static_cast<std::size_t>(n)) % piece.size();
+  }
+  return sent;
+}
+
 long RawClient::receive_some() {
   char chunk[65536];
   ssize_t n;

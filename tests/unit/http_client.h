@@ -1,6 +1,7 @@
 // A raw HTTP/1.1 client over a unix socket for the HTTP tests: requests are written by hand, the
 // way Docker's Go client sends them, and replies are parsed just enough to check them.
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,13 @@ class RawClient {
 
   // Writes all of `bytes`; false if the server closed the connection first.
   bool send(std::string_view bytes);
+  // Writes `piece` over and over, `total` bytes in all, until the server stops taking them (it
+  // closed the connection, or took nothing for the timeout). Returns how many it took, which,
+  // with a small send buffer, bounds how many the server read.
+  std::size_t flood(std::string_view piece, std::size_t total);
+  // Sends docker_request(target, body) and reads the reply; nullopt as read_reply. A failed
+  // send still reads, as the server may have answered and closed before the request went out.
+  std::optional<Reply> call(std::string_view target, std::string_view body = "");
   // The next reply; nullopt on end of stream, reset or timeout.
   std::optional<Reply> read_reply();
   // True if the server closed the connection (end of stream or reset) before the timeout.

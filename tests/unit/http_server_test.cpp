@@ -1,5 +1,6 @@
 // The HTTP server against a real unix socket: replies, keep-alive, concurrency, error replies,
-// limits and shutdown.
+// limits (of what a connection may send, of connections, of waiting calls, of a handler's time)
+// and shutdown.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -9,7 +10,9 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,6 +22,7 @@
 using namespace wgnet::http;
 using wgnet::http::testing::docker_request;
 using wgnet::http::testing::RawClient;
+using wgnet::http::testing::Reply;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -64,6 +68,41 @@ class Gate {
   bool open_ = false;
 };
 
+// Counts handler calls that have begun; the test waits (boundedly) until enough have.
+class Counter {
+ public:
+  void arrive() {
+    std::lock_guard lock(mutex_);
+    ++count_;
+    changed_.notify_all();
+  }
+  bool wait_for(int count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kPatience, [&] { return count_ >= count; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int count_ = 0;
+};
+
+Response json(std::string body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
+}
+
+// Replies with the target and body it got, so a test can tell the replies apart.
+Response echo(const Request& request) {
+  return json(R"({"Target":")" + request.target + R"(","Body":")" + request.body + R"("})");
+}
+
+// Far more than any limit lets a connection send, and, with the client's small send buffer (see
+// RawClient::flood), more than a server that stops reading early can have taken.
+constexpr std::size_t kFlood = 64 << 20;
+constexpr std::size_t kMostTaken = 1 << 20;
+
 class HttpServer : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -73,6 +112,7 @@ class HttpServer : public ::testing::Test {
     path_ = (root_ / "plugins" / "wgnet.sock").string();
   }
   void TearDown() override {
+    stuck_may_finish_.open();  // a failed test must not leave stop() waiting for its handlers
     stop();
     fs::remove_all(root_);
   }
@@ -90,22 +130,41 @@ class HttpServer : public ::testing::Test {
     return returned;
   }
 
+  // For the tests of a handler's time: a call to /Stuck blocks until the test opens
+  // stuck_may_finish_; any other is echoed at once. Both kinds are counted.
+  void start_with_stuck_calls(ServerOptions options) {
+    start(
+        [this](const Request& request) {
+          if (request.target == "/Stuck") {
+            stuck_entered_.arrive();
+            stuck_may_finish_.wait();
+            ++stuck_returned_;
+          } else {
+            ++other_calls_;
+          }
+          return echo(request);
+        },
+        options);
+  }
+
+  // Sends `head`, then `piece` over and over (kFlood bytes), and returns the reply; fails the
+  // test if the server read on instead of refusing early.
+  std::optional<Reply> refused_early(const std::string& head, const std::string& piece) {
+    RawClient client(path_);
+    EXPECT_TRUE(client.send(head));
+    EXPECT_LT(client.flood(piece, kFlood), kMostTaken) << "the server read on";
+    return client.read_reply();
+  }
+
   fs::path root_;
   std::string path_;
   std::unique_ptr<UnixServer> server_;
   std::future<void> running_;
+  Counter stuck_entered_;
+  Gate stuck_may_finish_;
+  std::atomic<int> stuck_returned_ = 0;
+  std::atomic<int> other_calls_ = 0;
 };
-
-Response json(std::string body) {
-  Response r;
-  r.body = std::move(body);
-  return r;
-}
-
-// Replies with the target and body it got, so a test can tell the replies apart.
-Response echo(const Request& request) {
-  return json(R"({"Target":")" + request.target + R"(","Body":")" + request.body + R"("})");
-}
 
 }  // namespace
 
@@ -323,4 +382,245 @@ TEST_F(HttpServer, StopBeforeRunMakesRunReturnAtOnce) {
 TEST_F(HttpServer, DestructorRemovesTheSocketWithoutRun) {
   { UnixServer server(path_, echo); }
   EXPECT_FALSE(fs::exists(fs::symlink_status(path_)));
+}
+
+// What one connection may make the server read and hold.
+
+namespace {
+
+std::string chunked_head(std::string_view target) {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: plugin\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_F(HttpServer, RefusesAChunkedBodyWith411AndCloses) {
+  start_with_stuck_calls({});
+  RawClient client(path_);
+  ASSERT_TRUE(client.send(chunked_head("/NetworkDriver.Join") + "2\r\n{}\r\n0\r\n\r\n"));
+  auto reply = client.read_reply();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 411u);
+  EXPECT_EQ(reply->body,
+            R"({"Err":"Transfer-Encoding is not supported: send the request body with a )"
+            R"(Content-Length"})");
+  EXPECT_TRUE(client.closed_by_peer());
+  EXPECT_EQ(other_calls_, 0);
+}
+
+TEST_F(HttpServer, RefusesEndlessChunkExtensionsWithoutReadingThem) {
+  start(echo);
+  auto reply = refused_early(chunked_head("/A") + "1;ext=", std::string(64 * 1024, 'a'));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 411u);
+}
+
+TEST_F(HttpServer, RefusesEndlessTrailersWithoutReadingThem) {
+  start(echo);
+  std::string trailers;
+  while (trailers.size() < 64 * 1024) trailers += "X-Trailer: 0123456789abcdef\r\n";
+  auto reply = refused_early(chunked_head("/A") + "0\r\n", trailers);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 411u);
+}
+
+TEST_F(HttpServer, RefusesAnEndlessChunkedBodyWithoutReadingIt) {
+  start(echo);
+  auto reply = refused_early(chunked_head("/A"), "10000\r\n" + std::string(0x10000, 'x') + "\r\n");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 411u);
+}
+
+TEST_F(HttpServer, RefusesAnOversizedBodyOnItsContentLengthWithoutReadingIt) {
+  start_with_stuck_calls({});
+  auto reply =
+      refused_early("POST /A HTTP/1.1\r\nContent-Length: " + std::to_string(kFlood) + "\r\n\r\n",
+                    std::string(64 * 1024, 'x'));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 413u);
+  EXPECT_EQ(other_calls_, 0);
+}
+
+TEST_F(HttpServer, RefusesAnEndlessHeaderWithoutReadingIt) {
+  start(echo);
+  auto reply = refused_early("POST /A HTTP/1.1\r\nX-Long: ", std::string(64 * 1024, 'a'));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 431u);
+  EXPECT_EQ(reply->body.rfind(R"({"Err":"request header exceeds the limit)", 0), 0u) << reply->body;
+}
+
+// How many connections, calls and threads, and for how long.
+
+TEST_F(HttpServer, RefusesConnectionsOverTheCapWith503AndKeepsServingTheOthers) {
+  ServerOptions options;
+  options.max_connections = 3;
+  start_with_stuck_calls(options);
+  // Each answered once, so each is surely accepted and open.
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>(path_));
+    auto reply = clients.back()->call("/Plugin.Activate");
+    ASSERT_TRUE(reply && reply->status == 200u) << "client " << i;
+  }
+
+  RawClient extra(path_);
+  auto refusal = extra.call("/Extra");  // the server may close before the request is sent: fine
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->status, 503u);
+  EXPECT_EQ(refusal->body,
+            R"({"Err":"too many connections: 3 are open already, the most this server takes; )"
+            R"(try again later"})");
+  EXPECT_TRUE(extra.closed_by_peer());
+  EXPECT_EQ(other_calls_, 3) << "the refused connection's request reached the handler";
+
+  for (auto& client : clients) {
+    auto reply = client->call("/Again");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200u);
+  }
+
+  // A closed connection makes room once the server has seen it go; each try is a round trip
+  // through the server, which sees the close meanwhile.
+  clients.pop_back();
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    auto reply = RawClient(path_).call("/Later");
+    served = reply && reply->status == 200u;
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(HttpServer, AnswersCheapCallsWhileEverySlowThreadIsBusy) {
+  constexpr int kSlowThreads = 2;
+  ServerOptions options;
+  options.handler_threads = kSlowThreads;
+  options.is_cheap = [](std::string_view target) { return target == "/Cheap"; };
+  start_with_stuck_calls(options);
+
+  // Every slow thread busy, and one more slow call waiting for them.
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < kSlowThreads + 1; ++i) {
+    slow.push_back(std::make_unique<RawClient>(path_));
+    ASSERT_TRUE(slow.back()->send(docker_request("/Stuck")));
+  }
+  ASSERT_TRUE(stuck_entered_.wait_for(kSlowThreads));
+
+  // Half the patience: the stuck handlers' gate gives up after all of it.
+  auto cheap_reply = RawClient(path_, std::chrono::seconds(kPatience).count() / 2).call("/Cheap");
+  EXPECT_EQ(stuck_returned_, 0) << "the cheap call waited for the slow ones";
+  stuck_may_finish_.open();
+  ASSERT_TRUE(cheap_reply);
+  EXPECT_EQ(cheap_reply->body, R"({"Target":"/Cheap","Body":""})");
+  for (auto& client : slow) {
+    auto reply = client->read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200u);
+  }
+}
+
+TEST_F(HttpServer, AnswersAStuckCallAtItsDeadlineAndDropsItsLateResult) {
+  ServerOptions options;
+  options.handler_deadline = 250ms;
+  start_with_stuck_calls(options);
+  RawClient client(path_);
+  auto reply = client.call("/Stuck");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 504u);
+  EXPECT_EQ(reply->body,
+            R"({"Err":"/Stuck did not finish within 0.25 s; it may still complete, but its )"
+            R"(result will be discarded"})");
+
+  // The connection goes on serving, and the late result never reaches it.
+  stuck_may_finish_.open();
+  for (const std::string target : {"/Next", "/After"}) {
+    reply = client.call(target);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->body, R"({"Target":")" + target + R"(","Body":""})");
+  }
+}
+
+TEST_F(HttpServer, ReplacesStuckHandlerThreadsUpToABoundAndExpiresCallsThatWaited) {
+  ServerOptions options;
+  options.handler_threads = 1;
+  options.handler_deadline = 250ms;
+  start_with_stuck_calls(options);
+
+  // The first stuck call takes the lane's one thread; past its deadline, a second thread runs
+  // the next call in its place.
+  RawClient first(path_), second(path_), third(path_);
+  for (auto* client : {&first, &second}) {
+    auto reply = client->call("/Stuck");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 504u);
+    EXPECT_NE(reply->body.find("may still complete"), std::string::npos) << reply->body;
+  }
+  ASSERT_TRUE(stuck_entered_.wait_for(2));
+
+  // Both threads the lane may have are stuck: the next call waits, and expires unrun.
+  auto reply = third.call("/Fine");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 504u);
+  EXPECT_EQ(reply->body,
+            R"({"Err":"/Fine did not finish within 0.25 s: it was still waiting for a handler )"
+            R"json(thread and was not run (server overloaded)"})json");
+  EXPECT_EQ(other_calls_, 0);
+
+  // Once the stuck handlers return, the lane serves again.
+  stuck_may_finish_.open();
+  reply = third.call("/Fine");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200u);
+  EXPECT_EQ(other_calls_, 1);
+}
+
+TEST_F(HttpServer, RefusesCallsPastTheQueueBoundWith503) {
+  ServerOptions options;
+  options.handler_threads = 1;
+  options.max_queued_calls = 1;
+  start_with_stuck_calls(options);
+  RawClient stuck(path_);
+  ASSERT_TRUE(stuck.send(docker_request("/Stuck")));
+  ASSERT_TRUE(stuck_entered_.wait_for(1));
+
+  // Two more calls for one place in the queue: whichever comes second is refused at once.
+  auto call = [this] { return RawClient(path_).call("/Waiting"); };
+  auto a = std::async(std::launch::async, call);
+  auto b = std::async(std::launch::async, call);
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  while (a.wait_for(10ms) != std::future_status::ready &&
+         b.wait_for(10ms) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < give_up) {
+  }
+  const bool a_first = a.wait_for(0s) == std::future_status::ready;
+  auto refused = (a_first ? a : b).get();
+  stuck_may_finish_.open();
+  auto served = (a_first ? b : a).get();
+  ASSERT_TRUE(refused && served);
+  EXPECT_EQ(refused->status, 503u);
+  EXPECT_EQ(refused->body,
+            R"({"Err":"server busy: too many calls are waiting for a handler thread )"
+            R"((the limit is 1); try again later"})");
+  EXPECT_EQ(served->status, 200u);
+  auto stuck_reply = stuck.read_reply();
+  ASSERT_TRUE(stuck_reply);
+  EXPECT_EQ(stuck_reply->status, 200u);
+}
+
+TEST_F(HttpServer, StopClosesConnectionsAtOnceAndWaitsForAHandlerStuckPastItsDeadline) {
+  ServerOptions options;
+  options.handler_deadline = 250ms;
+  start_with_stuck_calls(options);
+  RawClient client(path_);
+  auto reply = client.call("/Stuck");
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->status, 504u);
+
+  server_->stop();
+  EXPECT_TRUE(client.closed_by_peer());
+  // run() still waits: the handler may use what its caller tears down after run().
+  EXPECT_EQ(running_.wait_for(50ms), std::future_status::timeout);
+  stuck_may_finish_.open();
+  // The late result arrives at a stopped server, which is then destroyed.
+  EXPECT_TRUE(stop());
 }

@@ -13,7 +13,6 @@ namespace wgnet::crypto::evp {
 namespace {
 struct Free {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
 };
 }  // namespace
 
@@ -43,20 +42,32 @@ Key digest32(const EVP_MD* md, std::initializer_list<Bytes> parts) {
   return out;
 }
 
-void mac(EVP_MAC* mac, const OSSL_PARAM* params, Bytes key, std::initializer_list<Bytes> parts,
-         std::span<uint8_t> out) {
+Mac::Mac(EVP_MAC* mac, const OSSL_PARAM* params) : ctx_(EVP_MAC_CTX_new(mac)) {
+  if (!ctx_) throw SystemError("OpenSSL: cannot allocate a MAC context");
+  if (EVP_MAC_CTX_set_params(ctx_, params) != 1) {
+    EVP_MAC_CTX_free(ctx_);
+    throw SystemError("OpenSSL: MAC parameters refused");
+  }
+}
+
+Mac::~Mac() { EVP_MAC_CTX_free(ctx_); }
+
+void Mac::compute(Bytes key, std::initializer_list<Bytes> parts, std::span<uint8_t> out) {
   // An empty key must still be a key: OpenSSL reads a null pointer as "no key given".
   static const uint8_t kNoBytes = 0;
-  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_new(mac));
-  if (!ctx ||
-      EVP_MAC_init(ctx.get(), key.empty() ? &kNoBytes : key.data(), key.size(), params) != 1)
+  if (EVP_MAC_init(ctx_, key.empty() ? &kNoBytes : key.data(), key.size(), nullptr) != 1)
     throw SystemError("OpenSSL: MAC init failed");
   for (auto p : parts)
-    if (EVP_MAC_update(ctx.get(), p.data(), p.size()) != 1)
+    if (EVP_MAC_update(ctx_, p.data(), p.size()) != 1)
       throw SystemError("OpenSSL: MAC update failed");
   size_t n = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &n, out.size()) != 1 || n != out.size())
+  if (EVP_MAC_final(ctx_, out.data(), &n, out.size()) != 1 || n != out.size())
     throw SystemError("OpenSSL: MAC final failed");
+}
+
+void mac(EVP_MAC* mac, const OSSL_PARAM* params, Bytes key, std::initializer_list<Bytes> parts,
+         std::span<uint8_t> out) {
+  Mac(mac, params).compute(key, parts, out);
 }
 
 }  // namespace wgnet::crypto::evp

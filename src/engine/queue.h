@@ -57,8 +57,13 @@ class Batch {
   Run& run_for(const std::shared_ptr<Peer>& peer, const KeypairPtr& keypair);
   std::span<const std::unique_ptr<Run>> runs() const { return {runs_.data(), used_}; }
   void reset();
-  // A run left its queue (delivered or dropped); true when it was the last.
-  bool release_one() { return pending_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+  // A run left its queue (delivered or dropped). The last one runs on_released_, which may destroy
+  // the batch: the caller must not touch it afterwards.
+  void release_one() {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1 || !on_released_) return;
+    auto done = std::move(on_released_);  // a local: the batch may die while it runs
+    done();
+  }
 
   std::vector<std::unique_ptr<Run>> runs_;
   size_t used_ = 0;

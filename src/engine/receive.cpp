@@ -117,7 +117,7 @@ void Device::complete(InboundBatch& batch) {
   batch.pending_.fetch_add(1, std::memory_order_relaxed);
   for (const auto& r : batch.runs())
     r->peer->rx_queue.finish(r.get(), [this](Run* x) { deliver_inbound(x); });
-  if (batch.release_one() && batch.on_released_) batch.on_released_();
+  batch.release_one();
 }
 
 void Device::receive(std::span<Packet> datagrams, std::span<const NetEndpoint> from,

@@ -129,7 +129,7 @@ void Device::complete(OutboundBatch& batch) {
   batch.pending_.fetch_add(1, std::memory_order_relaxed);
   for (const auto& r : batch.runs())
     if (r->keypair) r->peer->tx_queue.finish(r.get(), [this](Run* x) { deliver_outbound(x); });
-  if (batch.release_one() && batch.on_released_) batch.on_released_();
+  batch.release_one();
 }
 
 void Device::send(std::span<Packet> packets, OutboundBatch& batch) {
@@ -172,8 +172,7 @@ void Device::deliver_outbound(Run* r) {
 }
 
 void Device::release(Run* r) {
-  Batch* b = r->batch;
-  if (b->release_one() && b->on_released_) b->on_released_();
+  r->batch->release_one();
 }
 
 // ---- what the device sends by itself ----

@@ -722,6 +722,54 @@ TEST_F(EngineDevice, DataConfigurationAndTimersConcurrently) {
   expect_numbered_in_order(300 * 4);
 }
 
+TEST_F(EngineDevice, GarbageCostsCountersNotMemoryAndTheTunnelSurvives) {
+  DeviceOptions bounded;
+  bounded.handshake_queue_size = 64;
+  make(default_options(), bounded);
+  configure();
+  handshake();
+  const auto captured = data_a_to_b();
+  // Every kind of datagram, mangled: random sizes and bytes behind valid-looking type fields,
+  // and bit flips of real messages. Processed in batches without draining the handshake queue
+  // in between, so it fills.
+  uint32_t x = 7;
+  auto next = [&] { return x = x * 1664525 + 1013904223; };
+  const size_t sizes[] = {0, 1, 4, 31, 32, 33, 63, 64, 65, 91, 92, 93, 147, 148, 149, 1500};
+  for (int round = 0; round < 200; round++) {
+    for (int i = 0; i < 32; i++) {
+      Bytes d;
+      if (i % 4 == 0) {
+        d = captured.bytes;
+        d[next() % d.size()] ^= static_cast<uint8_t>(1u << (next() % 8));
+      } else {
+        d.resize(sizes[next() % std::size(sizes)]);
+        for (auto& c : d) c = static_cast<uint8_t>(next());
+        if (d.size() >= 4) {
+          d[0] = static_cast<uint8_t>(1 + next() % 4);
+          d[1] = d[2] = d[3] = 0;
+        }
+      }
+      b->bind()->inbox.push_back({NetEndpoint{{ip("198.18.0.66"), 4444}, {}, 0}, {}, d});
+    }
+    auto ps = b->udp_buffers.reset();
+    std::vector<NetEndpoint> from(ps.size());
+    const size_t n = b->bind()->receive(ps, from);
+    b->dev.receive(ps.first(n), {from.data(), n}, b->in);
+    ASSERT_LE(b->dev.pending_handshakes(), 64u);
+    if (round % 50 == 49) b->dev.process_handshakes();
+  }
+  b->dev.process_handshakes();
+  const auto c = b->dev.counters();
+  EXPECT_GT(c.handshake_queue_full, 0u);
+  EXPECT_GT(c.malformed + c.unknown_index + c.decrypt_failed + c.bad_mac1 + c.replayed, 1000u);
+  EXPECT_EQ(c.responses_sent, 1u);  // only the real handshake was ever answered
+  EXPECT_TRUE(b->tun.to_host.size() == 1);
+  // The real peers still talk.
+  b->tun.to_host.clear();
+  data_a_to_b();
+  EXPECT_EQ(b->tun.to_host.size(), 1u);
+}
+
 TEST_F(EngineDevice, DownForgetsSessionsAndUpHandshakesAgain) {
   make();
   configure();

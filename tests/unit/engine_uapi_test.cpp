@@ -321,3 +321,43 @@ TEST_F(EngineUapi, ApplyReplacesTheWholeConfiguration) {
   EXPECT_EQ(back.peers[0].allowed_ips, st.peers[0].allowed_ips);
   EXPECT_EQ(back.peers[0].endpoint, st.peers[0].endpoint);
 }
+
+TEST_F(EngineUapi, GarbageRequestsGetAnErrnoNeverACrash) {
+  const std::string lines[] = {"private_key=" + kKey1,
+                               "listen_port=0",
+                               "listen_port=99999",
+                               "fwmark=1",
+                               "replace_peers=true",
+                               "public_key=" + kKey2,
+                               "public_key=" + kKey3,
+                               "remove=true",
+                               "update_only=true",
+                               "preshared_key=" + kKey1,
+                               "endpoint=198.18.0.2:1",
+                               "endpoint=[::1]:2",
+                               "persistent_keepalive_interval=1",
+                               "replace_allowed_ips=true",
+                               "allowed_ip=10.0.0.0/8",
+                               "allowed_ip=-10.0.0.0/8",
+                               "allowed_ip=::/0",
+                               "protocol_version=1",
+                               "garbage",
+                               "=",
+                               "x=",
+                               "public_key=",
+                               "allowed_ip=-",
+                               std::string("endpoint=\0", 10)};
+  dev.up();
+  uint32_t x = 3;
+  for (int i = 0; i < 2000; i++) {
+    std::string body;
+    const int n = static_cast<int>((x = x * 1664525 + 1013904223) % 8);
+    for (int j = 0; j < n; j++)
+      body += lines[(x = x * 1664525 + 1013904223) % std::size(lines)] + "\n";
+    body += "\n";
+    const int e = dev.uapi_set(body);
+    ASSERT_TRUE(e == 0 || e == -EINVAL || e == -EPROTO || e == -EADDRINUSE) << e;
+    if (i % 100 == 0) (void)wg::uapi::decode_get(dev.uapi_get());  // always well-formed
+  }
+  EXPECT_LE(dev.status().peers.size(), 2u);
+}

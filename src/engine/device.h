@@ -203,8 +203,11 @@ class Device {
   void send_staged(const PeerPtr& peer);
   void send_datagram(Peer& peer, std::span<uint8_t> datagram);
   void send_to(const NetEndpoint& to, std::span<uint8_t> datagram);
-  // Numbers the run's packets (nonces) and queues it in its peer's order, atomically.
-  void take_ticket(Run& run);
+  // Numbers the run's packets (nonces) and queues it in its peer's order, atomically. Returns
+  // the index of the first packet the keypair had no nonce left for (run.size() when none).
+  size_t take_ticket(Run& run);
+  // Keeps the run's packets from `first` on for the next session; true when there were any.
+  bool stage_from(Run& run, size_t first);
   void deliver_outbound(Run* run);
   void seal_run(Run& run);
   void after_send_checks(const PeerPtr& peer, const KeypairPtr& kp);

@@ -1,6 +1,7 @@
 // The encrypt path (TUN → UDP) and everything the device sends on its own: handshake
 // initiations, keepalives and staged packets. Packets are encrypted in place: the transport
 // header goes into the headroom, padding and tag into the tailroom.
+#include <algorithm>
 #include <cstring>
 
 #include "crypto/aead.h"
@@ -62,34 +63,44 @@ void Device::prepare_outbound(std::span<Packet> packets, OutboundBatch& batch) {
   for (const auto& r : batch.runs()) {
     const auto kp = r->peer->keypairs.current();
     if (!usable_for_sending(kp, now)) {
-      for (const Packet& p : r->packets) {
-        if (r->peer->stage(p.bytes())) count(&DeviceCounters::staged_dropped);
-        count(&DeviceCounters::staged);
-      }
+      stage_from(*r, 0);
       r->packets.clear();
       initiate.push_back(r->peer);
       continue;
     }
     r->keypair = kp;
     batch.pending_.fetch_add(1, std::memory_order_relaxed);
-    take_ticket(*r);
+    if (stage_from(*r, take_ticket(*r))) initiate.push_back(r->peer);
   }
   for (auto& peer : initiate) send_initiation(peer, false);
   for (const auto& r : batch.runs())
     if (r->keypair) after_send_checks(r->peer, r->keypair);
 }
 
-void Device::take_ticket(Run& r) {
+size_t Device::take_ticket(Run& r) {
   r.ok.assign(r.packets.size(), 1);
   r.counters.resize(r.packets.size());
+  size_t exhausted = r.packets.size();
   r.peer->tx_queue.push(&r, [&] {
     const uint64_t first = r.keypair->send_counter.fetch_add(r.packets.size());
     for (size_t i = 0; i < r.packets.size(); i++) {
       r.counters[i] = first + i;
-      // The nonce space is spent: these packets cannot be sent under this keypair.
-      if (first + i >= options_.timings.reject_after_messages) r.ok[i] = 0;
+      // The nonce space is spent: these packets wait for the next session.
+      if (first + i >= options_.timings.reject_after_messages) {
+        r.ok[i] = 0;
+        exhausted = std::min(exhausted, i);
+      }
     }
   });
+  return exhausted;
+}
+
+bool Device::stage_from(Run& r, size_t first) {
+  for (size_t i = first; i < r.packets.size(); i++) {
+    if (r.peer->stage(r.packets[i].bytes())) count(&DeviceCounters::staged_dropped);
+    count(&DeviceCounters::staged);
+  }
+  return first < r.packets.size();
 }
 
 void Device::seal_run(Run& r) {
@@ -171,9 +182,7 @@ void Device::deliver_outbound(Run* r) {
   release(r);
 }
 
-void Device::release(Run* r) {
-  r->batch->release_one();
-}
+void Device::release(Run* r) { r->batch->release_one(); }
 
 // ---- what the device sends by itself ----
 
@@ -211,10 +220,13 @@ void Device::send_staged(const PeerPtr& peer) {
     owned_.erase(ob->self);  // destroys the batch: nothing may touch it after this
   };
   ob->batch.pending_.store(1, std::memory_order_relaxed);
-  take_ticket(r);
+  const bool exhausted = stage_from(r, take_ticket(r));
   seal_run(r);
   complete(ob->batch);
-  after_send_checks(peer, kp);
+  if (exhausted)
+    send_initiation(peer, false);
+  else
+    after_send_checks(peer, kp);
 }
 
 void Device::send_keepalive(const PeerPtr& peer) {

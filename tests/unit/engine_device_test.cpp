@@ -770,6 +770,66 @@ TEST_F(EngineDevice, GarbageCostsCountersNotMemoryAndTheTunnelSurvives) {
   EXPECT_EQ(b->tun.to_host.size(), 1u);
 }
 
+TEST_F(EngineDevice, AtMost128PacketsWaitForAHandshake) {
+  make();
+  configure();
+  net.filter = [](const MemoryNetwork::Datagram&) { return false; };
+  for (int i = 0; i < 200; i++)
+    a->tun.from_host.push_back(ipv4("10.0.0.1", "10.0.0.2", 10, static_cast<uint8_t>(i)));
+  pump();
+  EXPECT_EQ(a->dev.counters().staged, 200u);
+  EXPECT_EQ(a->dev.counters().staged_dropped, 72u);  // the oldest went
+  net.filter = nullptr;
+  advance(6s);  // the retransmitted initiation gets through
+  ASSERT_EQ(b->tun.to_host.size(), 128u);
+  EXPECT_EQ(b->tun.to_host.front().back(), 72);
+  EXPECT_EQ(b->tun.to_host.back().back(), 199);
+}
+
+TEST_F(EngineDevice, MessageLimitsRekeyAndThenRefuseAKeypair) {
+  DeviceOptions few;
+  few.timings.rekey_after_messages = 5;
+  few.timings.reject_after_messages = 8;
+  make(few, few);
+  configure();
+  handshake();  // A has sent 1 packet under this session
+  for (int i = 0; i < 3; i++) a->tun.from_host.push_back(ipv4("10.0.0.1", "10.0.0.2", 10));
+  pump();
+  EXPECT_EQ(a->dev.counters().initiations_sent, 1u);  // 4 sent: below REKEY_AFTER_MESSAGES
+  clock.advance(6s);  // (initiations are at most one per REKEY_TIMEOUT)
+  a->tun.from_host.push_back(ipv4("10.0.0.1", "10.0.0.2", 10));
+  pump();
+  EXPECT_EQ(a->dev.counters().initiations_sent, 2u);  // the 5th: a new session
+  EXPECT_EQ(a->dev.counters().handshakes_completed, 2u);
+  EXPECT_EQ(b->tun.to_host.size(), 4u);
+  // B, the responder, never rekeys on its own; once its keypair reaches REJECT_AFTER_MESSAGES it
+  // stops sending under it and asks for a handshake instead.
+  for (int i = 0; i < 10; i++) b->tun.from_host.push_back(ipv4("10.0.0.2", "10.0.0.1", 10));
+  pump();
+  EXPECT_EQ(b->dev.counters().initiations_sent, 1u);
+  EXPECT_EQ(a->tun.to_host.size(), 10u);  // 8 at once, 2 staged and sent after the handshake
+}
+
+TEST_F(EngineDevice, NewPrivateKeyExpiresSessions) {
+  make();
+  configure();
+  handshake();
+  const auto fresh = crypto::generate_private_key();
+  ASSERT_EQ(a->dev.uapi_set("private_key=" + hex(fresh) + "\n\n"), 0);
+  a->tun.from_host.push_back(ipv4("10.0.0.1", "10.0.0.2", 10));
+  pump();
+  // The old session no longer sends; the new identity is unknown to B.
+  EXPECT_EQ(a->dev.counters().initiations_sent, 2u);
+  EXPECT_EQ(b->dev.counters().handshake_failed, 1u);
+  EXPECT_TRUE(b->tun.to_host.empty());
+  // B learns A's new key: the next attempt works.
+  ASSERT_EQ(b->dev.uapi_set("replace_peers=true\npublic_key=" + hex(crypto::public_key(fresh)) +
+                            "\nallowed_ip=10.0.0.1/32\n\n"),
+            0);
+  advance(6s);
+  EXPECT_EQ(b->tun.to_host.size(), 1u);
+}
+
 TEST_F(EngineDevice, DownForgetsSessionsAndUpHandshakesAgain) {
   make();
   configure();

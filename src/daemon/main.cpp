@@ -29,7 +29,6 @@ struct Settings {
   std::string backend = "auto";
   std::string log_level = "info";
   std::string wireguard_go = "wireguard-go";
-  double sweep_interval = 10;  // seconds
 };
 
 int serve(const Settings& s) {
@@ -55,7 +54,6 @@ int serve(const Settings& s) {
   driver::DriverConfig config;
   config.seed_dir = s.seed_dir;
   config.default_backend = chosen;
-  config.sweep_interval = std::chrono::milliseconds(static_cast<int64_t>(s.sweep_interval * 1000));
   driver::WgDriver drv(state, backends, host, config);
 
   // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
@@ -120,11 +118,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", s.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--wireguard-go", s.wireguard_go, "the userspace program of the external backend")
-      ->capture_default_str();
-  app.add_option("--sweep-interval", s.sweep_interval,
-                 "seconds between checks for containers that died without telling the plugin "
-                 "(dockerd killed); their devices are removed (0 = never)")
-      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

@@ -54,51 +54,14 @@ Bytes ipv6(const char* src, const char* dst, size_t payload) {
 
 std::string hex(const crypto::Key& k) { return crypto::key_to_hex(k); }
 
-struct Node {
-  Node(MemoryNetwork& net, FakeClock& clock, const char* address, DeviceOptions options)
-      : binds(net, ip(address)), dev(tun, binds, clock, std::move(options)) {
-    priv = crypto::generate_private_key();
-    pub = crypto::public_key(priv);
-  }
-  MemoryBind* bind() { return static_cast<MemoryBind*>(dev.bind().get()); }
-
-  // One round of I/O as an event loop would do it; true when something moved.
-  bool step() {
-    bool moved = false;
-    auto tp = tun_buffers.reset();
-    if (size_t n = tun.read(tp)) {
-      dev.send(tp.first(n), out);
-      moved = true;
-    }
-    if (auto* b = bind()) {
-      auto up = udp_buffers.reset();
-      std::vector<NetEndpoint> from(up.size());
-      if (size_t n = b->receive(up, from)) {
-        dev.receive(up.first(n), {from.data(), n}, in);
-        moved = true;
-      }
-    }
-    if (dev.process_handshakes()) moved = true;
-    return moved;
-  }
-
-  MemoryTun tun;
-  MemoryBindFactory binds;
-  Device dev;
-  OutboundBatch out;
-  InboundBatch in;
-  Buffers tun_buffers{32}, udp_buffers{32};
-  crypto::Key priv, pub;
-};
-
 DeviceOptions default_options() { return {}; }
 
 class EngineDevice : public ::testing::Test {
  protected:
   void make(DeviceOptions a_options = default_options(),
             DeviceOptions b_options = default_options()) {
-    a = std::make_unique<Node>(net, clock, "198.18.0.1", std::move(a_options));
-    b = std::make_unique<Node>(net, clock, "198.18.0.2", std::move(b_options));
+    a = std::make_unique<DeviceNode>(net, clock, ip("198.18.0.1"), std::move(a_options));
+    b = std::make_unique<DeviceNode>(net, clock, ip("198.18.0.2"), std::move(b_options));
   }
 
   // A knows B's endpoint; B learns A's from the handshake (unless `b_knows_a`).
@@ -209,7 +172,7 @@ class EngineDevice : public ::testing::Test {
 
   FakeClock clock;
   MemoryNetwork net;
-  std::unique_ptr<Node> a, b;
+  std::unique_ptr<DeviceNode> a, b;
 };
 
 }  // namespace

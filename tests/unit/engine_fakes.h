@@ -8,10 +8,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "crypto/dh.h"
+#include "crypto/x25519.h"
 #include "engine/bind.h"
 #include "engine/clock.h"
+#include "engine/device.h"
 #include "engine/packet.h"
 #include "engine/tun.h"
 #include "util/error.h"
@@ -184,6 +188,45 @@ class Buffers {
  private:
   std::vector<Bytes> storage_;
   std::vector<Packet> packets_;
+};
+
+// A device with its own TUN, binds and worker buffers, stepped by hand as an event loop would.
+struct DeviceNode {
+  DeviceNode(MemoryNetwork& net, const Clock& clock, IpAddress address, DeviceOptions options = {},
+             std::optional<crypto::Key> private_key = std::nullopt)
+      : binds(net, address),
+        dev(tun, binds, clock, std::move(options)),
+        priv(private_key ? *private_key : crypto::generate_private_key()),
+        pub(crypto::public_key(priv)) {}
+  MemoryBind* bind() { return static_cast<MemoryBind*>(dev.bind().get()); }
+
+  // One round: what the TUN has, what the bind has, the handshake queue. True when anything moved.
+  bool step() {
+    bool moved = false;
+    auto tp = tun_buffers.reset();
+    if (size_t n = tun.read(tp)) {
+      dev.send(tp.first(n), out);
+      moved = true;
+    }
+    if (auto* b = bind()) {
+      auto up = udp_buffers.reset();
+      std::vector<NetEndpoint> from(up.size());
+      if (size_t n = b->receive(up, from)) {
+        dev.receive(up.first(n), {from.data(), n}, in);
+        moved = true;
+      }
+    }
+    if (dev.process_handshakes()) moved = true;
+    return moved;
+  }
+
+  MemoryTun tun;
+  MemoryBindFactory binds;
+  Device dev;
+  OutboundBatch out;
+  InboundBatch in;
+  Buffers tun_buffers{32}, udp_buffers{32};
+  crypto::Key priv, pub;
 };
 
 }  // namespace wgnet::engine::testing

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include "driver/api.h"
@@ -29,7 +30,16 @@ struct Settings {
   std::string backend = "auto";
   std::string log_level = "info";
   std::string wireguard_go = "wireguard-go";
+  double sweep_interval = 10;  // seconds
+  unsigned handler_timeout = 60;  // seconds
 };
+
+// Calls that only read memory: they get a lane of their own, so activation and `docker inspect`
+// never wait behind a slow Join.
+bool is_cheap_call(std::string_view target) {
+  return target == "/Plugin.Activate" || target == "/NetworkDriver.GetCapabilities" ||
+         target == "/NetworkDriver.EndpointOperInfo";
+}
 
 int serve(const Settings& s) {
   using namespace wgnet;
@@ -54,11 +64,10 @@ int serve(const Settings& s) {
   driver::DriverConfig config;
   config.seed_dir = s.seed_dir;
   config.default_backend = chosen;
+  config.sweep_interval = std::chrono::milliseconds(static_cast<int64_t>(s.sweep_interval * 1000));
   driver::WgDriver drv(state, backends, host, config);
 
-  // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
-  // reconciliation could touch devices the first one serves. Calls wait until run().
-  http::UnixServer server(s.socket, [&drv](const http::Request& req) {
+  auto handler = [&drv](const http::Request& req) {
     auto start = std::chrono::steady_clock::now();
     driver::Reply r = driver::dispatch(drv, req.target, req.body);
     if (log::enabled(log::Level::kDebug)) {
@@ -68,7 +77,13 @@ int serve(const Settings& s) {
                  std::to_string(us.count() / 1000.0) + " ms");
     }
     return http::Response{r.status, "application/vnd.docker.plugins.v1+json", r.body};
-  });
+  };
+  http::ServerOptions http_options;
+  http_options.is_cheap = is_cheap_call;
+  http_options.handler_deadline = std::chrono::seconds(s.handler_timeout);
+  // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
+  // reconciliation could touch devices the first one serves. Calls wait until run().
+  http::UnixServer server(s.socket, handler, http_options);
   drv.restore();
   std::string name = std::filesystem::path(s.socket).stem().string();
   log::info("serving driver '" + name + "' on " + s.socket);
@@ -118,6 +133,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", s.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--wireguard-go", s.wireguard_go, "the userspace program of the external backend")
+      ->capture_default_str();
+  app.add_option("--sweep-interval", s.sweep_interval,
+                 "seconds between checks for containers that died without telling the plugin "
+                 "(dockerd killed); their devices are removed (0 = never)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--handler-timeout", s.handler_timeout,
+                 "seconds a Docker call may take before it is answered with an error, so a "
+                 "stuck call never stalls dockerd (the call may still finish)")
+      ->check(CLI::Range(1u, 3600u))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

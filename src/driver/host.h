@@ -17,7 +17,8 @@ class Host {
 
   // Whether a link of that name exists in the host namespace.
   virtual bool link_exists(const std::string& name) = 0;
-  // Whether a container's namespace file (Docker's SandboxKey) still exists.
+  // Whether a container's network namespace (Docker's SandboxKey, a file the namespace is mounted
+  // on) is still there.
   virtual bool sandbox_exists(const std::string& sandbox) = 0;
   // Puts host link `ifname` into the sandbox as the lowest free name `prefix`N, with `addresses`
   // (prefix lengths included), up, with a connected route to each of `routes`: what Docker does

@@ -4,8 +4,10 @@
 #include "driver/host_linux.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,7 +28,13 @@ namespace rtnl = netlink::rtnl;
 bool LinuxHost::link_exists(const std::string& name) { return rtnl::ifindex(name).has_value(); }
 
 bool LinuxHost::sandbox_exists(const std::string& sandbox) {
-  return !sandbox.empty() && ::access(sandbox.c_str(), F_OK) == 0;
+  if (sandbox.empty()) return false;
+  // Docker's SandboxKey is a file with the namespace bind-mounted on it. When the container dies
+  // Docker unmounts it and the file may linger, empty: only a mounted namespace counts.
+  Fd fd(::open(sandbox.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return errno != ENOENT && errno != ENOTDIR;  // there, but not for us to open: alive
+  struct statfs fs {};
+  return ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == NSFS_MAGIC;
 }
 
 std::string LinuxHost::place_in_sandbox(const std::string& ifname, const std::string& sandbox,

@@ -27,6 +27,7 @@ E2E_PYTHON="$(command -v /usr/bin/python3 || command -v python3 || true)"
 E2E_CLEANUP=()
 E2E_START=$SECONDS
 WGNETD_PID=""
+WGNETD_ARGS=()
 HUB_PID=""
 declare -A E2E_HUBS=()   # hub NAME -> its HUB_* variables (hub_select NAME)
 
@@ -247,8 +248,19 @@ e2e_leftovers() {
   wgnet_uapi_sockets | sed 's/^/socket /'
   wgnet_wg_go_procs | sed 's/^/process /'
 }
-# Interface names of the wgnet-* UAPI sockets that appeared since the scenario started.
-new_wgnet_ifnames() { e2e_new_leftovers | awk '$1 == "socket" {sub(/.*\//, "", $2); sub(/\.sock$/, "", $2); print $2}'; }
+# Interface names of the wgnet-* UAPI sockets that appeared since the scenario started. Kernel
+# devices have no UAPI socket (and inside a container they are called wg0): with a backend other
+# than external, the names are those of the endpoints in this scenario's wgnetd state.
+new_wgnet_ifnames() {
+  if [[ "${WGNETD_BACKEND:-external}" != external ]]; then
+    wgnetd_state_ifnames
+    return
+  fi
+  e2e_new_leftovers | awk '$1 == "socket" {sub(/.*\//, "", $2); sub(/\.sock$/, "", $2); print $2}'
+}
+wgnetd_state_ifnames() {
+  sqlite3 -cmd ".timeout 5000" "$WGNETD_STATE/state.db" "SELECT ifname FROM endpoints ORDER BY ifname;"
+}
 # one_new_wgnet_ifname WHO: the one wgnet-* device (by its UAPI socket) that appeared since the
 # scenario started, WHO's (fails unless there is exactly one).
 one_new_wgnet_ifname() {
@@ -549,7 +561,8 @@ e2e_standard() {
 # ---------------------------------------------------------------------------------------------
 # wgnetd under test: its own socket (driver name = socket basename), state and seed directories.
 
-# wgnetd_start: options from $WGNETD_BACKEND (default external). Sets WGNETD_PID, E2E_DRIVER, WGNETD_SOCK, WGNETD_LOG,
+# wgnetd_start: options from $WGNETD_BACKEND (default external) and $WGNETD_ARGS (more options, an
+# array). Sets WGNETD_PID, E2E_DRIVER, WGNETD_SOCK, WGNETD_LOG,
 # WGNETD_STATE, WGNETD_SEEDS. A second call (restart) reuses socket and directories.
 wgnetd_start() {
   [[ -x "$WGNETD" ]] || fail "wgnetd not found at $WGNETD (build it: scripts/build)"
@@ -571,7 +584,8 @@ wgnetd_start() {
   say "starting wgnetd --socket $WGNETD_SOCK --backend ${WGNETD_BACKEND:-external}"
   echo "---- wgnetd start $(date +%T)" >>"$WGNETD_LOG"
   "$WGNETD" --socket "$WGNETD_SOCK" --state-dir "$WGNETD_STATE" --seed-dir "$WGNETD_SEEDS" \
-    --backend "${WGNETD_BACKEND:-external}" --log-level debug >>"$WGNETD_LOG" 2>&1 &
+    --backend "${WGNETD_BACKEND:-external}" --log-level debug "${WGNETD_ARGS[@]}" \
+    >>"$WGNETD_LOG" 2>&1 &
   WGNETD_PID=$!
   echo "$WGNETD_PID" >"$E2E_RUN_DIR/$E2E_PREFIX.wgnetd.pid"
   local deadline=$((SECONDS + 20))

@@ -158,19 +158,29 @@ TEST(NetlinkParser, BadLengthsThrow) {
 }
 
 TEST(NetlinkParser, DamagedBuffersAreRefusedNeverOverread) {
-  test::parse_damaged_copies(two_messages(), walk, 42);
+  auto valid = two_messages();
+  auto out = test::parse_damaged_copies(valid, walk, 42);
+  // A truncated buffer parses only when it ends between whole messages.
+  EXPECT_EQ(out.accepted_truncations, test::message_boundaries(valid));
+  EXPECT_EQ(out.truncations_refused, valid.size() - out.accepted_truncations.size());
+  EXPECT_GT(out.corruptions_refused, 1000u) << "the corruptions never reach the error paths";
 }
 
 TEST(NetlinkParser, RandomBytesAreRefusedNeverOverread) {
   std::mt19937 rng(42);
+  size_t refused = 0, empty = 0;
   for (int i = 0; i < 10000; ++i) {
     Bytes buf(rng() % 96);
     for (auto& b : buf) b = static_cast<uint8_t>(rng());
+    if (buf.empty()) empty++;
     try {
       walk(buf);
     } catch (const SystemError&) {
+      refused++;
     }
   }
+  // Random lengths almost never add up: all but the empty buffers (and a rare lucky one) fail.
+  EXPECT_GT(refused + empty, 9900u);
 }
 
 TEST(NetlinkError, KeepsErrno) {

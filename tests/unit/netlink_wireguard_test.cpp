@@ -423,8 +423,12 @@ TEST(KernelDecode, GetDumpOfTwoMessagesMergesPeers) {
 }
 
 TEST(KernelDecode, DamagedDumpsAreRefusedNeverOverread) {
-  netlink::test::parse_damaged_copies(
-      get_dump(), [](const Bytes& b) { decode_get_device(b); }, 7);
+  auto valid = get_dump();
+  auto out = netlink::test::parse_damaged_copies(
+      valid, [](const Bytes& b) { decode_get_device(b); }, 7);
+  EXPECT_EQ(out.accepted_truncations, netlink::test::message_boundaries(valid));
+  EXPECT_GT(out.corruptions_refused, 1000u) << "the corruptions never reach the error paths";
+  EXPECT_GT(out.corruptions_accepted, 0u) << "every corruption refused: the harness is broken";
 }
 
 TEST(KernelDecode, RefusesWrongSizedKeysAndMasks) {

@@ -1,0 +1,54 @@
+// Fuzzes both sides of the UAPI text protocol (wgconf/uapi_codec.h): the server's "set" parser
+// (parse_set) and the client's "get" reply decoder (decode_get). Checks: parse_set never throws,
+// its operations encode (encode_ops) and parse back to the same operations; decode_get throws
+// only InputError/SystemError, and what it decodes encodes (encode_get) and decodes back.
+#include <cerrno>
+
+#include "fuzz_util.h"
+#include "wgconf/uapi_codec.h"
+
+using namespace wgnet;
+using wg::uapi::SetOp;
+
+namespace {
+
+bool same(const SetOp& a, const SetOp& b) {
+  return a.kind == b.kind && a.key == b.key && a.number == b.number && a.endpoint == b.endpoint &&
+         a.prefix == b.prefix;
+}
+
+void check_set(std::string_view body) {
+  const wg::uapi::SetRequest req = wg::uapi::parse_set(body);
+  FUZZ_CHECK(req.error == 0 || req.error == -EPROTO || req.error == -EINVAL);
+  FUZZ_CHECK(req.ops.size() <= body.size() / 2 + 1);  // one per line of at least "k="
+  const std::string text = wg::uapi::encode_ops(req.ops);
+  FUZZ_CHECK(text.rfind("set=1\n", 0) == 0);
+  const wg::uapi::SetRequest again = wg::uapi::parse_set(std::string_view(text).substr(6));
+  FUZZ_CHECK(again.error == 0 && again.ops.size() == req.ops.size());
+  for (size_t i = 0; i < req.ops.size(); i++) FUZZ_CHECK(same(req.ops[i], again.ops[i]));
+}
+
+void check_get(std::string_view reply) {
+  wg::DeviceStatus st;
+  if (!fuzz::accepted([&] { st = wg::uapi::decode_get(reply); })) return;
+  const wg::DeviceStatus again = wg::uapi::decode_get(wg::uapi::encode_get(st));
+  FUZZ_CHECK(again.listen_port == st.listen_port && again.fwmark == st.fwmark);
+  FUZZ_CHECK(again.peers.size() == st.peers.size());
+  for (size_t i = 0; i < st.peers.size(); i++) {
+    const auto &a = st.peers[i], &b = again.peers[i];
+    FUZZ_CHECK(a.public_key == b.public_key && a.endpoint == b.endpoint &&
+               a.last_handshake_sec == b.last_handshake_sec &&
+               a.last_handshake_nsec == b.last_handshake_nsec && a.rx_bytes == b.rx_bytes &&
+               a.tx_bytes == b.tx_bytes && a.persistent_keepalive == b.persistent_keepalive &&
+               a.allowed_ips == b.allowed_ips);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text = fuzz::as_text(data, size);
+  check_set(text);
+  check_get(text);
+  return 0;
+}

@@ -37,6 +37,11 @@ ChaChaPoly::ChaChaPoly() : ctx_(EVP_CIPHER_CTX_new()) {
 
 ChaChaPoly::~ChaChaPoly() { EVP_CIPHER_CTX_free(ctx_); }
 
+ChaChaPoly& ChaChaPoly::for_this_thread() {
+  thread_local ChaChaPoly c;
+  return c;
+}
+
 void ChaChaPoly::set_key(const Key& key) {
   if (EVP_CipherInit_ex2(ctx_, nullptr, key.data(), nullptr, -1, nullptr) != 1)
     throw SystemError("OpenSSL: ChaCha20-Poly1305 key setup failed");

@@ -23,6 +23,9 @@ class ChaChaPoly {
   ~ChaChaPoly();
   ChaChaPoly(const ChaChaPoly&) = delete;
   ChaChaPoly& operator=(const ChaChaPoly&) = delete;
+  // One context per thread, made on first use: the data path keys it once per run of packets
+  // and calls forget_key() after the run.
+  static ChaChaPoly& for_this_thread();
 
   void set_key(const Key& key);
   // Overwrites the key held by the context, so it does not outlive its use.

@@ -15,6 +15,9 @@
 //   After complete() the batch's packet buffers may still be queued behind another worker's
 //   batch: reuse them only once batch.in_flight() is false (prepare_* waits for that itself).
 //   send() and receive() run the three stages in one call.
+//   Buffers: packets are encrypted and decrypted in place. A TUN packet needs kHeadroom bytes in
+//   front (the transport header goes there) and kTailroom behind (padding and tag); a received
+//   datagram's plaintext is written to the TUN from 16 bytes past its offset.
 // - process_handshakes, run_timers, configuration and status: any thread, any time, also while
 //   the data path runs. They may send (Bind::send) and write (Tun::write) themselves, so Bind::send
 //   and Tun::write must accept calls from several threads at once (per-peer order is kept here).

@@ -13,10 +13,6 @@
 namespace wgnet::engine {
 
 namespace {
-crypto::ChaChaPoly& thread_cipher() {
-  thread_local crypto::ChaChaPoly c;
-  return c;
-}
 // How long a device stays "under load" after its handshake queue was last 1/8 full.
 constexpr auto kUnderLoadAfter = std::chrono::seconds(1);
 }  // namespace
@@ -94,7 +90,7 @@ void Device::prepare_inbound(std::span<Packet> datagrams, std::span<const NetEnd
 }
 
 void Device::open_run(Run& r) {
-  auto& cipher = thread_cipher();
+  auto& cipher = crypto::ChaChaPoly::for_this_thread();  // keyed once per run, cleared after
   cipher.set_key(r.keypair->receive_key);
   for (size_t i = 0; i < r.packets.size(); i++) {
     Packet& p = r.packets[i];

@@ -13,13 +13,6 @@ namespace wgnet::engine {
 
 namespace {
 
-// One cipher context per thread, keyed once per run (≈150 ns) and cleared after it, so no
-// session key outlives its use in a context.
-crypto::ChaChaPoly& thread_cipher() {
-  thread_local crypto::ChaChaPoly c;
-  return c;
-}
-
 // Plaintext length after padding to a multiple of 16, never beyond the MTU for a packet that fits
 // it (wireguard.md "Data path").
 size_t padded_size(size_t size, uint32_t mtu) {
@@ -104,7 +97,7 @@ bool Device::stage_from(Run& r, size_t first) {
 }
 
 void Device::seal_run(Run& r) {
-  auto& cipher = thread_cipher();
+  auto& cipher = crypto::ChaChaPoly::for_this_thread();  // keyed once per run, cleared after
   cipher.set_key(r.keypair->send_key);
   const uint32_t mtu = tun_.mtu();
   for (size_t i = 0; i < r.packets.size(); i++) {

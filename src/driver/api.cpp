@@ -154,6 +154,10 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
     std::string why = "malformed request JSON at byte " + std::to_string(e.byte);
     log::warn(method + ": " + why);
     return err(400, method + ": " + why);
+  } catch (const json::out_of_range&) {
+    // "number overflow parsing '...'" quotes the number, which is input: name the kind only.
+    log::warn(method + ": malformed request: a number out of range");
+    return err(400, method + ": malformed request: a number out of range");
   } catch (const json::exception& e) {
     // Type errors name a JSON type, never a value.
     log::warn(method + ": malformed request: " + e.what());

@@ -109,6 +109,15 @@ T number(std::string_view key, std::string_view v) {
   return n;
 }
 
+// A key in a reply: a malformed one is the other side's fault (SystemError), as any bad line.
+crypto::Key reply_key(std::string_view v, std::string_view what) {
+  try {
+    return crypto::key_from_hex(v, what);
+  } catch (const InputError& e) {
+    throw SystemError(e.what());
+  }
+}
+
 }  // namespace
 
 DeviceStatus decode_get(std::string_view reply) {
@@ -128,7 +137,7 @@ DeviceStatus decode_get(std::string_view reply) {
       if (e != 0) throw SystemError("uapi: get failed with errno " + std::to_string(e));
       saw_errno = true;
     } else if (key == "private_key") {
-      auto k = crypto::key_from_hex(v, "uapi private_key");
+      auto k = reply_key(v, "uapi private_key");
       if (!k.is_zero()) st.public_key = crypto::public_key(k);
     } else if (key == "listen_port") {
       st.listen_port = number<uint16_t>(key, v);
@@ -137,9 +146,9 @@ DeviceStatus decode_get(std::string_view reply) {
     } else if (key == "public_key") {
       st.peers.emplace_back();
       peer = &st.peers.back();
-      peer->public_key = crypto::key_from_hex(v, "uapi public_key");
+      peer->public_key = reply_key(v, "uapi public_key");
     } else if (peer && key == "preshared_key") {
-      peer->has_preshared_key = !crypto::key_from_hex(v, "uapi preshared_key").is_zero();
+      peer->has_preshared_key = !reply_key(v, "uapi preshared_key").is_zero();
     } else if (peer && key == "endpoint") {
       peer->endpoint = Endpoint::parse(v);
     } else if (peer && key == "last_handshake_time_sec") {

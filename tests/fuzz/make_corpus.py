@@ -368,10 +368,44 @@ def offload():
           coalesce_input(False, [x for pair in zip(a, b) for x in pair]))
 
 
+# ---- engine: steps (op, then its arguments) driving devices A and B ----
+def engine():
+    def chunk(b):
+        return struct.pack("<H", len(b)) + b
+
+    def inner_v4(src=1, dst=2, payload=b"ping"):
+        p, _ = packet(False, False, payload, src_last=src)
+        return p[:16] + bytes([10, 0, 0, dst]) + p[20:]
+
+    v4 = inner_v4()
+    v6, _ = packet(True, True, b"hello over ipv6", src_last=1)
+    steps = {
+        "data_v4": b"\x02" + chunk(v4),
+        "data_v6": b"\x02" + chunk(v6),
+        "data_from_outside_allowed_ips": b"\x02" + chunk(inner_v4(src=9)),
+        "data_then_damage": b"\x02" + chunk(v4) + b"\x02" + chunk(v4) + b"\x03\x02\x20\x00\x01",
+        "data_then_cut": b"\x02" + chunk(v4) + b"\x02" + chunk(v4) + b"\x83\x02\x10\x00",
+        "data_then_replay": b"\x02" + chunk(v4) + b"\x02" + chunk(v4) + b"\x04\x02\x04\x02",
+        "handshake_replayed_from_stranger": b"\x02" + chunk(v4) + b"\x43\x00\x00\x00\x00",
+        "rekey_after_time": b"\x02" + chunk(v4) + b"\x05\xb0\x04" + b"\x02" + chunk(v4),
+        "reject_after_time": b"\x02" + chunk(v4) + b"\x05\x30\x07" + b"\x02" + chunk(v4),
+        "keepalive": b"\x02" + chunk(v4) + b"\x05\x64\x00\x05\x64\x00",
+        "uapi_set": b"\x06" + chunk(("public_key=" + "%064x" % 0x1234 +
+                                    "\nallowed_ip=10.9.0.0/16\npersistent_keepalive_interval=1\n\n"
+                                    ).encode()) + b"\x02" + chunk(v4),
+        "garbage_initiation": b"\x00" + chunk(b"\x01\x00\x00\x00" + bytes(144)),
+        "garbage_response": b"\x01" + chunk(b"\x02\x00\x00\x00" + bytes(88)),
+        "garbage_cookie_reply": b"\x00" + chunk(b"\x03\x00\x00\x00" + bytes(60)),
+        "garbage_transport": b"\x00" + chunk(b"\x04\x00\x00\x00" + bytes(28)),
+    }
+    for name, data in steps.items():
+        write("engine", name, data)
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     for name, fn in [("api", api), ("options", options), ("peers_file", peers_file),
                      ("address", address), ("netlink", netlink), ("uapi", uapi), ("hub", hub),
-                     ("offload", offload)]:
+                     ("offload", offload), ("engine", engine)]:
         if not only or name in only:
             fn()

@@ -127,6 +127,19 @@ TEST(Api, MalformedJsonErrorsNeverQuoteTheInput) {
   EXPECT_NE(r.body.find("byte"), std::string::npos) << r.body;
 }
 
+// Found by tests/fuzz (corpus/api/number-overflow): the parser's "number overflow parsing '...'"
+// quoted the number, which is input.
+TEST(Api, NumberOverflowErrorsNeverQuoteTheInput) {
+  FakeDriver d;
+  auto r = driver::dispatch(d, "/NetworkDriver.CreateNetwork",
+                            R"({"NetworkID":"n","Options":{"com.docker.network.generic":)"
+                            R"({"wgnet.seed":1234567890123E99999}}})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.body.find("1234567890123"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("malformed"), std::string::npos) << r.body;
+  EXPECT_TRUE(d.network.network_id.empty());
+}
+
 TEST(Api, ControlCharactersAreRefused) {
   FakeDriver d;
   // "10.1.0.5\0junk/24" used to reach the driver and parse as 10.1.0.5/24.

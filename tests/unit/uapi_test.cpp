@@ -69,6 +69,11 @@ TEST(Uapi, DecodeRejectsErrorsAndGarbage) {
   EXPECT_THROW(wg::uapi::decode_get("listen_port=1\n"), SystemError);
   EXPECT_THROW(wg::uapi::decode_get("garbage\nerrno=0\n\n"), SystemError);
   EXPECT_THROW(wg::uapi::decode_get("listen_port=x\nerrno=0\n\n"), SystemError);
+  // Found by tests/fuzz/fuzz_uapi.cpp (corpus/uapi/bad-key-in-reply): a malformed key threw
+  // InputError, which blames the user for what the other side sent.
+  EXPECT_THROW(wg::uapi::decode_get("private_key=zz\nerrno=0\n\n"), SystemError);
+  EXPECT_THROW(wg::uapi::decode_get("public_key=" + std::string(63, '0') + "\nerrno=0\n\n"),
+               SystemError);
 }
 
 TEST(Endpoint, ParsesAndPrints) {

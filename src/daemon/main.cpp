@@ -80,6 +80,11 @@ int serve(const Settings& s) {
   };
   http::ServerOptions http_options;
   http_options.is_cheap = is_cheap_call;
+  // The server's own refusals reach Docker in Docker's error shape, from the driver's builder.
+  http_options.error_reply = [](unsigned status, std::string_view message) {
+    driver::Reply r = driver::error_reply(status, message);
+    return http::Response{r.status, "application/vnd.docker.plugins.v1+json", r.body};
+  };
   http_options.handler_deadline = std::chrono::seconds(s.handler_timeout);
   // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
   // reconciliation could touch devices the first one serves. Calls wait until run().

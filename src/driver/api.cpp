@@ -98,12 +98,14 @@ json to_json(const JoinResponse& r) {
 }
 
 Reply ok(const json& j = json::object()) { return {200, j.dump() + "\n"}; }
-Reply err(unsigned status, const std::string& m) {
-  // Messages may quote input that is not UTF-8; replace such bytes rather than fail.
-  return {status, json{{"Err", m}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
-}
 
 }  // namespace
+
+Reply error_reply(unsigned status, std::string_view message) {
+  // Messages may quote input that is not UTF-8; replace such bytes rather than fail.
+  return {status,
+          json{{"Err", message}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+}
 
 Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
   std::string method(
@@ -148,26 +150,26 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
         method == "NetworkDriver.FreeNetwork")
       return ok();
     if (method == "NetworkDriver.AllocateNetwork") return ok({{"Options", json::object()}});
-    return err(404, std::string(path) + " is not implemented by wgnet");
+    return error_reply(404, std::string(path) + " is not implemented by wgnet");
   } catch (const json::parse_error& e) {
     // The parser's own message quotes the input, which may hold a seed: give the position only.
     std::string why = "malformed request JSON at byte " + std::to_string(e.byte);
     log::warn(method + ": " + why);
-    return err(400, method + ": " + why);
+    return error_reply(400, method + ": " + why);
   } catch (const json::out_of_range&) {
     // "number overflow parsing '...'" quotes the number, which is input: name the kind only.
     log::warn(method + ": malformed request: a number out of range");
-    return err(400, method + ": malformed request: a number out of range");
+    return error_reply(400, method + ": malformed request: a number out of range");
   } catch (const json::exception& e) {
     // Type errors name a JSON type, never a value.
     log::warn(method + ": malformed request: " + e.what());
-    return err(400, method + ": malformed request: " + e.what());
+    return error_reply(400, method + ": malformed request: " + e.what());
   } catch (const InputError& e) {
     log::warn(method + ": " + e.what());
-    return err(200, e.what());
+    return error_reply(200, e.what());
   } catch (const std::exception& e) {
     log::error(method + ": " + e.what());
-    return err(200, std::string("wgnet: ") + e.what());
+    return error_reply(200, std::string("wgnet: ") + e.what());
   }
 }
 

@@ -63,6 +63,10 @@ struct Reply {
   std::string body;  // JSON
 };
 
+// The one builder of Docker's error reply: {"Err":"<message>"} with the given status (Docker
+// shows the message to the user). Bytes that are not UTF-8 are replaced, never refused.
+Reply error_reply(unsigned status, std::string_view message);
+
 // Serves `path` ("/NetworkDriver.Join") with `body` (JSON, possibly empty) by calling `driver`.
 // Never throws: every failure is a {"Err": ...} reply.
 Reply dispatch(Driver& driver, std::string_view path, std::string_view body);

@@ -21,10 +21,14 @@ struct Response {
 };
 
 // Called from a worker thread, possibly for several requests at once; it must be thread-safe.
-// An exception becomes a 500 with an {"Err":...} body.
+// An exception becomes a 500 error reply.
 using Handler = std::function<Response(const Request&)>;
 
-// A reply in the form Docker shows to the user: {"Err":"<message>"} with the given status.
-Response error_response(unsigned status, std::string_view message);
+// How the server words its own error replies (a request it refuses, a handler that threw or
+// missed its deadline). The protocol on top decides the shape; thread-safe, must not throw.
+using ErrorReply = std::function<Response(unsigned status, std::string_view message)>;
+
+// The default ErrorReply: the message as plain text.
+Response plain_error(unsigned status, std::string_view message);
 
 }  // namespace wgnet::http

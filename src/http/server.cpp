@@ -29,9 +29,9 @@ using Protocol = asio::local::stream_protocol;
 namespace {
 
 // The whole reply a connection over the cap gets, serialized once.
-std::string refusal_text(std::size_t max_connections) {
+std::string refusal_text(const ErrorReply& error_reply, std::size_t max_connections) {
   std::ostringstream text;
-  text << to_wire(error_response(503, "too many connections: " + std::to_string(max_connections) +
+  text << to_wire(error_reply(503, "too many connections: " + std::to_string(max_connections) +
                                           " are open already, the most this server takes; "
                                           "try again later"),
                   false);
@@ -65,7 +65,7 @@ struct UnixServer::Impl {
 UnixServer::Impl::Impl(std::string socket_path, Handler handler_fn, const ServerOptions& options)
     : path(std::move(socket_path)),
       max_connections(std::max<std::size_t>(options.max_connections, 1)),
-      refusal(refusal_text(max_connections)),
+      refusal(refusal_text(options.error_reply, max_connections)),
       shared(std::move(handler_fn), options) {
   listen();
   accept();

@@ -42,6 +42,8 @@ struct ServerOptions {
   // A connection with no request in progress for this long is closed. Generous, because
   // Docker keeps its connections open between calls.
   std::chrono::steady_clock::duration idle_timeout = std::chrono::minutes(5);
+  // How the server's own error replies are worded (see ErrorReply).
+  ErrorReply error_reply = plain_error;
 };
 
 class UnixServer {

@@ -31,19 +31,20 @@ bool carries_body(unsigned status) {
 
 // Never lets an exception out: the handler runs on a pool thread, where one would terminate the
 // process, and Docker shows the Err text to the user, which beats a dropped connection.
-Response run_handler(const Handler& handler, const Request& request) noexcept {
+Response run_handler(const Handler& handler, const ErrorReply& error_reply,
+                     const Request& request) noexcept {
   try {
     Response response = handler(request);
     if (!carries_body(response.status))
-      return error_response(
+      return error_reply(
           500, "internal error: handler returned HTTP status " + std::to_string(response.status));
     return response;
   } catch (const std::exception& e) {
     log::error("handler for " + request.target + " failed: " + e.what());
-    return error_response(500, std::string("internal error: ") + e.what());
+    return error_reply(500, std::string("internal error: ") + e.what());
   } catch (...) {
     log::error("handler for " + request.target + " failed with a non-standard exception");
-    return error_response(500, "internal error: unknown exception");
+    return error_reply(500, "internal error: unknown exception");
   }
 }
 
@@ -173,7 +174,7 @@ void Session::call_handler(Request request, bool keep_alive) {
   call->lane = &shared_.lane_for(call->request.target);
   // On a lane, not the io thread, so a slow handler stalls only its own connection.
   call->ticket = call->lane->submit([self = shared_from_this(), call] {
-    Response response = run_handler(self->shared_.handler, call->request);
+    Response response = run_handler(self->shared_.handler, self->shared_.options.error_reply, call->request);
     asio::post(self->stream_.get_executor(),
                [self, call, response = std::move(response)]() mutable {
                  self->on_result(call, std::move(response));
@@ -184,7 +185,7 @@ void Session::call_handler(Request request, bool keep_alive) {
     if (const auto refused = shared_.busy_warnings.note())
       log::warn("refused " + std::to_string(refused) + " call(s) with HTTP 503: " + limit +
                 " already waiting for a handler thread");
-    return write(error_response(503,
+    return write(shared_.options.error_reply(503,
                                 "server busy: too many calls are waiting for a handler "
                                 "thread (the limit is " +
                                     limit + "); try again later"),
@@ -223,12 +224,12 @@ void Session::on_deadline(const std::shared_ptr<Call>& call) {
   else
     message += "; it may still complete, but its result will be discarded";
   log::warn(message);
-  write(error_response(504, message), call->keep_alive);
+  write(shared_.options.error_reply(504, message), call->keep_alive);
 }
 
 void Session::reply_and_close(unsigned status, const std::string& message) {
   log::warn("rejected a request (HTTP " + std::to_string(status) + "): " + message);
-  write(error_response(status, message), false);
+  write(shared_.options.error_reply(status, message), false);
 }
 
 void Session::write(Response response, bool keep_alive) {

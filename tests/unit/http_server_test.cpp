@@ -2,6 +2,8 @@
 // limits (of what a connection may send, of connections, of waiting calls, of a handler's time)
 // and shutdown.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <stdlib.h>
 
 #include <atomic>
@@ -117,7 +119,14 @@ class HttpServer : public ::testing::Test {
     fs::remove_all(root_);
   }
 
+  // The server's own errors in the shape Docker expects, as wgnetd words them.
+  static Response err_json(unsigned status, std::string_view message) {
+    return {status, "application/json",
+            nlohmann::json{{"Err", message}}.dump(-1, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace)};
+  }
   void start(Handler handler, ServerOptions options = {}) {
+    options.error_reply = err_json;
     server_ = std::make_unique<UnixServer>(path_, std::move(handler), options);
     running_ = std::async(std::launch::async, [this] { server_->run(); });
   }
@@ -623,4 +632,11 @@ TEST_F(HttpServer, StopClosesConnectionsAtOnceAndWaitsForAHandlerStuckPastItsDea
   stuck_may_finish_.open();
   // The late result arrives at a stopped server, which is then destroyed.
   EXPECT_TRUE(stop());
+}
+
+TEST(HttpErrors, TheDefaultErrorReplyIsPlainText) {
+  auto r = plain_error(413, "too big");
+  EXPECT_EQ(r.status, 413u);
+  EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(r.body, "too big\n");
 }

@@ -27,41 +27,6 @@ crypto::Key fixed_key(uint8_t fill) {
   return k;
 }
 
-struct Node {
-  Node(MemoryNetwork& net, FakeClock& clock, const char* address, uint8_t key)
-      : binds(net, *IpAddress::parse(address)), dev(tun, binds, clock), priv(fixed_key(key)) {
-    pub = crypto::public_key(priv);
-  }
-  MemoryBind* bind() { return static_cast<MemoryBind*>(dev.bind().get()); }
-
-  bool step() {
-    bool moved = false;
-    auto tp = tun_buffers.reset();
-    if (size_t n = tun.read(tp)) {
-      dev.send(tp.first(n), out);
-      moved = true;
-    }
-    if (auto* b = bind()) {
-      auto up = udp_buffers.reset();
-      std::vector<NetEndpoint> from(up.size());
-      if (size_t n = b->receive(up, from)) {
-        dev.receive(up.first(n), {from.data(), n}, in);
-        moved = true;
-      }
-    }
-    if (dev.process_handshakes()) moved = true;
-    return moved;
-  }
-
-  MemoryTun tun;
-  MemoryBindFactory binds;
-  Device dev;
-  OutboundBatch out;
-  InboundBatch in;
-  Buffers tun_buffers{8}, udp_buffers{8};  // 4 KiB each: datagrams are kept below that
-  crypto::Key priv, pub;
-};
-
 const wg::Endpoint kA{*IpAddress::parse("198.18.0.1"), 51820};
 const wg::Endpoint kB{*IpAddress::parse("198.18.0.2"), 51821};
 const wg::Endpoint kStranger{*IpAddress::parse("198.18.0.9"), 4444};
@@ -69,8 +34,8 @@ const wg::Endpoint kStranger{*IpAddress::parse("198.18.0.9"), 4444};
 struct Pair {
   FakeClock clock;
   MemoryNetwork net;
-  Node a{net, clock, "198.18.0.1", 0x11};
-  Node b{net, clock, "198.18.0.2", 0x22};
+  DeviceNode a{net, clock, *IpAddress::parse("198.18.0.1"), {}, fixed_key(0x11)};
+  DeviceNode b{net, clock, *IpAddress::parse("198.18.0.2"), {}, fixed_key(0x22)};
 
   Pair() {
     // A routes everything to B; B takes only 10.0.0.1 and fd00::1 from A.
@@ -110,7 +75,8 @@ struct Pair {
   }
 };
 
-// Fits a 4 KiB buffer with its headroom, and (as an inner packet) its transport header and tag.
+// Fits DeviceNode's 4 KiB buffers with headroom, and (as an inner packet) a transport header and
+// tag.
 constexpr size_t kMaxDatagram = 2048;
 
 void deliver_to_b(Pair& p, const wg::Endpoint& from, std::span<const uint8_t> bytes) {

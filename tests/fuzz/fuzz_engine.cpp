@@ -2,8 +2,9 @@
 // in-memory network and TUNs of tests/unit/engine_fakes.h with a fake clock. Input is a list of
 // steps: raw datagrams to B (from A's address or a stranger's), inner packets A encrypts to B
 // (so they pass decryption and reach B's inner checks), A's datagrams damaged or replayed on
-// their way, time passing, and UAPI "set" requests to B. Checks: B's TUN only ever gets whole
-// IP packets from A's allowed IPs (cryptokey routing), and nothing crashes, leaks or hangs.
+// their way, handshake messages with a valid mac1 (alone or as a flood), time passing, and UAPI
+// "set" requests to B. Checks: B's TUN only ever gets whole IP packets from A's allowed IPs
+// (cryptokey routing), and nothing crashes, leaks or hangs.
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "engine/device.h"
@@ -98,8 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Pair p;
   for (int steps = 0; !in.empty() && steps < 64; steps++) {
     const uint8_t op = in.u8();
-    switch (op % 7) {
-      case 0:  // a datagram from A's address
+    switch ((op & 0x0f) % 9) {  // the low bits choose the step, 0x80 and 0x40 vary it
+      case 0:                   // a datagram from A's address
         deliver_to_b(p, kA, in.chunk());
         break;
       case 1:  // a datagram from elsewhere
@@ -138,6 +139,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         p.b.dev.uapi_set(fuzz::as_text(b.data(), b.size()));
         const std::string get = p.b.dev.uapi_get();
         FUZZ_CHECK(get.size() >= 9 && get.compare(get.size() - 9, 9, "errno=0\n\n") == 0);
+        break;
+      }
+      case 7:    // a handshake message with a valid mac1, so Noise itself reads it
+      case 8: {  // the same as a flood of up to 255 copies: B is under load (cookies, rate limit)
+        const auto b = in.chunk();
+        const size_t copies = (op & 0x0f) % 9 == 8 ? in.u8() : 1;
+        Bytes msg(b.begin(), b.end());
+        const bool initiation = msg.empty() || msg[0] % 2 == 1;
+        msg.resize(initiation ? kInitiationSize : kResponseSize);
+        msg[0] =
+            static_cast<uint8_t>(initiation ? MessageType::kInitiation : MessageType::kResponse);
+        CookieGenerator macs;
+        macs.init(p.b.pub);
+        macs.add_macs(msg, p.clock.now());
+        for (size_t i = 0; i < copies; i++) deliver_to_b(p, op & 0x80 ? kStranger : kA, msg);
         break;
       }
     }

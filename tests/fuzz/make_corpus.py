@@ -397,6 +397,9 @@ def engine():
         "garbage_response": b"\x01" + chunk(b"\x02\x00\x00\x00" + bytes(88)),
         "garbage_cookie_reply": b"\x00" + chunk(b"\x03\x00\x00\x00" + bytes(60)),
         "garbage_transport": b"\x00" + chunk(b"\x04\x00\x00\x00" + bytes(28)),
+        "initiation_with_mac1": b"\x07" + chunk(b"\x01" + bytes(range(147))),
+        "response_with_mac1": b"\x87" + chunk(b"\x02" + bytes(91)),
+        "initiation_flood": b"\x88" + chunk(b"\x01" + bytes(147)) + b"\xc8" + b"\x02" + chunk(v4),
     }
     for name, data in steps.items():
         write("engine", name, data)

@@ -375,6 +375,15 @@ KeypairPtr Device::make_keypair(const noise::SessionKeys& keys) {
   return kp;
 }
 
+bool Device::install_session(Peer& peer, const KeypairPtr& kp) {
+  retire(peer.keypairs.install(kp));
+  index_table_.set_keypair(kp->local_index, kp);
+  // Removed meanwhile (its keys may have been cleared before this install): clear them now.
+  if (!peer.removed) return true;
+  retire(peer.keypairs.clear());
+  return false;
+}
+
 void Device::retire(const std::vector<KeypairPtr>& keypairs) {
   for (const auto& kp : keypairs) index_table_.remove(kp->local_index);
 }

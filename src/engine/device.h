@@ -197,6 +197,8 @@ class Device {
   void zero_and_flush(Peer& peer);
   void expire_current_keypairs(Peer& peer);
   void retire(const std::vector<KeypairPtr>& keypairs);
+  // A new session's keypair into the peer and the index table; false when the peer is gone.
+  bool install_session(Peer& peer, const KeypairPtr& kp);
   KeypairPtr make_keypair(const noise::SessionKeys& keys);
   bool usable_for_sending(const KeypairPtr& kp, Clock::Time now) const;
 

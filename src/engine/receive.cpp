@@ -282,6 +282,9 @@ void Device::handle_initiation(const HandshakeJob& job) {
   uint32_t index = 0;
   {
     std::lock_guard hs(peer->handshake_mu);
+    // remove_peer marks the peer before it clears the handshake under this lock: seen false
+    // here, the clearing comes after us and takes our index too.
+    if (peer->removed) return;
     if (!noise::consume_initiation(msg, state, peer->handshake, now,
                                    options_.timings.handshake_initiation_rate)) {
       count(&DeviceCounters::handshake_failed);
@@ -301,8 +304,7 @@ void Device::handle_initiation(const HandshakeJob& job) {
   peer->cookies.add_macs(bytes_of(response), now);
   // Installed (as "next") before the response leaves: the initiator may send data at once.
   const auto kp = make_keypair(*keys);
-  retire(peer->keypairs.install(kp));
-  index_table_.set_keypair(index, kp);
+  if (!install_session(*peer, kp)) return;
   peer->set_endpoint(job.from);
   peer->rx_bytes += job.size;
   schedule(peer, peer->timers.session_derived(now));
@@ -327,6 +329,7 @@ void Device::handle_response(const HandshakeJob& job) {
   std::optional<noise::SessionKeys> keys;
   {
     std::lock_guard hs(peer->handshake_mu);
+    if (peer->removed) return;
     if (!noise::consume_response(msg, peer->handshake, id)) {
       count(&DeviceCounters::handshake_failed);
       return;
@@ -335,8 +338,7 @@ void Device::handle_response(const HandshakeJob& job) {
   }
   const auto now = clock_.now();
   const auto kp = make_keypair(*keys);
-  retire(peer->keypairs.install(kp));
-  index_table_.set_keypair(index, kp);
+  if (!install_session(*peer, kp)) return;
   peer->set_endpoint(job.from);
   peer->rx_bytes += job.size;
   schedule(peer,

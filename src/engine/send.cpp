@@ -236,6 +236,7 @@ void Device::send_initiation(const PeerPtr& peer, bool retry) {
   MessageInitiation msg;
   {
     std::lock_guard hs(peer->handshake_mu);
+    if (peer->removed) return;  // (see handle_initiation)
     if (peer->last_sent_initiation &&
         now - *peer->last_sent_initiation < options_.timings.rekey_timeout)
       return;

@@ -12,3 +12,30 @@ add_executable(wgnet_engine_udp_tests engine_udp_test.cpp)
 target_link_libraries(wgnet_engine_udp_tests PRIVATE wgnet_engine GTest::gtest_main)
 gtest_discover_tests(wgnet_engine_udp_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
                      PROPERTIES LABELS integration TIMEOUT 60)
+
+# engine/engine: the event loop with real TUN devices and sockets, engines in namespaces joined
+# by a veth; many interfaces, re-attached devices, moves, MTU changes, deletions.
+add_executable(wgnet_engine_runtime_tests engine_runtime_test.cpp)
+target_link_libraries(wgnet_engine_runtime_tests PRIVATE wgnet_engine GTest::gtest_main)
+gtest_discover_tests(wgnet_engine_runtime_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS integration TIMEOUT 120)
+
+# engine/uapi_server: UAPI sockets in a private directory (no root needed).
+add_executable(wgnet_engine_uapi_server_tests engine_uapi_server_test.cpp)
+target_link_libraries(wgnet_engine_uapi_server_tests PRIVATE wgnet_engine GTest::gtest_main)
+gtest_discover_tests(wgnet_engine_uapi_server_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS integration TIMEOUT 60)
+
+# A handshake load generator on the engine's own Noise and cookie code: the handshake-flood test
+# and bench/engine_handshakes.sh use it.
+add_executable(wgnet_engine_handshake_load engine_handshake_load.cpp)
+target_link_libraries(wgnet_engine_handshake_load PRIVATE wgnet_engine)
+
+# wgnet-engine as a program, against Debian's wireguard-go and wg: shell tests in namespaces they
+# create and remove themselves (root; skipped with status 77 when a tool is missing).
+foreach(t interop)
+  add_test(NAME engine.${t}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/engine_${t}_test.sh
+                   $<TARGET_FILE:wgnet-engine> $<TARGET_FILE:wgnet_engine_handshake_load>)
+  set_tests_properties(engine.${t} PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300)
+endforeach()

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +33,7 @@ struct Settings {
   std::string wireguard_go = "wireguard-go";
   double sweep_interval = 10;  // seconds
   unsigned handler_timeout = 60;  // seconds
+  std::string scope = "local";
 };
 
 // Calls that only read memory: they get a lane of their own, so activation and `docker inspect`
@@ -65,6 +67,7 @@ int serve(const Settings& s) {
   config.seed_dir = s.seed_dir;
   config.default_backend = chosen;
   config.sweep_interval = std::chrono::milliseconds(static_cast<int64_t>(s.sweep_interval * 1000));
+  config.scope = s.scope;
   driver::WgDriver drv(state, backends, host, config);
 
   auto handler = [&drv](const http::Request& req) {
@@ -91,7 +94,7 @@ int serve(const Settings& s) {
   http::UnixServer server(s.socket, handler, http_options);
   drv.restore();
   std::string name = std::filesystem::path(s.socket).stem().string();
-  log::info("serving driver '" + name + "' on " + s.socket);
+  log::info("serving driver '" + name + "' on " + s.socket + " (scope " + s.scope + ")");
 
   std::atomic<bool> stopping{false};
   std::thread waiter([&] {
@@ -149,6 +152,21 @@ int main(int argc, char** argv) {
                  "stuck call never stalls dockerd (the call may still finish)")
       ->check(CLI::Range(1u, 3600u))
       ->capture_default_str();
+  app.add_option("--scope", s.scope,
+                 "local: networks of one host; global: swarm networks (docker network create "
+                 "--scope swarm), addresses allocated by the swarm for the whole cluster (a global "
+                 "driver serves no network outside swarm)")
+      ->check(CLI::IsMember({"local", "global"}))
+      ->capture_default_str();
+  // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
+  // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).
+  for (CLI::Option* o : app.get_options()) {
+    std::string name = o->get_single_name();
+    if (o->get_items_expected_max() == 0 || name == "help") continue;
+    std::string env = "WGNETD_";
+    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    o->envname(env);
+  }
   try {
     app.parse(argc, argv);
     return serve(s);

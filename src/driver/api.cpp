@@ -72,6 +72,23 @@ CreateNetworkRequest parse_create_network(const json& j) {
   return r;
 }
 
+AllocateNetworkRequest parse_allocate_network(const json& j) {
+  AllocateNetworkRequest r;
+  r.network_id = str_field(j, "NetworkID", true);
+  if (auto o = j.find("Options"); o != j.end() && !o->is_null()) {
+    if (!o->is_object()) throw InputError("request: Options must be an object");
+    for (const auto& [k, v] : o->items()) {
+      check_text(k, "an option name");
+      if (!v.is_string()) throw InputError("option " + k + ": expected a string value");
+      r.options[k] = v.get<std::string>();
+      check_text(r.options[k], "option " + k);  // names the option, never the value
+    }
+  }
+  r.ipv4 = ipam(j, "IPv4Data");
+  r.ipv6 = ipam(j, "IPv6Data");
+  return r;
+}
+
 EndpointRef parse_ref(const json& j) {
   return {str_field(j, "NetworkID", true), str_field(j, "EndpointID", true)};
 }
@@ -113,7 +130,7 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
   try {
     if (method == "Plugin.Activate") return ok({{"Implements", {"NetworkDriver"}}});
     if (method == "NetworkDriver.GetCapabilities")
-      return ok({{"Scope", "local"}, {"ConnectivityScope", "global"}});
+      return ok({{"Scope", driver.scope()}, {"ConnectivityScope", "global"}});
     json j = body.empty() ? json::object() : json::parse(body);
     if (!j.is_object()) throw InputError("request: expected a JSON object");
     if (method == "NetworkDriver.CreateNetwork") {
@@ -149,7 +166,11 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
         method == "NetworkDriver.RevokeExternalConnectivity" ||
         method == "NetworkDriver.FreeNetwork")
       return ok();
-    if (method == "NetworkDriver.AllocateNetwork") return ok({{"Options", json::object()}});
+    if (method == "NetworkDriver.AllocateNetwork") {
+      json options = json::object();
+      for (const auto& [k, v] : driver.allocate_network(parse_allocate_network(j))) options[k] = v;
+      return ok({{"Options", options}});
+    }
     return error_reply(404, std::string(path) + " is not implemented by wgnet");
   } catch (const json::parse_error& e) {
     // The parser's own message quotes the input, which may hold a seed: give the position only.

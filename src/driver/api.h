@@ -25,6 +25,14 @@ struct EndpointRef {
   std::string network_id, endpoint_id;
 };
 
+// Swarm only: the manager's AllocateNetwork for a global-scope network. `options` are the
+// network's -o options, flat; what the driver returns reaches CreateNetwork on every node.
+struct AllocateNetworkRequest {
+  std::string network_id;
+  std::map<std::string, std::string> options;
+  std::vector<IpamData> ipv4, ipv6;
+};
+
 struct CreateEndpointRequest {
   std::string network_id, endpoint_id;
   std::string address, address_ipv6, mac_address;  // CIDR strings, may be empty
@@ -56,6 +64,13 @@ class Driver {
   virtual void delete_endpoint(const EndpointRef& r) = 0;
   virtual JoinResponse join(const JoinRequest& r) = 0;
   virtual void leave(const EndpointRef& r) = 0;
+  // GetCapabilities' Scope: "local" (each host's IPAM assigns addresses) or "global" (swarm:
+  // the manager allocates them cluster-wide; such a driver cannot serve networks outside swarm).
+  virtual std::string scope() const { return "local"; }
+  // The options every node's CreateNetwork will get (Docker passes on exactly these).
+  virtual std::map<std::string, std::string> allocate_network(const AllocateNetworkRequest& r) {
+    return r.options;
+  }
 };
 
 struct Reply {

@@ -33,6 +33,13 @@ void check_in_pools(const std::optional<Cidr>& a, bool v4, const std::vector<Cid
   throw InputError(std::string(what) + ": " + a->str() + " is not in the network's subnets");
 }
 
+// How CreateNetwork (and a swarm manager's AllocateNetwork) check options: the seed is loaded
+// and hub names are resolved now.
+OptionContext checking_context(const std::string& seed_dir, bool ipv6, HubResolver& hubs) {
+  return {seed_dir, ipv6, true,
+          [&hubs](const HubEndpoint& e, std::string_view what) { hubs.resolve_now(e, what); }};
+}
+
 }  // namespace
 
 WgDriver::WgDriver(StateStore& state, wg::Backends& backends, Host& host, DriverConfig config)
@@ -137,6 +144,14 @@ void WgDriver::watch(const std::string& backend) {
   });
 }
 
+std::map<std::string, std::string> WgDriver::allocate_network(const AllocateNetworkRequest& r) {
+  if (r.network_id.empty()) throw InputError("AllocateNetwork: NetworkID is empty");
+  // Swarm sends no IPv6 pools here; the IPv6-only checks run at each node's CreateNetwork.
+  parse_network_options(r.options, checking_context(config_.seed_dir, !r.ipv6.empty(), hubs_));
+  log::info("network " + short_id(r.network_id) + " allocated for swarm");
+  return r.options;
+}
+
 void WgDriver::create_network(const CreateNetworkRequest& r) {
   if (r.network_id.empty()) throw InputError("CreateNetwork: NetworkID is empty");
   if (network(r.network_id)) return;  // a retried request
@@ -159,11 +174,8 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   add_pools(r.ipv6, false, n->record.pools6);
   if (n->pools.empty())
     throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
-  OptionContext ctx{config_.seed_dir, !n->record.pools6.empty(), true,
-                    [this](const HubEndpoint& e, std::string_view what) {
-                      hubs_.resolve_now(e, what);
-                    }};
-  n->options = std::make_shared<const NetworkOptions>(parse_network_options(r.generic, ctx));
+  n->options = std::make_shared<const NetworkOptions>(parse_network_options(
+      r.generic, checking_context(config_.seed_dir, !n->record.pools6.empty(), hubs_)));
   const auto& o = *n->options;
   bool named = r.generic.count("wgnet.backend") > 0;
   n->record.backend = backends_.resolve(named ? o.backend : config_.default_backend,

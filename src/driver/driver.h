@@ -32,6 +32,8 @@ struct DriverConfig {
   std::chrono::milliseconds sweep_interval{10000};
   // A joined endpoint whose namespace file never appeared is taken as gone after this long.
   std::chrono::milliseconds sandbox_grace{120000};
+  // GetCapabilities' Scope: "local", or "global" for swarm (wgnetd --scope).
+  std::string scope = "local";
 };
 
 class WgDriver : public Driver {
@@ -54,6 +56,10 @@ class WgDriver : public Driver {
   void delete_endpoint(const EndpointRef& r) override;
   JoinResponse join(const JoinRequest& r) override;
   void leave(const EndpointRef& r) override;
+  std::string scope() const override { return config_.scope; }
+  // Validates the options as CreateNetwork will on every node, so a mistake fails `docker
+  // network create` on the swarm manager, and passes them on unchanged.
+  std::map<std::string, std::string> allocate_network(const AllocateNetworkRequest& r) override;
 
   // The endpoints known now (for status reports).
   std::vector<EndpointRecord> endpoints() const { return endpoints_.records(); }

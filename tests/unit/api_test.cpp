@@ -35,6 +35,16 @@ struct FakeDriver : driver::Driver {
     return j;
   }
   void leave(const driver::EndpointRef& r) override { left = r.endpoint_id; }
+  std::string scope() const override { return global ? "global" : "local"; }
+  std::map<std::string, std::string> allocate_network(
+      const driver::AllocateNetworkRequest& r) override {
+    allocated = r;
+    auto out = r.options;
+    out["added"] = "by-driver";
+    return out;
+  }
+  bool global = false;
+  driver::AllocateNetworkRequest allocated;
 };
 
 json call(driver::Driver& d, const char* path, const std::string& body,
@@ -52,6 +62,37 @@ TEST(Api, ActivateAndCapabilities) {
   EXPECT_EQ(call(d, "/Plugin.Activate", ""), json::parse(R"({"Implements":["NetworkDriver"]})"));
   EXPECT_EQ(call(d, "/NetworkDriver.GetCapabilities", ""),
             json::parse(R"({"Scope":"local","ConnectivityScope":"global"})"));
+}
+
+TEST(Api, CapabilitiesScopeIsTheDrivers) {
+  FakeDriver d;
+  d.global = true;
+  EXPECT_EQ(call(d, "/NetworkDriver.GetCapabilities", ""),
+            json::parse(R"({"Scope":"global","ConnectivityScope":"global"})"));
+}
+
+// As swarmkit's allocator sends it (remote driver NetworkAllocate): flat options, IPv4 pools with
+// the gateway, no IPv6. The reply's Options reach CreateNetwork on every node.
+TEST(Api, AllocateNetworkPassesOptionsOnAndFreeNetworkIsANoOp) {
+  FakeDriver d;
+  auto r =
+      call(d, "/NetworkDriver.AllocateNetwork",
+           R"({"NetworkID":"n1","Options":{"wgnet.endpoint":"198.18.42.2:1","wgnet.keepalive":"5"},
+      "IPv4Data":[{"AddressSpace":"","Pool":"10.1.0.0/24","Gateway":"10.1.0.254/24","AuxAddresses":null}],
+      "IPv6Data":null})"
+           "\n");
+  EXPECT_EQ(r, json::parse(R"({"Options":{"wgnet.endpoint":"198.18.42.2:1","wgnet.keepalive":"5",
+      "added":"by-driver"}})"));
+  EXPECT_EQ(d.allocated.network_id, "n1");
+  ASSERT_EQ(d.allocated.ipv4.size(), 1u);
+  EXPECT_EQ(d.allocated.ipv4[0].gateway, "10.1.0.254/24");
+  EXPECT_TRUE(d.allocated.ipv6.empty());
+  EXPECT_EQ(call(d, "/NetworkDriver.AllocateNetwork", R"({"NetworkID":"n2"})"),
+            json::parse(R"({"Options":{"added":"by-driver"}})"));
+  r = call(d, "/NetworkDriver.AllocateNetwork",
+           R"({"NetworkID":"n3","Options":{"wgnet.mtu":1400}})");
+  EXPECT_NE(r["Err"].get<std::string>().find("wgnet.mtu"), std::string::npos);
+  EXPECT_EQ(call(d, "/NetworkDriver.FreeNetwork", R"({"NetworkID":"n1"})"), json::object());
 }
 
 TEST(Api, CreateNetworkAsDockerSendsIt) {

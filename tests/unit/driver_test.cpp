@@ -191,6 +191,22 @@ TEST_F(DriverTest, InvalidNetworkIsRefusedWhole) {
   EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24")), InputError);
 }
 
+// Swarm's manager: the options are checked as each node's CreateNetwork will check them, and
+// passed on unchanged; nothing is recorded (CreateNetwork comes later, on each node).
+TEST_F(DriverTest, AllocateNetworkValidatesAndPassesOptionsOn) {
+  driver::AllocateNetworkRequest r;
+  r.network_id = "swarm1";
+  r.options = network().generic;
+  r.ipv4 = {{"10.0.42.0/24", "10.0.42.254/24"}};
+  EXPECT_EQ(drv->allocate_network(r), r.options);
+  EXPECT_TRUE(state->networks().empty());
+  r.options["wgnet.seed-file"] = "missing";
+  EXPECT_THROW(drv->allocate_network(r), InputError);
+  r.options = {{"wgnet.endpoint", "198.18.42.2:51820"}};
+  EXPECT_THROW(drv->allocate_network(r), InputError);
+  EXPECT_EQ(drv->scope(), "local");
+}
+
 TEST_F(DriverTest, NamesAreUniqueShortAndAvoidHostLinks) {
   host.links.insert("wgnet-abcdef00");  // someone else's link with our first choice
   drv->create_network(network());

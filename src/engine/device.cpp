@@ -194,6 +194,7 @@ int Device::set_listen_port(uint16_t port) {
     open_bind();
   } catch (const std::exception& e) {
     log::warn(std::string("engine: cannot bind the listen port: ") + e.what());
+    listen_port_ = 0;  // as wireguard-go: no socket, and `wg show` says port 0
     return -EADDRINUSE;
   }
   return 0;

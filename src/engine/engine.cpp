@@ -45,10 +45,12 @@ namespace {
 
 // epoll data of the engine's own descriptors; sources count up from kFirstSource.
 constexpr uint64_t kStopId = 1, kWakeId = 2, kTimerId = 3, kFirstSource = 16;
-// Handshake messages one task processes before it yields to the data path (and re-queues).
-constexpr size_t kHandshakesPerTask = 16;
-// Tasks a worker runs between two epoll events.
-constexpr int kTasksPerRound = 4;
+// Handshake messages one task processes before it yields to the data path (and re-queues): a
+// few hundred microseconds of X25519 at most.
+constexpr size_t kHandshakesPerTask = 4;
+// Tasks a worker runs after an I/O event, and when woken for tasks alone.
+constexpr int kTasksAfterEvent = 1;
+constexpr int kTasksWhenIdle = 16;
 
 std::string errno_text(int e) { return std::strerror(e); }
 
@@ -212,6 +214,8 @@ struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
 
   std::atomic<bool> removed{false}, lost{false}, handshakes_posted{false};
   bool uapi_served = false;
+  bool follow_link = false;
+  std::atomic<int> link_up{-1};  // as last seen: -1 unknown, 0 down, 1 up
   // Impl::timers_mu: when this interface is in the timer set, and whether it may still enter it.
   std::optional<Clock::Time> timer_at;
   bool timers_closed = false;
@@ -239,6 +243,8 @@ struct Engine::Impl {
 
   std::mutex tasks_mu;
   std::deque<std::shared_ptr<Interface>> handshake_tasks;
+  std::atomic<unsigned> handshake_runners{0};
+  unsigned max_handshake_runners = 1;  // half the workers, at least one
 
   std::mutex timers_mu;
   std::set<std::pair<Clock::Time, Interface*>> timers;
@@ -274,7 +280,7 @@ struct Engine::Impl {
   void on_tun(Worker& w, Source& s, uint32_t events);
   void on_udp(Worker& w, Source& s);
   void on_netlink();
-  void run_tasks();
+  void run_tasks(int max_tasks);
   void poke() const {
     uint64_t one = 1;
     [[maybe_unused]] auto r = ::write(wake_fd.get(), &one, sizeof one);
@@ -297,7 +303,14 @@ struct Engine::Impl {
   // The netns id (assigned here if it had none) of the namespace `nsfd` refers to.
   int nsid_of(int nsfd);
   // The ifindex and MTU of link `name` in namespace `nsid`.
-  std::optional<std::pair<int, uint32_t>> find_link(int nsid, const std::string& name);
+  struct LinkState {
+    int ifindex = 0;
+    uint32_t mtu = 0;
+    bool up = false;
+  };
+  std::optional<LinkState> find_link(int nsid, const std::string& name);
+  // The link went up or down: so does the device of an interface that follows it.
+  void link_state(Interface& i, bool up);
   void unwatch(Interface& i);  // watch_mu held
 };
 
@@ -351,6 +364,7 @@ Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(o
                                               e.options.on_uapi_removed(name);
                                           });
   const unsigned n = e.options.workers ? e.options.workers : cpus_available();
+  e.max_handshake_runners = std::max(1u, n / 2);
   try {
     for (unsigned i = 0; i < n; i++) {
       auto w = std::make_unique<Worker>(e.options.batch);
@@ -448,7 +462,10 @@ void Engine::Impl::worker_main(Worker& w) {
       if (id == kWakeId) {
         uint64_t v;
         [[maybe_unused]] auto r = ::read(wake_fd.get(), &v, sizeof v);
-      } else if (id == kTimerId) {
+        run_tasks(kTasksWhenIdle);
+        continue;
+      }
+      if (id == kTimerId) {
         on_timer();
       } else if (auto s = lookup(id)) {
         switch (s->kind) {
@@ -464,7 +481,7 @@ void Engine::Impl::worker_main(Worker& w) {
             break;
         }
       }
-      run_tasks();
+      run_tasks(kTasksAfterEvent);
     } catch (const std::exception& e) {
       // Nothing here should throw; if something does, the engine keeps serving the others.
       log::error(std::string("engine: worker: ") + e.what());
@@ -521,22 +538,33 @@ void Engine::Impl::on_udp(Worker& w, Source& s) {
   }
 }
 
-void Engine::Impl::run_tasks() {
-  for (int k = 0; k < kTasksPerRound; k++) {
+void Engine::Impl::run_tasks(int max_tasks) {
+  // Handshakes never take every worker: under a flood of initiations the others keep carrying
+  // packets, and the handshake queue backs up, which is what turns cookie replies on.
+  if (handshake_runners.fetch_add(1) >= max_handshake_runners) {
+    handshake_runners.fetch_sub(1);
+    return;  // the runners poke again when they leave work behind
+  }
+  bool left = false;
+  for (int k = 0; k < max_tasks; k++) {
     std::shared_ptr<Interface> i;
     {
       std::lock_guard lock(tasks_mu);
-      if (handshake_tasks.empty()) return;
+      if (handshake_tasks.empty()) break;
       i = std::move(handshake_tasks.front());
       handshake_tasks.pop_front();
+      left = !handshake_tasks.empty();
     }
     i->handshakes_posted = false;  // arrivals from now on post it again
     if (i->removed) continue;
     i->device->process_handshakes(kHandshakesPerTask);
-    if (i->device->pending_handshakes() > 0) post_handshakes(*i);
+    if (i->device->pending_handshakes() > 0) {
+      post_handshakes(*i);
+      left = true;
+    }
   }
-  std::lock_guard lock(tasks_mu);
-  if (!handshake_tasks.empty()) poke();  // an idle worker may help
+  handshake_runners.fetch_sub(1);
+  if (left) poke();  // an idle worker may go on
 }
 
 void Engine::Impl::post_handshakes(Interface& i) {
@@ -676,6 +704,7 @@ void Engine::add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOpti
     e.detach(*i);  // whatever its device scheduled must not outlive it
     throw;
   }
+  i->follow_link = options.follow_link_state && e.links;
   try {
     i->device->up();
     e.rebind(*i);
@@ -816,7 +845,7 @@ int Engine::Impl::nsid_of(int nsfd) {
   throw SystemError("no netns id for a device's namespace");
 }
 
-std::optional<std::pair<int, uint32_t>> Engine::Impl::find_link(int nsid, const std::string& name) {
+std::optional<Engine::Impl::LinkState> Engine::Impl::find_link(int nsid, const std::string& name) {
   ifinfomsg ifi{};
   netlink::MessageBuilder b(RTM_GETLINK, 0);
   b.fixed(ifi).put_string(IFLA_IFNAME, name);
@@ -833,7 +862,8 @@ std::optional<std::pair<int, uint32_t>> Engine::Impl::find_link(int nsid, const 
     if (m.header.nlmsg_type != RTM_NEWLINK) continue;
     const auto attrs = m.attributes(sizeof(ifinfomsg));
     const auto mtu = netlink::find_attribute(attrs, IFLA_MTU);
-    return std::pair{m.fixed<ifinfomsg>().ifi_index, mtu ? mtu->u32() : 0u};
+    const auto ifi = m.fixed<ifinfomsg>();
+    return LinkState{ifi.ifi_index, mtu ? mtu->u32() : 0u, (ifi.ifi_flags & IFF_UP) != 0};
   }
   return std::nullopt;
 }
@@ -844,6 +874,22 @@ void Engine::Impl::unwatch(Interface& i) {
   if (auto it = watched.find(i.link); it != watched.end()) {
     auto sp = it->second.lock();
     if (!sp || sp.get() == &i) watched.erase(it);
+  }
+}
+
+void Engine::Impl::link_state(Interface& i, bool up) {
+  // Changes only: the device starts up whatever its link says, as wireguard-go's does.
+  const int was = i.link_up.exchange(up ? 1 : 0);
+  if (!i.follow_link || was < 0 || was == (up ? 1 : 0) || i.removed || i.lost) return;
+  try {
+    if (up)
+      i.device->up();
+    else
+      i.device->down();
+    log::debug("engine: " + i.name + (up ? ": up" : ": down"));
+  } catch (const std::exception& e) {
+    // As wireguard-go: the link is up, the device is not (its port is taken); `wg` says so.
+    log::error("engine: " + i.name + ": cannot go up: " + e.what());
   }
 }
 
@@ -872,11 +918,12 @@ void Engine::Impl::locate(const std::shared_ptr<Interface>& i) {
         std::lock_guard lock(watch_mu);
         if (i->removed) return;
         unwatch(*i);
-        i->link = {nsid, link->first};
+        i->link = {nsid, link->ifindex};
         i->watched = true;
         watched[i->link] = i;
       }
-      if (link->second) i->tun->note_mtu(link->second);
+      if (link->mtu) i->tun->note_mtu(link->mtu);
+      link_state(*i, link->up);
     } catch (const std::exception& e) {
       log::debug("engine: " + i->name + ": cannot watch its link: " + e.what());
       return;
@@ -926,6 +973,7 @@ void Engine::Impl::on_netlink() {
         }
         if (auto mtu = netlink::find_attribute(m.attributes(sizeof(ifinfomsg)), IFLA_MTU))
           i->tun->note_mtu(mtu->u32());
+        link_state(*i, (m.fixed<ifinfomsg>().ifi_flags & IFF_UP) != 0);
       }
     } catch (const std::exception& e) {
       log::debug(std::string("engine: netlink: ") + e.what());

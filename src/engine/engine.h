@@ -53,6 +53,10 @@ struct EngineOptions {
 struct AddOptions {
   // Applied before the device goes up (so the configured listen port is the first bound).
   std::optional<wg::DeviceConfig> config;
+  // The device is up from the start, whatever its link says. false: it stays up (wgnetd's
+  // containers). true: it then follows its link (`ip link set down` closes the port and forgets
+  // the sessions, `up` opens it again), as wireguard-go's does (wgnet-engine).
+  bool follow_link_state = false;
   // Serve UAPI_DIR/<name>.sock (when the engine has a uapi_dir).
   bool uapi = true;
   // An already listening UAPI socket to serve instead of creating one (WG_UAPI_FD).

@@ -128,6 +128,23 @@ class Readiness {
   Fd read_, write_;
 };
 
+// What the interface did, for the log at exit (LOG_LEVEL=debug).
+std::string describe(const engine::InterfaceInfo& i) {
+  const auto& c = i.counters;
+  const auto& u = i.udp;
+  return "rx " + std::to_string(u.rx_datagrams) + " datagrams (" + std::to_string(u.rx_dropped) +
+         " dropped), tx " + std::to_string(u.tx_datagrams) + " (" + std::to_string(u.tx_dropped) +
+         " dropped); TUN read " + std::to_string(i.tun.packets_read) + ", written " +
+         std::to_string(i.tun.packets_written) + "; handshakes " +
+         std::to_string(c.handshakes_completed) + ", queue full " +
+         std::to_string(c.handshake_queue_full) + ", cookie replies " +
+         std::to_string(c.cookie_replies_sent) + ", rate limited " +
+         std::to_string(c.rate_limited) + ", failed " + std::to_string(c.handshake_failed) +
+         ", bad mac1 " + std::to_string(c.bad_mac1) + "; decrypt failed " +
+         std::to_string(c.decrypt_failed) + ", replayed " + std::to_string(c.replayed) +
+         ", not allowed " + std::to_string(c.source_not_allowed);
+}
+
 int run(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[1]) == "--version") {
     std::cout << "wgnet-engine v" << WGNET_VERSION
@@ -232,6 +249,7 @@ int run(int argc, char** argv) {
     engine::Engine eng(options);
     engine::AddOptions add;
     add.uapi_listener = std::move(uapi_fd);
+    add.follow_link_state = true;  // as wireguard-go: up while the link is up
     eng.add(ifname, std::move(tun), std::move(add));
     log::debug(ifname + ": device started, UAPI listener started");
     ready.report("OK");
@@ -244,6 +262,7 @@ int run(int argc, char** argv) {
       [[maybe_unused]] auto r = ::read(sigfd.get(), &si, sizeof si);
       log::debug(ifname + ": signal " + std::to_string(si.ssi_signo) + ", shutting down");
     }
+    if (log::enabled(log::Level::kDebug)) log::debug(ifname + ": " + describe(eng.info(ifname)));
     eng.shutdown();
     eng.remove(ifname);  // unlinks the socket; closing the TUN deletes the device
     log::debug(ifname + ": shut down");

@@ -33,7 +33,7 @@ target_link_libraries(wgnet_engine_handshake_load PRIVATE wgnet_engine)
 
 # wgnet-engine as a program, against Debian's wireguard-go and wg: shell tests in namespaces they
 # create and remove themselves (root; skipped with status 77 when a tool is missing).
-foreach(t interop)
+foreach(t interop wg_tools lifecycle flood)
   add_test(NAME engine.${t}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/engine_${t}_test.sh
                    $<TARGET_FILE:wgnet-engine> $<TARGET_FILE:wgnet_engine_handshake_load>)

@@ -18,9 +18,15 @@ WGNETD_BACKEND=auto
 e2e_init e2e_kernel 40 "$@"
 
 # ctr_wg SHORT ARGS...: wireguard-tools in the container's network namespace (kernel devices are
-# configured over generic netlink in the namespace they are in).
-ctr_wg() { nsenter -t "$(dk inspect -f '{{.State.Pid}}' "$(ctr_name "$1")")" -n wg "${@:2}"; }
-ctr_link() { nsenter -t "$(dk inspect -f '{{.State.Pid}}' "$(ctr_name "$1")")" -n ip -d -o link show "${@:2}"; }
+# configured over generic netlink in the namespace they are in). ctr_start records the PID once:
+# under emulation every docker call costs a second or more.
+declare -A CTR_PID=()
+ctr_start() {
+  ctr_run "$@"
+  CTR_PID[$1]="$(dk inspect -f '{{.State.Pid}}' "$(ctr_name "$1")")"
+}
+ctr_wg() { nsenter -t "${CTR_PID[$1]}" -n wg "${@:2}"; }
+ctr_link() { nsenter -t "${CTR_PID[$1]}" -n ip -d -o link show "${@:2}"; }
 host_wireguard_links() { ip -o link show type wireguard | awk -F': ' '{sub(/@.*/, "", $2); print $2}'; }
 # wireguard-go processes other than the hubs': the kernel backend never starts one.
 hub_pids() {
@@ -54,7 +60,7 @@ HUB_PRIVATE_KEY=uJerGr6ehDLKKbl8Rxr+6FMirhk69WC9k3opHMFJmlU= \
 net_create article --subnet 192.168.5.0/30 --gateway 192.168.5.1 \
   -o io.bestov.wg.peer="$HUB_ENDPOINT" -o io.bestov.wg.peerkey="$HUB_PUB" \
   -o io.bestov.wg.seed="$SEED" -o io.bestov.wg.additional="$ADDITIONAL"
-ctr_run a1 article
+ctr_start a1 article
 kernel_device a1 "article"
 assert_eq "a1's kernel device has the article's derived key" "$ARTICLE_CONTAINER_PUB" "$(ctr_wg a1 show wg0 public-key)"
 assert_eq "a1's only peer is the hub, keepalive 25 s" "$HUB_PUB	25" "$(ctr_wg a1 show wg0 persistent-keepalive)"
@@ -70,9 +76,8 @@ seed="$(make_seed_file seed)"
 hub_up hard 51820 10.40.1.254/24 --seed-file "$seed" --psk derived --subnet 10.40.1.0/24 --range 10.40.1.1-10.40.1.9
 net_create hard --subnet 10.40.1.0/24 --gateway 10.40.1.254 -o wgnet.endpoint="$HUB_ENDPOINT" \
   -o wgnet.endpoint-key="$HUB_PUB" -o wgnet.seed-file="$seed" -o wgnet.kdf=hkdf -o wgnet.psk=derived
-ctr_run h1 hard
-ctr_run h2 hard
-for c in h1 h2; do
+ctr_start h1 hard
+for c in h1; do # more containers cost 10-20 s each under emulation
   ip="$(ctr_ip "$c" hard)"
   kernel_device "$c" "hardened"
   assert_eq "$c's kernel device: key derived for $ip" \
@@ -90,24 +95,24 @@ say "---- wgnetd killed: the kernel devices keep working"
 wgnetd_kill
 hub_select hard
 assert_ok "h1 pings the hub while wgnetd is down" ctr_ping h1 10.40.1.254
-assert_ok "the hub pings h2 while wgnetd is down" hub_ping "$(ctr_ip h2 hard)"
+assert_ok "the hub pings h1 while wgnetd is down" hub_ping 10.40.1.1
 hub_select article
 assert_ok "a1 pings the article's hub while wgnetd is down" ctr_ping a1 192.168.5.1
 wgnetd_start
-assert_contains "the restarted wgnetd restores both networks and three endpoints" \
-  "$(last_wgnetd_log)" "restored 2 network(s) and 3 endpoint"
+assert_contains "the restarted wgnetd restores both networks and both endpoints" \
+  "$(last_wgnetd_log)" "restored 2 network(s) and 2 endpoint"
 hub_select hard
-ctr_run h3 hard
+ctr_start h3 hard
 kernel_device h3 "after the restart"
 assert_ok "h3, started after the restart, pings the hub" ctr_ping h3 10.40.1.254
 assert_ok "h1 still pings the hub" ctr_ping h1 10.40.1.254
 
 say "---- cleanup"
-say "docker stop h2"
-dk stop -t 1 "$(ctr_name h2)" >/dev/null
+say "docker stop h1"
+dk stop -t 1 "$(ctr_name h1)" >/dev/null
 assert_eventually "a stopped container's device is gone from every namespace of this host" 20 \
   test -z "$(host_wireguard_links | grep -vxF -f <(printf '%s\n' "$base_links") || true)"
-for c in a1 h1 h2 h3; do dk rm -f "$(ctr_name "$c")" >/dev/null; done
+for c in a1 h1 h3; do dk rm -f "$(ctr_name "$c")" >/dev/null; done
 for n in article hard; do dk network rm "$(net_name "$n")" >/dev/null; done
 assert_empty "no WireGuard link of wgnet's in the host namespace" \
   "$(host_wireguard_links | grep -vxF -f <(printf '%s\n' "$base_links") || true)"

@@ -50,7 +50,10 @@ dockerd_stop_if_started() {
 
 # dockerd_private_start DIR RUN [dockerd options]: starts it (or again, on the same directories),
 # its containerd first when that is not running, and points this shell's docker client at it
-# (DOCKER_HOST). Sets PRIVATE_DOCKERD_PID.
+# (DOCKER_HOST). Sets PRIVATE_DOCKERD_PID. Both run under the command prefix PRIVATE_DOCKERD_WRAP
+# (an array; private_host_create sets it) with dockerd's exec root PRIVATE_DOCKERD_EXEC_ROOT
+# (default RUN/exec).
+PRIVATE_DOCKERD_WRAP=()
 dockerd_private_start() {
   local dir="$1" run="$2" log i
   shift 2
@@ -59,7 +62,7 @@ dockerd_private_start() {
   if ! private_pid_alive "$dir/containerd.pid" containerd; then
     printf 'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s"\n' \
       "$dir/containerd" "$run/containerd-state" "$run/containerd.sock" >"$dir/containerd.toml"
-    containerd --config "$dir/containerd.toml" --log-level warn >>"$dir/containerd.log" 2>&1 &
+    "${PRIVATE_DOCKERD_WRAP[@]}" containerd --config "$dir/containerd.toml" --log-level warn >>"$dir/containerd.log" 2>&1 &
     echo $! >"$dir/containerd.pid"
     for i in $(seq 1 40); do
       [[ -S "$run/containerd.sock" ]] && break
@@ -67,7 +70,8 @@ dockerd_private_start() {
     done
   fi
   echo "---- dockerd start $(date +%T) $*" >>"$log"
-  /usr/sbin/dockerd --data-root "$dir/data" --exec-root "$run/exec" -H "unix://$run/docker.sock" \
+  "${PRIVATE_DOCKERD_WRAP[@]}" /usr/sbin/dockerd --data-root "$dir/data" \
+    --exec-root "${PRIVATE_DOCKERD_EXEC_ROOT:-$run/exec}" -H "unix://$run/docker.sock" \
     --pidfile "$run/docker.pid" --containerd "$run/containerd.sock" --bridge=none \
     --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=false "$@" >>"$log" 2>&1 &
   PRIVATE_DOCKERD_PID=$!
@@ -126,18 +130,62 @@ dockerd_private_remove() {
   local dir="$1" run="$2" id
   if private_pid_alive "$dir/dockerd.pid" dockerd; then
     for id in $("$DOCKER" ps -aq 2>/dev/null); do "$DOCKER" rm -f "$id" >/dev/null 2>&1 || true; done
+    for id in $("$DOCKER" plugin ls -q 2>/dev/null); do
+      "$DOCKER" plugin disable -f "$id" >/dev/null 2>&1 || true
+      "$DOCKER" plugin rm -f "$id" >/dev/null 2>&1 || true
+    done
   fi
   dockerd_private_stop "$dir"
   private_stop "$dir/containerd.pid" containerd
-  # Shims of containers that were running when containerd stopped.
-  local p
+  # Shims of containers (and managed plugins) that were running when containerd stopped, and the
+  # containers' first processes (whose end ends their PID namespace).
+  local p c
   for p in /proc/[0-9]*; do
     if [[ "$(cat "$p/comm" 2>/dev/null)" == containerd-shim* ]] &&
       tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$run/containerd.sock"; then
+      # shellcheck disable=SC2013 # PIDs, separated by spaces
+      for c in $(cat "$p"/task/*/children 2>/dev/null); do kill -KILL "$c" 2>/dev/null || true; done
       kill -KILL "${p#/proc/}" 2>/dev/null || true
     fi
   done
   awk -v d="$dir" -v r="$run" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' /proc/mounts |
     sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir" "$run"
+}
+
+# ---------------------------------------------------------------------------------------------
+# A private dockerd as a host of its own: its own mount namespace (its own /run/docker: sandboxes,
+# managed plugins' sockets) with every mount shared inside it, as systemd makes them at boot, so a
+# managed plugin sees the sandboxes of containers started after it; optionally its own network
+# namespace too. Its data root and sockets stay under the DIR and RUN of dockerd_private_start.
+
+# private_host_create RUN [NETNS]: makes the mount namespace, held by RUN/mnt, and sets
+# PRIVATE_DOCKERD_WRAP (containerd and dockerd start in it, and in the network namespace NETNS,
+# made by `ip netns add`) and PRIVATE_DOCKERD_EXEC_ROOT=/run/docker (sandboxes are
+# /var/run/docker/netns/ID, where a managed plugin's config mounts them from).
+private_host_create() {
+  local run="$1" netns="${2:-}"
+  mkdir -p "$run" /run/docker
+  # `unshare --mount=FILE` binds the namespace on FILE, which must lie on a private mount.
+  if ! mountpoint -q "$run"; then mount --bind "$run" "$run"; fi
+  mount --make-private "$run"
+  touch "$run/mnt"
+  if ! private_host_alive "$run"; then
+    unshare --mount="$run/mnt" --propagation shared true
+    nsenter --mount="$run/mnt" sh -c 'mount -t tmpfs -o mode=0711 wgnet-e2e-docker /run/docker &&
+      mkdir -p /run/docker/netns /run/docker/plugins'
+  fi
+  PRIVATE_DOCKERD_WRAP=(nsenter --mount="$run/mnt")
+  if [[ -n "$netns" ]]; then PRIVATE_DOCKERD_WRAP+=(--net="/run/netns/$netns"); fi
+  PRIVATE_DOCKERD_EXEC_ROOT=/run/docker
+}
+
+# private_host_alive RUN: RUN/mnt holds a mount namespace.
+private_host_alive() { [[ "$(stat -f -c %T "$1/mnt" 2>/dev/null)" == nsfs ]]; }
+
+# private_host_exec RUN CMD...: runs CMD in that host's mount namespace (e.g. to look at its files).
+private_host_exec() {
+  local run="$1"
+  shift
+  nsenter --mount="$run/mnt" "$@"
 }

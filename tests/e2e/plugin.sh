@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# e2e.plugin: wgnet as a managed plugin (scripts/plugin: docker plugin create + enable, as
+# wgnet/wgnet:latest), on a private dockerd in a mount namespace of its own (mounts shared inside it,
+# as on a systemd host; the host's dockerd is not touched). Containers on a wgnet/wgnet:latest
+# network ping the hub. Docker itself is killed (SIGKILL) and restarted:
+#  - without --live-restore: Docker restarts the plugin and sends it Leave/DeleteEndpoint for the
+#    containers that died (a managed plugin is registered when dockerd cleans up); a container with
+#    --restart always comes back and pings the hub; nothing of the others remains;
+#  - with --live-restore: the plugin and a running container's tunnel stay up while dockerd is down
+#    and after; a container killed meanwhile gets Leave/DeleteEndpoint at restart, its device goes.
+# `docker plugin disable` and `docker plugin rm` (and scripts/plugin --remove) refuse while a network
+# uses the plugin; once the network is gone, scripts/plugin --remove removes it.
+# Usage: plugin.sh [WGNET [WGNETD]]
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+e2e_init plugin 40 "$@"
+# On failure, also what dockerd (and the plugin, whose log is dockerd's) said last.
+eval "lib_$(declare -f e2e_diagnostics)"
+e2e_diagnostics() {
+  lib_e2e_diagnostics
+  if [[ -f "$DDIR/dockerd.log" ]]; then
+    echo "----- last 80 lines of $DDIR/dockerd.log" >&2
+    tail -80 "$DDIR/dockerd.log" >&2
+  fi
+}
+
+DDIR="/var/lib/wgnet-e2e/$E2E_PREFIX"
+DRUN="/run/wgnet-e2e/$E2E_PREFIX-docker"
+PLUGIN=wgnet/wgnet:latest
+# What a killed run of this scenario left: its dockerd, containerd, plugin, containers.
+dockerd_private_remove "$DDIR" "$DRUN"
+defer dockerd_private_remove "$DDIR" "$DRUN"
+private_host_create "$DRUN"
+start_docker() {
+  dockerd_private_start "$DDIR" "$DRUN" "$@" || fail "the private dockerd did not start"
+  say "private dockerd (pid $PRIVATE_DOCKERD_PID${*:+, $*}) on $DOCKER_HOST"
+}
+start_docker
+
+# The plugin's seed and state directories (its mounts' sources) are this scenario's.
+PSEEDS="$E2E_TMP/seeds"
+PSTATE="$E2E_TMP/plugin-state"
+mkdir -m 700 "$PSEEDS" "$PSTATE"
+head -c 32 /dev/urandom >"$PSEEDS/seed"
+chmod 600 "$PSEEDS/seed"
+# install_plugin [SETTING...]: scripts/plugin, this build's wgnetd.
+# shellcheck disable=SC2120 # called with and without settings
+install_plugin() {
+  WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --dir "$E2E_TMP/plugin" "$@"
+}
+SETTINGS=(seeds.source="$PSEEDS" state.source="$PSTATE" WGNETD_BACKEND=external WGNETD_LOG_LEVEL=debug)
+t0=$SECONDS
+assert_ok "scripts/plugin builds and installs $PLUGIN" install_plugin "${SETTINGS[@]}"
+say "  (took $((SECONDS - t0)) s)"
+assert_eq "$PLUGIN is enabled" true "$(dk plugin inspect -f '{{.Enabled}}' "$PLUGIN")"
+# shellcheck disable=SC2119 # no settings: the installed ones stay
+out="$(install_plugin 2>&1)"
+assert_contains "scripts/plugin again: nothing to do" "$out" "is installed and enabled"
+plugin_id="$(dk plugin inspect -f '{{.Id}}' "$PLUGIN")"
+# The plugin's log is dockerd's, one line per call at debug level, tagged with the plugin's id.
+plugin_calls() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -oE '/NetworkDriver\.[A-Za-z]+ -> [0-9]+' || true; }
+
+build_image
+SEED="$PSEEDS/seed"
+HUB_IP=10.40.0.254
+hub_up hub 51820 "$HUB_IP/24" --seed-file "$SEED" --subnet 10.40.0.0/24 --range 10.40.0.1-10.40.0.30
+E2E_DRIVER="$PLUGIN"
+net_create net --subnet 10.40.0.0/24 --gateway "$HUB_IP" -o wgnet.endpoint="$HUB_ENDPOINT" \
+  -o wgnet.endpoint-key="$HUB_PUB" -o wgnet.seed-file=seed
+assert_eq "the network's driver is the plugin" "$PLUGIN" \
+  "$(dk network inspect -f '{{.Driver}}' "$(net_name net)")"
+
+# run SHORT [docker run options]: a container on the network.
+run() {
+  local name out
+  name="$(ctr_name "$1")"
+  shift
+  defer ctr_rm "$name"
+  out="$(dk run -d --name "$name" --label "wgnet-e2e=$E2E_PREFIX" --network "$(net_name net)" "$@" \
+    "$E2E_IMAGE" sleep 3600 2>&1)" || fail "docker run $name failed: $out"
+}
+# The device of a container's endpoint, named after the endpoint's ID.
+ifname_of() {
+  local ep
+  ep="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$(net_name net)\").EndpointID}}" "$(ctr_name "$1")")"
+  echo "wgnet-${ep:0:8}"
+}
+# The wireguard-go serving IFNAME (the external backend: one process per device), by PID.
+wg_go_pid() { wgnet_wg_go_procs | awk -v i="$1" '$2 == i {print $1}'; }
+# ifnames of the wireguard-go processes running now, sorted, on one line.
+wg_go_ifnames() { wgnet_wg_go_procs | awk '{print $2}' | sort | xargs; }
+running() { [[ "$(dk inspect -f '{{.State.Running}}' "$(ctr_name "$1")")" == "$2" ]]; }
+reaches_hub() {
+  local c="$1" ip
+  ip="$(ctr_ip "$c" net)"
+  assert_ok "$c ($ip) pings the hub" ctr_ping "$c" "$HUB_IP"
+  assert_ok "the hub pings $c" hub_ping "$ip"
+}
+
+run c1 --restart always
+run c2
+for c in c1 c2; do reaches_hub "$c"; done
+assert_eq "inside c1: lo and wg0 only" "lo wg0" \
+  "$(ctr_exec c1 ip -o link | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort | xargs)"
+key1="$("$WGNET" keys derive --seed-file "$SEED" "$(ctr_ip c1 net)" | "$WGNET" keys pub)"
+assert_ne "the hub has a handshake with c1's derived key" "" "$(hub_peer_field "$key1" latest-handshakes | grep -v '^0$' || true)"
+dev1="$(ifname_of c1)" dev2="$(ifname_of c2)"
+assert_ne "c1's device has its wireguard-go (in the plugin)" "" "$(wg_go_pid "$dev1")"
+assert_ne "c2's device has its wireguard-go (in the plugin)" "" "$(wg_go_pid "$dev2")"
+# The plugin sees the sandboxes of containers started after it (the netns mount propagates into
+# it): else it would take their tunnels for dead. Its wgnetd is the parent of the wireguard-go.
+plugin_pid="$(awk '/^PPid:/ {print $2}' "/proc/$(wg_go_pid "$dev2")/status")"
+sandbox2="$(dk inspect -f '{{.NetworkSettings.SandboxKey}}' "$(ctr_name c2)")"
+assert_eq "inside the plugin, c2's sandbox $sandbox2 is its network namespace" nsfs \
+  "$(stat -f -c %T "/proc/$plugin_pid/root$sandbox2")"
+
+# Docker's own refusals while a network uses the plugin.
+assert_fails "docker plugin disable refuses while the network uses it" dk plugin disable "$PLUGIN"
+assert_fails "docker plugin rm refuses while the network uses it" dk plugin rm "$PLUGIN"
+out="$(WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --remove 2>&1)" && fail "scripts/plugin --remove succeeded while in use: $out"
+assert_contains "scripts/plugin --remove refuses too, and says why" "$out" "in use"
+assert_eq "the plugin is still enabled" true "$(dk plugin inspect -f '{{.Enabled}}' "$PLUGIN")"
+
+# --- dockerd killed, restarted without --live-restore --------------------------------------
+# calls_since_mark METHOD N: the plugin answered METHOD at least N times since $mark (a log line).
+calls_since_mark() {
+  local n
+  n="$(tail -n +"$((mark + 1))" "$DDIR/dockerd.log" | grep -F "plugin=$plugin_id" |
+    grep -cE "/NetworkDriver\.$1 -> 200" || true)"
+  ((n >= $2))
+}
+mark="$(wc -l <"$DDIR/dockerd.log")"
+dockerd_private_kill
+say "dockerd killed; starting it again without --live-restore"
+t0=$SECONDS
+start_docker
+assert_eventually "c1 (--restart always) is running again" 60 running c1 true
+say "  (dockerd and c1 back after $((SECONDS - t0)) s)"
+assert_eq "c2 (no restart policy) is not running" false "$(dk inspect -f '{{.State.Running}}' "$(ctr_name c2)")"
+assert_eventually "Docker sent Leave for both containers that died" 30 calls_since_mark Leave 2
+assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 2
+say "  calls to the plugin since the restart: $(tail -n +"$((mark + 1))" "$DDIR/dockerd.log" | grep -F "plugin=$plugin_id" | grep -oE '/NetworkDriver\.[A-Za-z]+' | sort | uniq -c | xargs)"
+reaches_hub c1
+dev1b="$(ifname_of c1)"
+only_device() { [[ "$(wg_go_ifnames)" == "$1" ]]; }
+assert_eventually "c2's device and wireguard-go are gone; c1 has a new one" 30 only_device "$dev1b"
+
+# --- dockerd killed, restarted with --live-restore -----------------------------------------
+dockerd_private_stop "$DDIR"
+start_docker --live-restore
+assert_eventually "c1 is running again" 60 running c1 true
+run c3
+run c4
+for c in c1 c3 c4; do reaches_hub "$c"; done
+dev3="$(ifname_of c3)" dev4="$(ifname_of c4)"
+pid3="$(wg_go_pid "$dev3")"
+ip3="$(ctr_ip c3 net)"
+pid4="$(dk inspect -f '{{.State.Pid}}' "$(ctr_name c4)")"
+mark="$(wc -l <"$DDIR/dockerd.log")"
+dockerd_private_kill
+say "dockerd killed (live-restore); killing c4's process (pid $pid4) while dockerd is down"
+kill -KILL "$pid4"
+assert_ok "while dockerd is down, the hub still reaches c3 through its tunnel" hub_ping "$ip3"
+start_docker --live-restore
+assert_eq "c3 is still running" true "$(dk inspect -f '{{.State.Running}}' "$(ctr_name c3)")"
+assert_ok "c3 pings the hub after dockerd came back" ctr_ping c3 "$HUB_IP"
+assert_eq "c3 kept its device and wireguard-go" "$pid3" "$(wg_go_pid "$dev3")"
+assert_eventually "Docker sent Leave for c4, killed while it was down" 30 calls_since_mark Leave 1
+assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 1
+no_wg_go() { [[ -z "$(wg_go_pid "$1")" ]]; }
+assert_eventually "c4's device and wireguard-go are gone" 30 no_wg_go "$dev4"
+
+# --- teardown: nothing remains; then the plugin can go ----------------------------------------
+dk rm -f "$(ctr_name c1)" "$(ctr_name c2)" "$(ctr_name c3)" "$(ctr_name c4)" >/dev/null
+assert_eventually "no wireguard-go of the plugin remains" 30 only_device ""
+assert_empty "no wgnet device or TUN device in the host namespace" "$(e2e_new_leftovers)"
+net_rm "$(net_name net)"
+assert_ok "scripts/plugin --remove removes the plugin once no network uses it" \
+  env WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --remove
+assert_fails "docker plugin inspect: gone" dk plugin inspect "$PLUGIN"
+say "calls the plugin served: $(plugin_calls | sed 's/ -> .*//' | sort | uniq -c | xargs)"

@@ -13,6 +13,7 @@ namespace wgnet::log {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::atomic<bool> g_info_to_stdout{false};
 std::mutex g_mutex;
 const char* name(Level l) {
   switch (l) {
@@ -36,6 +37,7 @@ Level parse_level(std::string_view text, std::string_view what) {
 }
 
 void set_level(Level level) { g_level = static_cast<int>(level); }
+void set_info_to_stdout(bool on) { g_info_to_stdout = on; }
 bool enabled(Level level) { return static_cast<int>(level) >= g_level; }
 
 std::string escape(std::string_view message) {
@@ -65,10 +67,11 @@ void write(Level level, std::string_view raw) {
   gmtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::FILE* out = g_info_to_stdout && level < Level::kWarn ? stdout : stderr;
   std::lock_guard lock(g_mutex);
-  std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms), name(level),
+  std::fprintf(out, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(ms), name(level),
                static_cast<int>(message.size()), message.data());
-  std::fflush(stderr);
+  std::fflush(out);
 }
 
 }  // namespace wgnet::log

@@ -13,6 +13,9 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 Level parse_level(std::string_view text, std::string_view what);
 void set_level(Level level);
 bool enabled(Level level);
+// With `on`, debug and info lines go to stdout (warn and error stay on stderr): dockerd logs a
+// managed plugin's stdout at its level info and its stderr at level error.
+void set_info_to_stdout(bool on);
 // Writes one line: control characters in `message` (a newline in a request field, an escape
 // sequence) are escaped as \xNN, so nobody can forge or hide log lines.
 void write(Level level, std::string_view message);

@@ -58,6 +58,8 @@ out="$(install_plugin 2>&1)"
 assert_contains "scripts/plugin again: nothing to do" "$out" "is installed and enabled"
 plugin_id="$(dk plugin inspect -f '{{.Id}}' "$PLUGIN")"
 # The plugin's log is dockerd's, one line per call at debug level, tagged with the plugin's id.
+info_line() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -q 'level=info msg=".* info serving driver'; }
+assert_eventually "dockerd logs the plugin's info lines at level info (WGNETD_LOG_INFO_TO_STDOUT)" 10 info_line
 plugin_calls() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -oE '/NetworkDriver\.[A-Za-z]+ -> [0-9]+' || true; }
 
 build_image

@@ -139,6 +139,7 @@ defer quietly ndk 1 service rm "$SVC"
 t0=$SECONDS
 assert_ok "docker service create: 4 replicas, at most 2 per node" ndk 1 service create --detach \
   --name "$SVC" --network "$NET" --replicas 4 --replicas-max-per-node 2 --no-resolve-image --stop-grace-period 1s \
+  --endpoint-mode dnsrr \
   --label "wgnet-e2e=$E2E_PREFIX" "$E2E_IMAGE" sleep 3600
 
 # tasks_on N: "CONTAINER IP" of each running task of the service on node N.
@@ -179,6 +180,12 @@ check_tasks 2
 key="$("$WGNET" keys derive --seed-file "$SEED_MASTER" "$(tasks_on 2 | awk 'NR == 1 {print $2}')" | "$WGNET" keys pub)"
 assert_ne "the hub has a handshake with a node-2 task's key derived from the seed" "" \
   "$(hub_peer_field "$key" latest-handshakes | grep -v '^0$' || true)"
+
+# Service discovery (--endpoint-mode dnsrr): the service's name resolves to its tasks' addresses.
+first="$(tasks_on 1 | awk 'NR == 1 {print $1}')"
+resolved="$(ndk 1 exec "$first" busybox nslookup "$SVC" 2>&1 | awk '/^Address/ {print $NF}' | grep '^10\.41\.0\.' | sort | xargs)"
+assert_eq "a task resolves the service's name to the 4 tasks' addresses" \
+  "$( (tasks_on 1; tasks_on 2) | awk '{print $2}' | sort | xargs)" "$resolved"
 
 # Scale up: the hub already knows every address of the subnet.
 t0=$SECONDS

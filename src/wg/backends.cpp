@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "util/error.h"
+#include "wg/engine_backend.h"
 #include "wg/external.h"
 #include "wg/kernel.h"
 
@@ -23,13 +24,11 @@ const std::vector<Kind>& kinds() {
   static const std::vector<Kind> table = {
       {"kernel", [](const BackendOptions&, std::string* why) { return kernel_wireguard_available(why); },
        [](const BackendOptions&) { return std::make_unique<KernelBackend>(); }},
-      {"engine",
-       [](const BackendOptions&, std::string* why) {
-         *why = "the embedded engine is not part of this build yet; use external (wireguard-go) "
-                "or kernel";
-         return false;
-       },
-       nullptr},
+      {"engine", [](const BackendOptions&, std::string* why) { return EngineBackend::available(why); },
+       [](const BackendOptions& o) {
+         return std::make_unique<EngineBackend>(
+             EngineBackend::Options{o.uapi_dir, o.engine_workers, o.engine_test_timings});
+       }},
       {"external",
        [](const BackendOptions& o, std::string* why) {
          return ExternalBackend::program_available(o.external_program, why);

@@ -15,6 +15,9 @@ namespace wgnet::wg {
 struct BackendOptions {
   std::string external_program = "wireguard-go";
   std::string log_dir;  // per-device logs of external programs
+  unsigned engine_workers = 0;         // the engine's worker threads; 0: one per CPU
+  std::string engine_test_timings;     // tests only: shortened protocol timers of the engine
+  std::string uapi_dir = "/var/run/wireguard";  // where engine devices' UAPI sockets go
 };
 
 // The names a user may give (--backend, wgnet.backend): "auto" and every backend of the table.

@@ -1,0 +1,60 @@
+// The `engine` backend: wgnet's own userspace WireGuard inside wgnetd. One engine (a fixed pool of
+// workers) serves every device: a persistent TUN created in the host namespace, where its UDP
+// socket stays after Docker moves the link into a container. The TUN carries its wgnet name as its
+// alias, so after a restart it is found again inside the container's namespace, renamed or not.
+#pragma once
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/engine.h"
+#include "wg/backend.h"
+
+namespace wgnet::wg {
+
+class EngineBackend final : public Backend {
+ public:
+  struct Options {
+    std::string uapi_dir = "/var/run/wireguard";  // `wg` works on every engine device
+    unsigned workers = 0;                         // 0: one per CPU
+    std::string test_timings;  // tests only: shortened protocol timers (engine::parse_timings)
+  };
+  explicit EngineBackend(Options options);
+  ~EngineBackend() override;
+
+  std::string name() const override { return "engine"; }
+  // wgnetd itself serves them: while it is down they carry nothing (fail closed), and a
+  // restarted wgnetd re-attaches them (adopt).
+  bool devices_outlive_daemon() const override { return false; }
+  // The handle is the UDP port the device listens on ("port=N"), reused after a restart so the
+  // hub's idea of the container's endpoint stays right.
+  std::string create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
+  void configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) override;
+  void remove(const DeviceRef& device) override;
+  bool exists(const DeviceRef& device) override;
+  DeviceStatus status(const DeviceRef& device) override;
+  // Re-attaches a persistent TUN left by an earlier wgnetd (inside device.netns when set), opens
+  // its UDP socket again on the recorded port and applies `config`. False when the TUN is gone or
+  // there is no configuration to serve it with.
+  bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
+             uint32_t mtu) override;
+  void on_lost(LostHandler handler) override;
+
+  // Whether this host can make TUN devices (/dev/net/tun opens).
+  static bool available(std::string* why);
+
+ private:
+  engine::TunOptions tun_options(const std::string& ifname, uint32_t mtu) const;
+  void lost(const std::string& ifname, const std::string& why);
+  // Deletes the TUN link tagged `ifname`, in `netns` (a namespace file) or the host namespace.
+  static void delete_link(const std::string& ifname, const std::string& netns);
+
+  std::mutex mutex_;
+  LostHandler lost_;
+  int handlers_running_ = 0;
+  std::condition_variable handler_done_;
+  std::unique_ptr<engine::Engine> engine_;  // last: its threads call lost()
+};
+
+}  // namespace wgnet::wg

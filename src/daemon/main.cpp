@@ -31,6 +31,7 @@ struct Settings {
   std::string seed_dir = "/etc/wgnet";
   std::string backend = "auto";
   std::string log_level = "info";
+  bool log_info_to_stdout = false;
   std::string wireguard_go = "wireguard-go";
   double sweep_interval = 10;  // seconds
   unsigned handler_timeout = 60;  // seconds
@@ -47,6 +48,7 @@ bool is_cheap_call(std::string_view target) {
 int serve(const Settings& s) {
   using namespace wgnet;
   log::set_level(log::parse_level(s.log_level, "--log-level"));
+  log::set_info_to_stdout(s.log_info_to_stdout);
   ::umask(077);  // state files, logs and the socket are for root only
   disable_core_dumps();
 
@@ -147,6 +149,10 @@ int main(int argc, char** argv) {
                  "without wgnet.backend")
       ->capture_default_str();
   app.add_option("--log-level", s.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_flag(
+      "--log-info-to-stdout", s.log_info_to_stdout,
+      "debug and info lines to stdout, warn and error to stderr (a managed plugin: dockerd "
+      "logs its stdout at level info, its stderr at level error)");
   app.add_option("--wireguard-go", s.wireguard_go, "the userspace program of the external backend")
       ->capture_default_str();
   app.add_option("--sweep-interval", s.sweep_interval,
@@ -169,7 +175,7 @@ int main(int argc, char** argv) {
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).
   for (CLI::Option* o : app.get_options()) {
     std::string name = o->get_single_name();
-    if (o->get_items_expected_max() == 0 || name == "help") continue;
+    if (name == "help" || name == "version") continue;
     std::string env = "WGNETD_";
     for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
     o->envname(env);

@@ -210,10 +210,11 @@ struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
   std::shared_ptr<Source> tun_source;
   std::vector<std::shared_ptr<Source>> udp_sources;
   std::shared_ptr<Bind> registered_bind;
-  std::mutex reader_mu;  // the serial stage of receiving: one Bind, two sockets
+  std::mutex reader_mu;      // the serial stage of receiving: one Bind, two sockets
+  std::mutex tun_reader_mu;  // the serial stage of sending (see on_tun)
 
   std::atomic<bool> removed{false}, lost{false}, handshakes_posted{false};
-  bool uapi_served = false;
+  std::atomic<bool> uapi_served{false};
   bool follow_link = false;
   std::atomic<int> link_up{-1};  // as last seen: -1 unknown, 0 down, 1 up
   // Impl::timers_mu: when this interface is in the timer set, and whether it may still enter it.
@@ -496,21 +497,27 @@ void Engine::Impl::on_tun(Worker& w, Source& s, uint32_t events) {
     w.out.wait();  // the buffers of its last batch may still wait in a peer's queue
     auto packets = w.tun_pool.reset();
     size_t n = 0;
-    try {
-      n = i.tun->read(packets);
-    } catch (const DeviceGone& e) {
-      device_lost(i, e.what());
-      return;
-    } catch (const std::exception& e) {
-      if (events & (EPOLLERR | EPOLLHUP)) {
-        device_lost(i, e.what());
-        return;
+    bool more = false;
+    std::string gone;
+    {
+      // EPOLLONESHOT already makes this the only reader; the lock (never contended) also says so
+      // to ThreadSanitizer, which cannot see the kernel's ordering.
+      std::lock_guard serial(i.tun_reader_mu);
+      try {
+        n = i.tun->read(packets);
+      } catch (const DeviceGone& e) {
+        gone = e.what();
+      } catch (const std::exception& e) {
+        if (events & (EPOLLERR | EPOLLHUP))
+          gone = e.what();
+        else
+          log::warn("engine: " + i.name + ": " + e.what());
       }
-      log::warn("engine: " + i.name + ": " + e.what());
+      // Segments of a super-packet left over: read on without waiting (the fd will not signal).
+      more = n > 0 && i.tun->has_pending();
+      if (n) i.device->prepare_outbound(packets.first(n), w.out);
     }
-    // Segments of a super-packet left over: read on without waiting (the fd will not signal).
-    const bool more = n > 0 && i.tun->has_pending();
-    if (n) i.device->prepare_outbound(packets.first(n), w.out);
+    if (!gone.empty()) return device_lost(i, gone);
     if (!more) rearm(s);  // the next batch may be read by another worker while we encrypt
     if (n) {
       i.device->encrypt(w.out);
@@ -695,6 +702,7 @@ void Engine::add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOpti
   if (e.find(name)) throw InputError("engine: interface " + name + " exists");
   auto i =
       std::make_shared<Interface>(e, name, std::move(tun), *e.binds, e.clock, e.options.device);
+  i->follow_link = options.follow_link_state && e.links;  // before anyone else can see it
   try {
     if (options.config) i->device->apply(*options.config);
     std::unique_lock lock(e.ifaces_mu);
@@ -704,7 +712,6 @@ void Engine::add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOpti
     e.detach(*i);  // whatever its device scheduled must not outlive it
     throw;
   }
-  i->follow_link = options.follow_link_state && e.links;
   try {
     i->device->up();
     e.rebind(*i);

@@ -62,7 +62,6 @@ struct NsId {
   dev_t dev = 0;
   ino_t ino = 0;
   bool operator==(const NsId&) const = default;
-  bool operator<(const NsId& o) const { return std::tie(dev, ino) < std::tie(o.dev, o.ino); }
 };
 
 std::optional<NsId> ns_of_fd(int fd) {

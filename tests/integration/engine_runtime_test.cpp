@@ -390,7 +390,7 @@ TEST_F(EngineRuntime, DeletedLinkOrDestroyedNamespaceIsReportedOnce) {
         std::lock_guard lock(mu);
         return lost.size() == 2 && lost[1] == "ns";
       },
-      5s));
+      15s));  // the kernel tears namespaces down asynchronously
   std::lock_guard lock(mu);
   EXPECT_EQ(lost.size(), 2u);
 }

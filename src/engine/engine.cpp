@@ -887,15 +887,26 @@ void Engine::Impl::link_state(Interface& i, bool up) {
   // Changes only: the device starts up whatever its link says, as wireguard-go's does.
   const int was = i.link_up.exchange(up ? 1 : 0);
   if (!i.follow_link || was < 0 || was == (up ? 1 : 0) || i.removed || i.lost) return;
-  try {
-    if (up)
+  if (!up) {
+    i.device->down();
+    log::debug("engine: " + i.name + ": down");
+    return;
+  }
+  // The port may still be held for a moment by a worker finishing a batch on the old socket.
+  for (int attempt = 0;; attempt++) {
+    try {
       i.device->up();
-    else
-      i.device->down();
-    log::debug("engine: " + i.name + (up ? ": up" : ": down"));
-  } catch (const std::exception& e) {
-    // As wireguard-go: the link is up, the device is not (its port is taken); `wg` says so.
-    log::error("engine: " + i.name + ": cannot go up: " + e.what());
+      log::debug("engine: " + i.name + ": up");
+      return;
+    } catch (const std::exception& e) {
+      if (attempt < 3) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      // As wireguard-go: the link is up, the device is not (its port is taken); `wg` says so.
+      log::error("engine: " + i.name + ": cannot go up: " + e.what());
+      return;
+    }
   }
 }
 

@@ -107,6 +107,14 @@ CONF
   up b "qb$TAG" 10.98.0.2/24
   ping_ok a 10.98.0.2 || fail "ping through the wg-quick interface"
   [[ $(nsx a wg show "q$TAG" listen-port) == 51501 ]] || fail "wg-quick's ListenPort"
+  # As wireguard-go, the device follows its link: down closes the port and forgets the session,
+  # up opens it again and the tunnel comes back with a new handshake.
+  ip -n "$TAG-a" link set "q$TAG" down
+  for _ in $(seq 40); do [[ -z $(nsx a ss -Hun 'sport = 51501') ]] && break; sleep 0.05; done
+  [[ -z $(nsx a ss -Hun 'sport = 51501') ]] || fail "port still open with the link down"
+  ip -n "$TAG-a" link set "q$TAG" up
+  ip -n "$TAG-a" route replace 10.98.0.0/24 dev "q$TAG"
+  ping_ok a 10.98.0.2 || fail "ping after the link went down and up"
   nsx a env WG_QUICK_USERSPACE_IMPLEMENTATION="$ENGINE" wg-quick down "$conf" ||
     fail "wg-quick down"
   gone "$pid" "q$TAG"

@@ -22,6 +22,12 @@ e2e_diagnostics() {
     echo "----- last 80 lines of $DDIR/dockerd.log" >&2
     tail -80 "$DDIR/dockerd.log" >&2
   fi
+  local f
+  for f in "${PSTATE:-/nonexistent}"/logs/*.log; do
+    [[ -f "$f" ]] || continue
+    echo "----- $f (a device's wireguard-go)" >&2
+    tail -15 "$f" >&2
+  done
 }
 
 DDIR="/var/lib/wgnet-e2e/$E2E_PREFIX"

@@ -225,3 +225,5 @@ deleted_on() { grep -q '/NetworkDriver.DeleteNetwork -> 200' "$(node_dir "$1")/d
 assert_eventually "node 2 deleted the network when its last task went" 30 deleted_on 2
 assert_ok "docker network rm (manager)" ndk 1 network rm "$NET"
 assert_eventually "node 1 deleted it too" 30 deleted_on 1
+freed() { grep -q '/NetworkDriver.FreeNetwork -> 200' "$(node_dir 1)/dockerd.log"; }
+assert_eventually "and, being the manager, freed it (FreeNetwork)" 30 freed

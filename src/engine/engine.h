@@ -89,6 +89,10 @@ class Engine {
   // lives in (util/netns), e.g. a persistent device re-attached after a restart. The device goes
   // up at once: its UDP socket opens in the engine's namespace, on config's listen port or a free
   // one. Throws (SystemError, InputError for a taken name) and leaves nothing registered.
+  // Note: an open /dev/net/tun keeps the namespace it was opened in alive (the kernel's TUN socket
+  // holds it). A device created in the host namespace and moved into a container is deleted with
+  // the container's namespace (on_lost fires); one re-attached from inside the container keeps
+  // that namespace alive while the engine holds it: remove() it when the container goes.
   void add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOptions options = {});
   // Stops the interface's I/O, destroys its device and closes its TUN (a persistent TUN device
   // stays) and its sockets. Returns once that is done (from an engine thread: possibly before).

@@ -1,4 +1,5 @@
-// `wgnet keys derive|pub|psk` and `wgnet hub config`.
+// `wgnet keys derive|pub|psk` and `wgnet hub config`; `hub sync` and `status` live in files of
+// their own.
 #include "cli/commands.h"
 
 #include <unistd.h>
@@ -6,6 +7,8 @@
 #include <iostream>
 #include <iterator>
 
+#include "cli/hub_sync.h"
+#include "cli/status.h"
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "keys/hub.h"
@@ -44,6 +47,7 @@ void print_key(const crypto::Key& k) {
 Commands::Commands(CLI::App& app) {
   add_keys(app);
   add_hub(app);
+  add_status_command(app, selected_);
 }
 
 int Commands::run() { return selected_ ? selected_() : 2; }
@@ -89,53 +93,27 @@ void Commands::add_hub(CLI::App& app) {
   hub->require_subcommand(1);
   auto* config =
       hub->add_subcommand("config", "print the hub's configuration: one peer per address");
-  derive_.add_to(*config);
-  config->add_option("--subnet", subnet_, "the network's subnet, CIDR")->required();
-  config->add_option("--range", range_, "only addresses FIRST-LAST of the subnet");
-  config->add_option("--psk", psk_, "'derived' adds each peer's derived preshared key; 'off'")
-      ->capture_default_str();
+  hub_.add_to(*config, "the hub's own tunnel address, CIDR (skipped as a peer; wg-quick Address)");
   config->add_option("--format", format_, "wg-quick, wg (for `wg setconf`) or json")
       ->capture_default_str();
   config->add_option("--private-key-file", private_key_file_,
                      "the hub's private key (base64), for the [Interface] section");
   config->add_option("--listen-port", listen_port_,
                      "the hub's UDP port, for the [Interface] section");
-  config->add_option("--address", hub_address_,
-                     "the hub's own tunnel address, CIDR (skipped as a peer; wg-quick Address)");
-  config->add_option("--threads", threads_, "threads to derive keys on (0 = all cores)")
-      ->capture_default_str();
   config->callback([this] {
     selected_ = [this] {
-      keys::AddressRange r;
-      r.subnet_what = "--subnet";
-      r.range_what = "--range";
-      auto subnet = Cidr::parse(subnet_);
-      if (!subnet)
-        throw InputError("--subnet: '" + subnet_ +
-                         "' is not a subnet; expected CIDR such as 10.0.42.0/24 or fd00::/112");
-      r.subnet = *subnet;
-      if (!range_.empty()) std::tie(r.first, r.last) = keys::parse_range(range_, "--range");
-      if (r.first && r.first->is_v4() != subnet->address().is_v4())
-        throw InputError("--range: the addresses are not of the subnet's family");
+      keys::AddressRange r = hub_.address_range();
       keys::HubInterface iface;
-      if (!hub_address_.empty()) {
-        auto a = Cidr::parse(hub_address_);
-        if (!a)
-          throw InputError("--address: '" + hub_address_ +
-                           "' is not an address; expected CIDR such as 10.0.42.254/24");
-        iface.address = *a;
-        r.skip.push_back(a->address());
-      }
+      iface.address = hub_.parsed_hub_address();
       if (listen_port_ != -1) {
         if (listen_port_ < 1 || listen_port_ > 65535)
           throw InputError("--listen-port: " + std::to_string(listen_port_) +
                            " is not a port; expected 1-65535");
         iface.listen_port = static_cast<uint16_t>(listen_port_);
       }
-      if (psk_ != "derived" && psk_ != "off")
-        throw InputError("--psk: '" + psk_ + "' is not known; expected 'derived' or 'off'");
+      bool with_psk = hub_.with_psk();
       auto format = keys::parse_hub_format(format_, "--format");
-      auto d = derive_.make_deriver();
+      auto d = hub_.derive.make_deriver();
       if (!private_key_file_.empty()) {
         auto raw = keys::read_secret_file(private_key_file_, "--private-key-file", 4096, warn);
         iface.private_key =
@@ -143,14 +121,14 @@ void Commands::add_hub(CLI::App& app) {
                           "--private-key-file");
       }
       auto addresses = keys::enumerate_addresses(r);
-      bool with_psk = psk_ == "derived";
       if (with_psk && !addresses.empty()) d.preshared_key(addresses.front());  // validates the seed
       std::ios::sync_with_stdio(false);
-      keys::write_hub_config(std::cout, d, addresses, with_psk, format, iface, threads_);
+      keys::write_hub_config(std::cout, d, addresses, with_psk, format, iface, hub_.threads);
       std::cout.flush();
       return std::cout ? 0 : 1;
     };
   });
+  add_hub_sync_command(*hub, selected_);
 }
 
 }  // namespace wgnet::cli

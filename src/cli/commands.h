@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/derive_options.h"
+#include "cli/hub_options.h"
 
 namespace wgnet::cli {
 
@@ -22,9 +23,9 @@ class Commands {
   DeriveOptions derive_;
   std::string address_;
   // hub config
-  std::string subnet_, range_, psk_ = "off", format_ = "wg-quick", private_key_file_, hub_address_;
+  HubPeerOptions hub_;
+  std::string format_ = "wg-quick", private_key_file_;
   int listen_port_ = -1;
-  unsigned threads_ = 0;
 };
 
 }  // namespace wgnet::cli

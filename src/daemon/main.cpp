@@ -1,5 +1,6 @@
-// `wgnetd`: the Docker network plugin. Wires the HTTP server to the driver, restores state,
-// and shuts down cleanly on SIGTERM/SIGINT (devices stay: containers keep their tunnels).
+// `wgnetd`: the Docker network plugin. Wires the HTTP server to the driver, restores state, serves
+// the admin socket and metrics, and shuts down cleanly on SIGTERM/SIGINT (devices stay:
+// containers keep their tunnels).
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -10,12 +11,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string_view>
 #include <thread>
 
+#include "daemon/admin.h"
+#include "daemon/metrics.h"
 #include "driver/api.h"
 #include "driver/driver.h"
 #include "driver/host_linux.h"
+#include "driver/metrics.h"
 #include "driver/state.h"
 #include "http/server.h"
 #include "util/error.h"
@@ -33,8 +38,10 @@ struct Settings {
   std::string log_level = "info";
   bool log_info_to_stdout = false;
   std::string wireguard_go = "wireguard-go";
-  double sweep_interval = 10;  // seconds
-  unsigned handler_timeout = 60;  // seconds
+  double sweep_interval = 10;                               // seconds
+  unsigned handler_timeout = 60;                            // seconds
+  std::string admin_socket = wgnet::admin::kDefaultSocket;  // empty: none
+  std::string metrics;                                      // ADDR:PORT, empty: none
   std::string scope = "local";
 };
 
@@ -43,6 +50,44 @@ struct Settings {
 bool is_cheap_call(std::string_view target) {
   return target == "/Plugin.Activate" || target == "/NetworkDriver.GetCapabilities" ||
          target == "/NetworkDriver.EndpointOperInfo";
+}
+
+// Runs a server's loop on a thread of its own; stops and joins it when destroyed, so nothing the
+// server's handler uses is destroyed while it runs.
+template <typename Server>
+class ServerThread {
+ public:
+  explicit ServerThread(Server& server) : server_(server), thread_([this] { server_.run(); }) {}
+  ~ServerThread() {
+    server_.stop();
+    thread_.join();
+  }
+  ServerThread(const ServerThread&) = delete;
+  ServerThread& operator=(const ServerThread&) = delete;
+
+ private:
+  Server& server_;
+  std::thread thread_;
+};
+
+// The servers that answer people rather than Docker: small, and bounded like the plugin's.
+wgnet::http::ServerOptions side_server_options() {
+  wgnet::http::ServerOptions o;
+  o.handler_threads = 2;
+  o.cheap_threads = 1;
+  o.max_connections = 16;
+  o.max_queued_calls = 16;
+  o.body_limit = 64 * 1024;
+  return o;
+}
+
+// "--metrics ADDR:PORT": a numeric address ("[::]:9586" for IPv6) and a port other than 0.
+wgnet::wg::Endpoint parse_metrics_address(const std::string& text) {
+  auto e = wgnet::wg::Endpoint::parse(text);
+  if (!e || e->port == 0)
+    throw wgnet::InputError("--metrics: '" + text +
+                            "' is not ADDR:PORT; expected e.g. 127.0.0.1:9586 or [::]:9586");
+  return *e;
 }
 
 int serve(const Settings& s) {
@@ -60,6 +105,10 @@ int serve(const Settings& s) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  std::optional<wg::Endpoint> metrics_address;
+  if (!s.metrics.empty()) metrics_address = parse_metrics_address(s.metrics);
+  metrics::Registry registry;
+  driver::register_metrics(registry);
   wg::BackendOptions backend_options;
   backend_options.external_program = s.wireguard_go;
   backend_options.log_dir = s.state_dir + "/logs";
@@ -77,14 +126,19 @@ int serve(const Settings& s) {
   config.default_backend = chosen;
   config.sweep_interval = std::chrono::milliseconds(static_cast<int64_t>(s.sweep_interval * 1000));
   config.scope = s.scope;
+  config.metrics = &registry;
   driver::WgDriver drv(state, backends, host, config);
+  daemon::RequestMetrics request_metrics(registry);
+  daemon::StatusSource status([&drv] { return drv.device_reports(); }, &registry);
+  daemon::add_endpoint_metrics(registry, status, WGNET_VERSION);
 
-  auto handler = [&drv](const http::Request& req) {
+  auto handler = [&drv, &request_metrics](const http::Request& req) {
     auto start = std::chrono::steady_clock::now();
     driver::Reply r = driver::dispatch(drv, req.target, req.body);
+    auto took = std::chrono::steady_clock::now() - start;
+    request_metrics.observe(req.target, r, took);
     if (log::enabled(log::Level::kDebug)) {
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - start);
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(took);
       log::debug(req.target + " -> " + std::to_string(r.status) + " in " +
                  std::to_string(us.count() / 1000.0) + " ms");
     }
@@ -101,9 +155,44 @@ int serve(const Settings& s) {
   // Claiming the socket first makes a second wgnetd on the same socket stop here, before its
   // reconciliation could touch devices the first one serves. Calls wait until run().
   http::UnixServer server(s.socket, handler, http_options);
+  // The admin socket is for people, the plugin socket for Docker: a wgnetd that cannot have its
+  // admin socket (another wgnetd serves that path, a read-only /run) still serves Docker.
+  std::optional<http::UnixServer> admin;
+  if (!s.admin_socket.empty()) {
+    try {
+      admin.emplace(
+          s.admin_socket,
+          [&status, &registry](const http::Request& req) {
+            return daemon::serve_admin(req, status, registry);
+          },
+          side_server_options());
+    } catch (const SystemError& e) {
+      log::error(std::string("no admin socket, so `wgnet status` cannot reach this wgnetd: ") +
+                 e.what() + "; give it another with --admin-socket PATH");
+    }
+  }
+  std::optional<http::TcpServer> metrics_server;
+  if (metrics_address)
+    metrics_server.emplace(
+        metrics_address->address.str(), metrics_address->port,
+        [&registry](const http::Request& req) {
+          if (req.target != "/metrics") return http::plain_error(404, "metrics are at /metrics");
+          return http::Response{200, std::string(metrics::kContentType), registry.render()};
+        },
+        side_server_options());
   drv.restore();
   std::string name = std::filesystem::path(s.socket).stem().string();
   log::info("serving driver '" + name + "' on " + s.socket + " (scope " + s.scope + ")");
+  std::optional<ServerThread<http::UnixServer>> admin_thread;
+  if (admin) {
+    admin_thread.emplace(*admin);
+    log::info("admin socket (wgnet status): " + s.admin_socket);
+  }
+  std::optional<ServerThread<http::TcpServer>> metrics_thread;
+  if (metrics_server) {
+    metrics_thread.emplace(*metrics_server);
+    log::info("metrics: http://" + metrics_address->str() + "/metrics");
+  }
 
   std::atomic<bool> stopping{false};
   std::thread waiter([&] {
@@ -160,6 +249,14 @@ int main(int argc, char** argv) {
                  "(dockerd killed); their devices are removed (0 = never)")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--admin-socket", s.admin_socket,
+                 "unix socket (0600) `wgnet status` asks; '' for none (`wgnet status` also reads "
+                 "WGNETD_ADMIN_SOCKET)")
+      ->capture_default_str();
+  app.add_option("--metrics", s.metrics,
+                 "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9586); "
+                 "off by default")
+      ->type_name("ADDR:PORT");
   app.add_option("--handler-timeout", s.handler_timeout,
                  "seconds a Docker call may take before it is answered with an error, so a "
                  "stuck call never stalls dockerd (the call may still finish)")

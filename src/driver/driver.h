@@ -19,6 +19,7 @@
 #include "driver/hub_resolver.h"
 #include "driver/options.h"
 #include "driver/state.h"
+#include "metrics/registry.h"
 #include "wg/backends.h"
 
 namespace wgnet::driver {
@@ -34,6 +35,15 @@ struct DriverConfig {
   std::chrono::milliseconds sandbox_grace{120000};
   // GetCapabilities' Scope: "local", or "global" for swarm (wgnetd --scope).
   std::string scope = "local";
+  // Where device recoveries and their failures are counted (driver/metrics.h); null: nowhere.
+  metrics::Registry* metrics = nullptr;
+};
+
+// An endpoint with what its device reports now (status.cpp).
+struct DeviceReport {
+  EndpointRecord record;
+  std::optional<wg::DeviceStatus> device;  // unset when it could not be read
+  std::string error;                       // why not
 };
 
 class WgDriver : public Driver {
@@ -63,6 +73,10 @@ class WgDriver : public Driver {
 
   // The endpoints known now (for status reports).
   std::vector<EndpointRecord> endpoints() const { return endpoints_.records(); }
+  // Every endpoint with its device's status, read from its backend (status.cpp): for `wgnet
+  // status` and metrics. Never waits for an operation on an endpoint: one in progress (a Join, a
+  // recovery) is reported without its device.
+  std::vector<DeviceReport> device_reports();
 
   // One pass of the sweeper (tests call it directly): endpoints whose container's namespace is
   // gone lose their device and record.

@@ -3,6 +3,7 @@
 // (fail closed) only for as long as that takes.
 #include "driver/device_config.h"
 #include "driver/driver.h"
+#include "driver/metrics.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -44,6 +45,7 @@ void WgDriver::recover_locked(const EndpointTable::Entry& entry) {
     if (!host_.sandbox_exists(e.sandbox)) {
       // Joined, but Docker has not moved it into the container yet: it will, by its name.
       log::info("endpoint " + short_id(e.endpoint_id) + ": device " + e.ifname + " rebuilt");
+      count_recovery(config_.metrics, e.backend, true);
       return;
     }
     // Docker named it DstPrefix + the lowest free number; the old one is gone, so the same.
@@ -51,9 +53,11 @@ void WgDriver::recover_locked(const EndpointTable::Entry& entry) {
         host_.place_in_sandbox(e.ifname, e.sandbox, "wg", addresses_of(e), routes_for(*options, e));
     log::info("endpoint " + short_id(e.endpoint_id) + ": tunnel restored as " + inside +
               " in its container");
+    count_recovery(config_.metrics, e.backend, true);
   } catch (const std::exception& x) {
     log::error("endpoint " + short_id(e.endpoint_id) + ": cannot restore its tunnel: " + x.what() +
                "; restart the container");
+    count_recovery(config_.metrics, e.backend, false);
     try {
       backend.remove({e.ifname, e.handle, ""});
     } catch (const std::exception&) {

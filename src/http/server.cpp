@@ -1,11 +1,16 @@
-// The unix socket listener: accepting connections up to the cap, tracking them for shutdown,
-// running the loop.
+// The listener of both servers (a unix socket, or TCP): accepting connections up to the cap,
+// tracking them for shutdown, running the loop.
 #include "http/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -24,7 +29,8 @@
 
 namespace wgnet::http {
 namespace asio = boost::asio;
-using Protocol = asio::local::stream_protocol;
+using Protocol = asio::generic::stream_protocol;
+using Acceptor = asio::basic_socket_acceptor<Protocol>;  // the generic protocol names none
 
 namespace {
 
@@ -40,21 +46,28 @@ std::string refusal_text(const ErrorReply& error_reply, std::size_t max_connecti
 
 }  // namespace
 
-struct UnixServer::Impl {
-  Impl(std::string socket_path, Handler handler_fn, const ServerOptions& options);
-  void listen();
+namespace detail {
+
+struct Listener {
+  // `path` is the socket file of a unix listener, empty for TCP (see listen_tcp).
+  Listener(std::string socket_path, Handler handler_fn, const ServerOptions& options);
+  void listen_unix();
+  void listen_tcp(const std::string& address, uint16_t port);
   void accept();
   void refuse(Protocol::socket socket);
   void shutdown();
+  void run();
+  void stop();
 
   const std::string path;
   const std::size_t max_connections;
   const std::string refusal;
+  std::string where;  // for log lines: the path, or address:port
   // Members are destroyed in reverse order: the lanes are joined first, while everything a
   // running handler touches still exists, and the io_context goes last, taking with it the
   // pending operations that keep sessions alive.
   asio::io_context io;
-  Protocol::acceptor acceptor{io};
+  Acceptor acceptor{io};
   std::optional<SocketFile> socket_file;
   asio::steady_timer accept_retry{io};
   std::vector<std::weak_ptr<Session>> sessions;  // open ones, to count and close; io thread only
@@ -62,36 +75,52 @@ struct UnixServer::Impl {
   SessionShared shared;
 };
 
-UnixServer::Impl::Impl(std::string socket_path, Handler handler_fn, const ServerOptions& options)
+Listener::Listener(std::string socket_path, Handler handler_fn, const ServerOptions& options)
     : path(std::move(socket_path)),
       max_connections(std::max<std::size_t>(options.max_connections, 1)),
       refusal(refusal_text(options.error_reply, max_connections)),
-      shared(std::move(handler_fn), options) {
-  listen();
-  accept();
-}
+      where(path),
+      shared(std::move(handler_fn), options) {}
 
-void UnixServer::Impl::listen() {
+void Listener::listen_unix() {
   claim_socket_path(path);
   boost::system::error_code ec;
-  acceptor.open(Protocol(), ec);
-  if (!ec) acceptor.bind(Protocol::endpoint(path), ec);
+  Protocol::endpoint endpoint{asio::local::stream_protocol::endpoint(path)};
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
   if (ec) throw SystemError("cannot bind " + path + ": " + ec.message());
   socket_file.emplace(path);
   // Between bind and listen nobody can connect, so the socket is never reachable with the
   // umask's looser mode.
   if (::chmod(path.c_str(), 0600) != 0)
     throw SystemError("cannot chmod 0600 " + path + ": " + std::strerror(errno));
-  acceptor.listen(Protocol::acceptor::max_listen_connections, ec);
+  acceptor.listen(Acceptor::max_listen_connections, ec);
   if (ec) throw SystemError("cannot listen on " + path + ": " + ec.message());
+  accept();
 }
 
-void UnixServer::Impl::accept() {
+void Listener::listen_tcp(const std::string& address, uint16_t port) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  if (ec) throw SystemError("cannot listen on '" + address + "': not a numeric IP address");
+  asio::ip::tcp::endpoint tcp_endpoint(ip, port);
+  where = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" + std::to_string(port);
+  Protocol::endpoint endpoint{tcp_endpoint};
+  acceptor.open(endpoint.protocol(), ec);
+  // A restarted daemon must get its port back while connections of the old one linger.
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(Acceptor::max_listen_connections, ec);
+  if (ec) throw SystemError("cannot listen on " + where + ": " + ec.message());
+  accept();
+}
+
+void Listener::accept() {
   acceptor.async_accept([this](boost::system::error_code ec, Protocol::socket socket) {
     if (!acceptor.is_open()) return;  // stopped
     if (ec) {
       // Out of descriptors and the like: retrying at once would spin, so wait a moment.
-      log::warn("accepting on " + path + " failed: " + ec.message() + "; retrying");
+      log::warn("accepting on " + where + " failed: " + ec.message() + "; retrying");
       accept_retry.expires_after(std::chrono::milliseconds(100));
       accept_retry.async_wait([this](boost::system::error_code wait_ec) {
         if (!wait_ec) accept();
@@ -116,7 +145,7 @@ void UnixServer::Impl::accept() {
 
 // Answers without reading the request: reading is what a connection over the cap must not cost.
 // The reply is small enough to fit the fresh socket's buffer, so the write never waits.
-void UnixServer::Impl::refuse(Protocol::socket socket) {
+void Listener::refuse(Protocol::socket socket) {
   if (const auto refused = refusal_warnings.note())
     log::warn("refused " + std::to_string(refused) + " connection(s) with HTTP 503: " +
               std::to_string(max_connections) + " open already, the limit");
@@ -129,7 +158,7 @@ void UnixServer::Impl::refuse(Protocol::socket socket) {
                     });
 }
 
-void UnixServer::Impl::shutdown() {
+void Listener::shutdown() {
   boost::system::error_code ignored;
   acceptor.close(ignored);
   accept_retry.cancel();
@@ -142,16 +171,10 @@ void UnixServer::Impl::shutdown() {
   io.stop();
 }
 
-UnixServer::UnixServer(std::string socket_path, Handler handler, ServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(socket_path), std::move(handler), options)) {}
-
-UnixServer::~UnixServer() = default;
-
-void UnixServer::run() {
-  impl_->io.run();
+void Listener::run() {
+  io.run();
   // Dropping the queued handler calls and waiting for the running ones means that, once run()
   // returns, the caller may tear down whatever the handler uses.
-  auto& shared = impl_->shared;
   shared.cheap_lane.stop();
   shared.slow_lane.stop();
   if (const auto running = shared.cheap_lane.running() + shared.slow_lane.running())
@@ -160,10 +183,40 @@ void UnixServer::run() {
   shared.slow_lane.join();
 }
 
-void UnixServer::stop() {
-  asio::post(impl_->io, [impl = impl_.get()] { impl->shutdown(); });
+void Listener::stop() {
+  asio::post(io, [this] { shutdown(); });
 }
 
+}  // namespace detail
+
+UnixServer::UnixServer(std::string socket_path, Handler handler, ServerOptions options)
+    : impl_(
+          std::make_unique<detail::Listener>(std::move(socket_path), std::move(handler), options)) {
+  impl_->listen_unix();
+}
+
+UnixServer::~UnixServer() = default;
+void UnixServer::run() { impl_->run(); }
+void UnixServer::stop() { impl_->stop(); }
 const std::string& UnixServer::path() const { return impl_->path; }
+
+TcpServer::TcpServer(const std::string& address, uint16_t port, Handler handler,
+                     ServerOptions options)
+    : impl_(std::make_unique<detail::Listener>("", std::move(handler), options)) {
+  impl_->listen_tcp(address, port);
+}
+
+TcpServer::~TcpServer() = default;
+void TcpServer::run() { impl_->run(); }
+void TcpServer::stop() { impl_->stop(); }
+
+uint16_t TcpServer::port() const {
+  boost::system::error_code ec;
+  auto endpoint = impl_->acceptor.local_endpoint(ec);
+  if (ec) return 0;
+  // The generic endpoint holds a sockaddr_in or sockaddr_in6; the port sits at the same offset.
+  const auto* in = reinterpret_cast<const sockaddr_in*>(endpoint.data());
+  return ntohs(in->sin_port);
+}
 
 }  // namespace wgnet::http

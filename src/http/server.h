@@ -1,8 +1,10 @@
-// The HTTP/1.1 server on a unix socket that Docker calls the plugin through. It knows nothing of
-// Docker or WireGuard: it hands every request to one Handler and writes back what it returns.
+// The HTTP/1.1 server on a unix socket that Docker calls the plugin through (and, with the same
+// bounds, on TCP for Prometheus). It knows nothing of Docker or WireGuard: it hands every request
+// to one Handler and writes back what it returns.
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,6 +13,10 @@
 #include "http/message.h"
 
 namespace wgnet::http {
+
+namespace detail {
+struct Listener;  // the accept loop, connections and lanes both servers share
+}
 
 struct ServerOptions {
   // Threads that run the handler. Docker calls in parallel, and one slow call (a Join that
@@ -71,8 +77,28 @@ class UnixServer {
   const std::string& path() const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::Listener> impl_;
+};
+
+// The same server on a TCP address, for clients that cannot reach a unix socket (a Prometheus
+// scraping over the network). There is no file to claim: a port in use fails the constructor.
+class TcpServer {
+ public:
+  // Binds `address` (numeric IPv4 or IPv6: "127.0.0.1", "::") and `port` (0: any free port),
+  // and listens. Throws SystemError.
+  TcpServer(const std::string& address, uint16_t port, Handler handler, ServerOptions options = {});
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  // As UnixServer's.
+  void run();
+  void stop();
+  // The port bound (the one chosen when 0 was asked for).
+  uint16_t port() const;
+
+ private:
+  std::unique_ptr<detail::Listener> impl_;
 };
 
 }  // namespace wgnet::http

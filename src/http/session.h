@@ -1,7 +1,7 @@
 // One client connection: reads requests one after another (keep-alive), runs each through the
 // handler on a worker lane under a deadline and writes the reply. Internal to the HTTP layer.
 #pragma once
-#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -43,7 +43,8 @@ struct SessionShared {
 // members except the handler call are touched only from the io_context's single thread.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  using Socket = boost::asio::local::stream_protocol::socket;
+  // Generic, so one session type serves unix sockets and TCP alike.
+  using Socket = boost::asio::generic::stream_protocol::socket;
 
   Session(Socket socket, SessionShared& shared);
 
@@ -54,7 +55,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool is_open() const { return stream_.socket().is_open(); }
 
  private:
-  using Stream = boost::beast::basic_stream<boost::asio::local::stream_protocol>;
+  using Stream = boost::beast::basic_stream<boost::asio::generic::stream_protocol>;
   struct Call;
 
   void read_request();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -127,12 +128,52 @@ void format_peer(std::string& s, const Deriver& d, const IpAddress& a, bool with
   s += "\n";
 }
 
+// Runs fn(chunk index, begin, end) over [0, n) in chunks of `chunk` items on up to `threads`
+// threads (0 = all cores); the first exception stops the others and is rethrown here.
+void for_each_chunk(size_t n, size_t chunk, unsigned threads,
+                    const std::function<void(size_t, size_t, size_t)>& fn) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const size_t nchunks = (n + chunk - 1) / chunk;
+  std::atomic<size_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      for (size_t c; (c = next.fetch_add(1)) < nchunks;)
+        fn(c, c * chunk, std::min(n, (c + 1) * chunk));
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = nchunks;
+    }
+  };
+  std::vector<std::thread> pool;
+  unsigned used = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(nchunks, 1)));
+  for (unsigned t = 1; t < used; t++) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
 }  // namespace
+
+std::vector<HubPeer> derive_hub_peers(const Deriver& deriver,
+                                      const std::vector<IpAddress>& addresses, bool with_psk,
+                                      unsigned threads) {
+  std::vector<HubPeer> peers(addresses.size());
+  for_each_chunk(addresses.size(), 512, threads, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      peers[i].address = addresses[i];
+      peers[i].public_key = deriver.public_key(addresses[i]);
+      if (with_psk) peers[i].preshared_key = deriver.preshared_key(addresses[i]);
+    }
+  });
+  return peers;
+}
 
 void write_hub_config(std::ostream& out, const Deriver& deriver,
                       const std::vector<IpAddress>& addresses, bool with_psk, HubFormat format,
                       const HubInterface& iface, unsigned threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   const bool address_line = iface.address && format == HubFormat::kWgQuick;
   if (format != HubFormat::kJson && (iface.private_key || address_line || iface.listen_port)) {
     out << "[Interface]\n";
@@ -145,35 +186,13 @@ void write_hub_config(std::ostream& out, const Deriver& deriver,
     }
   }
   constexpr size_t kChunk = 512;
-  const size_t nchunks = (addresses.size() + kChunk - 1) / kChunk;
-  std::vector<std::string> chunks(nchunks);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t c; (c = next.fetch_add(1)) < nchunks;) {
-      std::string& s = chunks[c];
-      s.reserve(kChunk * (with_psk ? 160 : 110));
-      size_t end = std::min(addresses.size(), (c + 1) * kChunk);
-      for (size_t i = c * kChunk; i < end; i++)
-        format_peer(s, deriver, addresses[i], with_psk, format, i == 0);
-    }
-  };
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto guarded = [&] {
-    try {
-      work();
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!error) error = std::current_exception();
-      next = nchunks;
-    }
-  };
-  std::vector<std::thread> pool;
-  unsigned n = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(nchunks, 1)));
-  for (unsigned t = 1; t < n; t++) pool.emplace_back(guarded);
-  guarded();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  std::vector<std::string> chunks((addresses.size() + kChunk - 1) / kChunk);
+  for_each_chunk(addresses.size(), kChunk, threads, [&](size_t c, size_t begin, size_t end) {
+    std::string& s = chunks[c];
+    s.reserve(kChunk * (with_psk ? 160 : 110));
+    for (size_t i = begin; i < end; i++)
+      format_peer(s, deriver, addresses[i], with_psk, format, i == 0);
+  });
   if (format == HubFormat::kJson) out << "[\n";
   for (auto& s : chunks) {
     out << s;

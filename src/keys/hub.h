@@ -42,6 +42,19 @@ struct HubInterface {
   std::optional<Cidr> address;  // wg-quick only
 };
 
+// One container address as the hub sees it: its public key and, with derived preshared keys, its
+// PSK (a secret: Key wipes itself).
+struct HubPeer {
+  IpAddress address;
+  crypto::Key public_key;
+  std::optional<crypto::Key> preshared_key;
+};
+
+// The peers of `addresses`, in their order, derived on `threads` threads (0 = all cores).
+std::vector<HubPeer> derive_hub_peers(const Deriver& deriver,
+                                      const std::vector<IpAddress>& addresses, bool with_psk,
+                                      unsigned threads = 0);
+
 // Writes the hub configuration for `addresses`, deriving keys on `threads` threads (0 = all
 // cores). Output is identical whatever the thread count.
 void write_hub_config(std::ostream& out, const Deriver& deriver,

@@ -26,12 +26,32 @@ using wg::PeerStatus;
 
 namespace {
 
-// Builds the SET_DEVICE messages of one configuration, opening a new message whenever the next
-// peer or allowed IP would not fit in the current one.
+// What the first SET_DEVICE message says about the device itself.
+struct DeviceHead {
+  const crypto::Key* private_key = nullptr;
+  std::optional<uint16_t> listen_port;
+  std::optional<uint32_t> fwmark;
+  uint32_t flags = 0;
+};
+
+// One peer's attributes, written where the peer first appears; a peer whose allowed IPs overflow
+// a message continues in the next with its public key and allowed IPs only.
+struct PeerPart {
+  const crypto::Key* public_key = nullptr;
+  std::optional<uint32_t> flags;
+  std::optional<crypto::Key> preshared_key;  // a secret: Key wipes itself
+  std::optional<Endpoint> endpoint;
+  std::optional<uint16_t> keepalive;
+  std::span<const Cidr> allowed_ips;
+  bool allowed_ips_nest = true;  // a removed peer gets none
+};
+
+// Builds the SET_DEVICE messages of one change, opening a new message whenever the next peer or
+// allowed IP would not fit in the current one.
 class SetDeviceEncoder {
  public:
-  SetDeviceEncoder(std::string_view ifname, uint16_t family, size_t max, const DeviceConfig& config)
-      : ifname_(ifname), family_(family), max_(max), config_(config) {
+  SetDeviceEncoder(std::string_view ifname, uint16_t family, size_t max, const DeviceHead& head)
+      : ifname_(ifname), family_(family), max_(max), head_(head) {
     rtnl::check_ifname(ifname);
     start_message(true);
   }
@@ -39,7 +59,7 @@ class SetDeviceEncoder {
     crypto::wipe(out_);
   }
 
-  void add_peer(const PeerConfig& peer) {
+  void add_peer(const PeerPart& peer) {
     open_peer(peer, true);
     for (const Cidr& cidr : peer.allowed_ips) {
       size_t mark = b_->size();
@@ -67,11 +87,10 @@ class SetDeviceEncoder {
     b_->genl(WG_CMD_SET_DEVICE, WG_GENL_VERSION);
     b_->put_string(WGDEVICE_A_IFNAME, ifname_);
     if (!first) return;
-    if (config_.private_key) b_->put(WGDEVICE_A_PRIVATE_KEY, config_.private_key->span());
-    if (config_.listen_port) b_->put_u16(WGDEVICE_A_LISTEN_PORT, *config_.listen_port);
-    // Always sent: the configuration is complete, so 0 must clear an earlier mark.
-    b_->put_u32(WGDEVICE_A_FWMARK, config_.fwmark);
-    if (config_.replace_peers) b_->put_u32(WGDEVICE_A_FLAGS, WGDEVICE_F_REPLACE_PEERS);
+    if (head_.private_key) b_->put(WGDEVICE_A_PRIVATE_KEY, head_.private_key->span());
+    if (head_.listen_port) b_->put_u16(WGDEVICE_A_LISTEN_PORT, *head_.listen_port);
+    if (head_.fwmark) b_->put_u32(WGDEVICE_A_FWMARK, *head_.fwmark);
+    if (head_.flags) b_->put_u32(WGDEVICE_A_FLAGS, head_.flags);
   }
 
   void end_message() {
@@ -95,7 +114,7 @@ class SetDeviceEncoder {
 
   // Opens the peer's nest, writes its attributes and opens its ALLOWEDIPS nest, moving to a
   // new message when that does not fit in this one.
-  void open_peer(const PeerConfig& peer, bool first_part) {
+  void open_peer(const PeerPart& peer, bool first_part) {
     size_t mark = b_->size();
     bool message_had_peers = peers_.has_value();
     put_peer_head(peer, first_part);
@@ -107,19 +126,18 @@ class SetDeviceEncoder {
     if (overflows()) throw_too_small();
   }
 
-  void put_peer_head(const PeerConfig& peer, bool first_part) {
+  void put_peer_head(const PeerPart& peer, bool first_part) {
     if (!peers_) peers_ = b_->begin_nested(WGDEVICE_A_PEERS);
     peer_ = b_->begin_nested(0);
-    b_->put(WGPEER_A_PUBLIC_KEY, peer.public_key.span());
+    b_->put(WGPEER_A_PUBLIC_KEY, peer.public_key->span());
     if (first_part) {
-      b_->put_u32(WGPEER_A_FLAGS, WGPEER_F_REPLACE_ALLOWEDIPS);
-      // Always sent (all zeros = none) so re-applying a configuration also clears a key.
-      crypto::Key psk = peer.preshared_key.value_or(crypto::Key{});
-      b_->put(WGPEER_A_PRESHARED_KEY, psk.span());
+      if (peer.flags) b_->put_u32(WGPEER_A_FLAGS, *peer.flags);
+      if (peer.preshared_key) b_->put(WGPEER_A_PRESHARED_KEY, peer.preshared_key->span());
       if (peer.endpoint) put_endpoint(*peer.endpoint);
-      b_->put_u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, peer.persistent_keepalive);
+      if (peer.keepalive) b_->put_u16(WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, *peer.keepalive);
     }
-    allowed_ = b_->begin_nested(WGPEER_A_ALLOWEDIPS);
+    allowed_.reset();
+    if (peer.allowed_ips_nest) allowed_ = b_->begin_nested(WGPEER_A_ALLOWEDIPS);
   }
 
   void put_endpoint(const Endpoint& ep) {
@@ -154,20 +172,92 @@ class SetDeviceEncoder {
   }
 
   void close_peer() {
-    b_->end_nested(allowed_);
+    if (allowed_) b_->end_nested(*allowed_);
     b_->end_nested(peer_);
   }
 
   std::string_view ifname_;
   uint16_t family_;
   size_t max_;
-  const DeviceConfig& config_;
+  const DeviceHead& head_;
   std::optional<MessageBuilder> b_;
   std::vector<std::vector<uint8_t>> out_;
   std::optional<size_t> peers_;  // the open WGDEVICE_A_PEERS nest of this message
   size_t peer_ = 0;
-  size_t allowed_ = 0;
+  std::optional<size_t> allowed_;
 };
+
+[[noreturn]] void throw_op(std::string_view ifname, const std::string& why) {
+  throw InputError("WireGuard change of " + std::string(ifname) + ": " + why);
+}
+
+// The peer operations of `ops`, grouped per peer into parts; device operations go to `head`.
+// `ips` holds every part's allowed IPs (the parts point into it).
+std::vector<PeerPart> parts_of_ops(std::string_view ifname, const std::vector<wg::uapi::SetOp>& ops,
+                                   DeviceHead& head, std::vector<std::vector<Cidr>>& ips) {
+  using K = wg::uapi::SetOp::Kind;
+  std::vector<PeerPart> parts;
+  ips.clear();
+  for (const auto& op : ops) {
+    bool device_op = op.kind == K::kPrivateKey || op.kind == K::kListenPort ||
+                     op.kind == K::kFwmark || op.kind == K::kReplacePeers;
+    if (device_op && !parts.empty()) throw_op(ifname, "a device setting after the first peer");
+    if (!device_op && op.kind != K::kPublicKey && parts.empty())
+      throw_op(ifname, "a peer setting before any public_key");
+    PeerPart* p = parts.empty() ? nullptr : &parts.back();
+    auto add_flag = [&](uint32_t f) { p->flags = p->flags.value_or(0) | f; };
+    switch (op.kind) {
+      case K::kPrivateKey:
+        head.private_key = &op.key;
+        break;
+      case K::kListenPort:
+        head.listen_port = static_cast<uint16_t>(op.number);
+        break;
+      case K::kFwmark:
+        head.fwmark = op.number;
+        break;
+      case K::kReplacePeers:
+        head.flags |= WGDEVICE_F_REPLACE_PEERS;
+        break;
+      case K::kPublicKey:
+        parts.emplace_back().public_key = &op.key;
+        ips.emplace_back();
+        break;
+      case K::kRemove:
+        add_flag(WGPEER_F_REMOVE_ME);
+        break;
+      case K::kUpdateOnly:
+        add_flag(WGPEER_F_UPDATE_ONLY);
+        break;
+      case K::kReplaceAllowedIps:
+        add_flag(WGPEER_F_REPLACE_ALLOWEDIPS);
+        break;
+      case K::kPresharedKey:
+        p->preshared_key = op.key;
+        break;
+      case K::kEndpoint:
+        p->endpoint = op.endpoint;
+        break;
+      case K::kPersistentKeepalive:
+        p->keepalive = static_cast<uint16_t>(op.number);
+        break;
+      case K::kAllowedIp:
+        ips.back().push_back(op.prefix);
+        break;
+      case K::kRemoveAllowedIp:
+        throw_op(ifname, "the kernel's netlink interface cannot remove one allowed IP (" +
+                             op.prefix.str() + "); replace the peer's allowed IPs instead");
+      case K::kProtocolVersion:
+        break;  // always 1, the kernel's only version
+    }
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].allowed_ips = ips[i];
+    // The kernel removes a peer before looking at anything else it says.
+    parts[i].allowed_ips_nest = !(parts[i].flags.value_or(0) & WGPEER_F_REMOVE_ME);
+  }
+  return parts;
+}
 
 crypto::Key read_key(const Attribute& a) {
   if (a.payload().size() != crypto::Key::kSize)
@@ -274,8 +364,35 @@ void merge_peer(std::vector<PeerStatus>& peers, PeerStatus peer) {
 std::vector<std::vector<uint8_t>> encode_set_device(std::string_view ifname, uint16_t family_id,
                                                     const DeviceConfig& config,
                                                     size_t max_message_size) {
-  SetDeviceEncoder encoder(ifname, family_id, max_message_size, config);
-  for (const PeerConfig& peer : config.peers) encoder.add_peer(peer);
+  DeviceHead head;
+  if (config.private_key) head.private_key = &*config.private_key;
+  head.listen_port = config.listen_port;
+  // Always sent: the configuration is complete, so 0 must clear an earlier mark.
+  head.fwmark = config.fwmark;
+  if (config.replace_peers) head.flags = WGDEVICE_F_REPLACE_PEERS;
+  SetDeviceEncoder encoder(ifname, family_id, max_message_size, head);
+  for (const PeerConfig& peer : config.peers) {
+    PeerPart part;
+    part.public_key = &peer.public_key;
+    part.flags = WGPEER_F_REPLACE_ALLOWEDIPS;
+    // Always sent (all zeros = none) so re-applying a configuration also clears a key.
+    part.preshared_key = peer.preshared_key.value_or(crypto::Key{});
+    part.endpoint = peer.endpoint;
+    part.keepalive = peer.persistent_keepalive;
+    part.allowed_ips = peer.allowed_ips;
+    encoder.add_peer(part);
+  }
+  return encoder.finish();
+}
+
+std::vector<std::vector<uint8_t>> encode_set_ops(std::string_view ifname, uint16_t family_id,
+                                                 const std::vector<wg::uapi::SetOp>& ops,
+                                                 size_t max_message_size) {
+  DeviceHead head;
+  std::vector<std::vector<Cidr>> ips;
+  auto parts = parts_of_ops(ifname, ops, head, ips);
+  SetDeviceEncoder encoder(ifname, family_id, max_message_size, head);
+  for (const auto& part : parts) encoder.add_peer(part);
   return encoder.finish();
 }
 

@@ -10,6 +10,7 @@
 
 #include "netlink/socket.h"
 #include "wgconf/config.h"
+#include "wgconf/uapi_codec.h"
 
 namespace wgnet::netlink::wireguard {
 
@@ -25,6 +26,16 @@ inline constexpr size_t kMaxSetDeviceMessage = 4096;
 std::vector<std::vector<uint8_t>> encode_set_device(std::string_view ifname, uint16_t family_id,
                                                     const wg::DeviceConfig& config,
                                                     size_t max_message_size = kMaxSetDeviceMessage);
+
+// The WG_CMD_SET_DEVICE messages that apply `ops` (a change as UAPI set operations, such as the
+// peers `wgnet hub sync` adds, updates and removes) to `ifname`, split as encode_set_device
+// splits. Only what an operation names is sent: no device attribute or peer flag of its own.
+// Throws InputError for what the family cannot say (removing one allowed IP) or operations out of
+// order (a peer setting before its public_key, a device setting after a peer).
+// The result holds key material when `ops` do: wipe it when done.
+std::vector<std::vector<uint8_t>> encode_set_ops(std::string_view ifname, uint16_t family_id,
+                                                 const std::vector<wg::uapi::SetOp>& ops,
+                                                 size_t max_message_size = kMaxSetDeviceMessage);
 
 // The WG_CMD_GET_DEVICE dump request for `ifname`.
 std::vector<uint8_t> encode_get_device(std::string_view ifname, uint16_t family_id);

@@ -17,6 +17,8 @@
 #include "netlink/rtnl.h"
 #include "netlink/wireguard.h"
 #include "util/error.h"
+#include "util/netns.h"
+#include "wg/interface.h"
 
 namespace wgnet::wg {
 
@@ -30,6 +32,20 @@ constexpr std::string_view kKind = "wireguard";
 constexpr const char* kNoModule =
     "the kernel has no WireGuard support: it does not know the link kind 'wireguard' (the "
     "wireguard module is not loaded and could not be loaded)";
+
+// The name of the device made as `ifname` in the current (a container's) namespace: the link whose
+// alias is `ifname` (create() sets it; aliases survive moves and renames), else the only WireGuard
+// link there (a device made before aliases were set).
+std::optional<std::string> name_in_container(const std::string& ifname) {
+  if (auto link = rtnl::find_link_by_alias(ifname)) return link->name;
+  std::optional<std::string> only;
+  for (const auto& link : rtnl::list_links()) {
+    if (link.kind != kKind || !link.alias.empty()) continue;
+    if (only) return std::nullopt;  // several: cannot tell which
+    only = link.name;
+  }
+  return only;
+}
 
 }  // namespace
 
@@ -70,6 +86,8 @@ std::string KernelBackend::create(const std::string& ifname, const DeviceConfig&
     throw NetlinkError(EOPNOTSUPP, "kernel backend: cannot create " + ifname + ": " + kNoModule);
   }
   try {
+    // Found by this name inside the container too, after Docker renamed it (status()).
+    rtnl::set_alias(ifname, ifname);
     configure({ifname, "", ""}, config, mtu);
   } catch (...) {
     // Leave nothing behind, and report the failure itself rather than a failed clean-up.
@@ -118,13 +136,23 @@ bool KernelBackend::adopt(const DeviceRef& device, const std::optional<DeviceCon
 }
 
 DeviceStatus KernelBackend::status(const DeviceRef& device) {
-  const std::string& ifname = device.ifname;
-  std::string what = "read WireGuard device " + ifname;
-  auto family = wgnl::open_family(what);
-  auto request = wgnl::encode_get_device(ifname, family.id);
-  auto dump = family.socket.dump(request, what);
-  crypto::ScopedWipe wipe_dump(dump);
-  return wgnl::decode_get_device(dump);
+  if (!device.netns.empty()) {
+    // After Join the device lives in the container under the name Docker gave it (wg0...).
+    std::optional<DeviceStatus> inside;
+    bool entered = false;
+    try {
+      netns::run_in(device.netns, [&] {
+        entered = true;
+        if (auto name = name_in_container(device.ifname))
+          inside = read_interface(*name, Transport::kNetlink);
+      });
+    } catch (const SystemError&) {
+      if (entered) throw;  // the device is there but cannot be read: say why
+      // The namespace is gone: the device may be back in the host's (Docker moves it there).
+    }
+    if (inside) return *inside;
+  }
+  return read_interface(device.ifname, Transport::kNetlink);
 }
 
 }  // namespace wgnet::wg

@@ -22,7 +22,9 @@ std::string socket_path(const std::string& ifname) { return socket_dir() + "/" +
 
 namespace {
 
-Fd connect_uapi(const std::string& ifname) {
+constexpr std::chrono::milliseconds kTimeout{5000};
+
+Fd connect_uapi(const std::string& ifname, std::chrono::milliseconds timeout = kTimeout) {
   std::string path = socket_path(ifname);
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw SystemError(std::string("uapi: socket: ") + std::strerror(errno));
@@ -30,7 +32,9 @@ Fd connect_uapi(const std::string& ifname) {
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) throw SystemError("uapi: socket path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  timeval tv{5, 0};
+  timeval tv{};
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
@@ -39,9 +43,10 @@ Fd connect_uapi(const std::string& ifname) {
 }
 
 // Sends `request`, reads until the blank line that ends a reply.
-std::string round_trip(const std::string& ifname, std::string request) {
+std::string round_trip(const std::string& ifname, std::string request,
+                       std::chrono::milliseconds timeout = kTimeout) {
   crypto::ScopedWipe wipe_request(request);
-  Fd fd = connect_uapi(ifname);
+  Fd fd = connect_uapi(ifname, timeout);
   size_t off = 0;
   while (off < request.size()) {
     ssize_t n = ::send(fd.get(), request.data() + off, request.size() - off, MSG_NOSIGNAL);
@@ -88,6 +93,13 @@ void set(const std::string& ifname, const DeviceConfig& config) {
   if (reply != "errno=0\n\n")
     throw SystemError("uapi: configuring " + ifname +
                       " failed: " + reply.substr(0, reply.find('\n')));
+}
+
+void set_ops(const std::string& ifname, const std::vector<SetOp>& ops,
+             std::chrono::milliseconds timeout) {
+  std::string reply = round_trip(ifname, encode_ops(ops), timeout);
+  if (reply != "errno=0\n\n")
+    throw SystemError("uapi: changing " + ifname + " failed: " + reply.substr(0, reply.find('\n')));
 }
 
 DeviceStatus get(const std::string& ifname) {

@@ -1,17 +1,46 @@
-// Robustness check shared by the netlink parser tests: every truncation and many small
-// corruptions of a valid buffer are parsed; each must be accepted or refused with SystemError,
-// nothing else, and the caller asserts which truncations may be accepted.
+// Shared by the netlink tests: byte-building helpers for expected messages, and a robustness check
+// (every truncation and many small corruptions of a valid buffer are parsed; each must be accepted
+// or refused with SystemError, nothing else, and the caller asserts which truncations may be
+// accepted).
 #pragma once
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <random>
 #include <vector>
 
+#include "crypto/secure.h"
 #include "netlink/message.h"
 #include "util/error.h"
 
 namespace wgnet::netlink::test {
+
+using Bytes = std::vector<uint8_t>;
+
+// `n` bytes of `v`.
+inline Bytes rep(uint8_t v, size_t n) { return Bytes(n, v); }
+
+inline Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+// A key of 32 bytes `fill`; one told apart by its index (never all zeros).
+inline crypto::Key key_of(uint8_t fill) {
+  std::array<uint8_t, 32> b;
+  b.fill(fill);
+  return crypto::Key(b);
+}
+inline crypto::Key key_of_index(uint32_t i) {
+  std::array<uint8_t, 32> b{};
+  b[0] = 0x80;
+  std::memcpy(b.data() + 1, &i, sizeof i);
+  return crypto::Key(b);
+}
 
 struct DamageOutcome {
   std::vector<size_t> accepted_truncations;  // lengths of truncated copies the parser accepted

@@ -28,26 +28,10 @@ namespace {
 
 constexpr uint16_t kFamily = 0x15;  // whatever id the kernel assigned "wireguard"
 
-Bytes rep(uint8_t v, size_t n) { return Bytes(n, v); }
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-crypto::Key key_of(uint8_t fill) {
-  std::array<uint8_t, 32> b;
-  b.fill(fill);
-  return crypto::Key(b);
-}
-
-crypto::Key key_of_index(uint32_t i) {
-  std::array<uint8_t, 32> b{};
-  b[0] = 0x80;  // never all zeros
-  std::memcpy(b.data() + 1, &i, sizeof i);
-  return crypto::Key(b);
-}
+using netlink::test::cat;
+using netlink::test::key_of;
+using netlink::test::key_of_index;
+using netlink::test::rep;
 
 Cidr cidr(const char* text) { return *Cidr::parse(text); }
 

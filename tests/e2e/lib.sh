@@ -563,12 +563,16 @@ e2e_standard() {
 
 # wgnetd_start: options from $WGNETD_BACKEND (default external) and $WGNETD_ARGS (more options, an
 # array). Sets WGNETD_PID, E2E_DRIVER, WGNETD_SOCK, WGNETD_LOG,
-# WGNETD_STATE, WGNETD_SEEDS. A second call (restart) reuses socket and directories.
+# WGNETD_STATE, WGNETD_SEEDS, WGNETD_ADMIN_SOCKET (exported). A second call (restart) reuses socket
+# and directories.
 wgnetd_start() {
   [[ -x "$WGNETD" ]] || fail "wgnetd not found at $WGNETD (build it: scripts/build)"
   E2E_DRIVER="${E2E_DRIVER:-$E2E_PREFIX}"
   WGNETD_SOCK="$E2E_PLUGIN_DIR/$E2E_DRIVER.sock"
   WGNETD_LOG="$E2E_TMP/wgnetd.log"
+  # Its admin socket is this scenario's own (never the host's /run/wgnet/admin.sock); `wgnet status`
+  # finds it through the same variable.
+  export WGNETD_ADMIN_SOCKET="$E2E_TMP/admin.sock"
   local first="" rc
   if [[ -z "${WGNETD_STATE:-}" ]]; then
     first=1

@@ -14,14 +14,10 @@
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init plugin 40 "$@"
-# On failure, also what dockerd (and the plugin, whose log is dockerd's) said last.
+# On failure, also the devices' wireguard-go logs (lib.sh shows the end of WGNETD_LOG).
 eval "lib_$(declare -f e2e_diagnostics)"
 e2e_diagnostics() {
   lib_e2e_diagnostics
-  if [[ -f "$DDIR/dockerd.log" ]]; then
-    echo "----- last 80 lines of $DDIR/dockerd.log" >&2
-    tail -80 "$DDIR/dockerd.log" >&2
-  fi
   local f
   for f in "${PSTATE:-/nonexistent}"/logs/*.log; do
     [[ -f "$f" ]] || continue
@@ -32,6 +28,8 @@ e2e_diagnostics() {
 
 DDIR="/var/lib/wgnet-e2e/$E2E_PREFIX"
 DRUN="/run/wgnet-e2e/$E2E_PREFIX-docker"
+# The plugin's wgnetd logs into dockerd's log: that is this scenario's wgnetd log.
+WGNETD_LOG="$DDIR/dockerd.log"
 PLUGIN=wgnet/wgnet:latest
 # What a killed run of this scenario left: its dockerd, containerd, plugin, containers.
 dockerd_private_remove "$DDIR" "$DRUN"

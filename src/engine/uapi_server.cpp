@@ -202,6 +202,14 @@ Fd UapiServer::listen(const std::string& dir, const std::string& name) {
   return fd;
 }
 
+void UapiServer::remove_stale(const std::string& dir, const std::string& name) {
+  const std::string path = socket_path(dir, name);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+  if (socket_alive(unix_address(path))) return;
+  ::unlink(path.c_str());
+}
+
 UapiServer::UapiServer(std::string dir, Limits limits,
                        std::function<void(const std::string&)> on_removed)
     : impl_(std::make_unique<Impl>()) {

@@ -49,6 +49,9 @@ class UapiServer {
   // Creates DIR (0755) and the listening socket at DIR/NAME.sock, mode 0600; a stale socket file
   // (nobody accepting) is replaced, a live one is an error (SystemError).
   static Fd listen(const std::string& dir, const std::string& name);
+  // Unlinks DIR/NAME.sock when it is a socket nobody accepts on (left by a server that was
+  // killed); a live one, or anything else at that path, is left alone.
+  static void remove_stale(const std::string& dir, const std::string& name);
 
   // Serves `name`: on `listener` when given (already listening, e.g. WG_UAPI_FD), else on a new
   // socket from listen(). Throws SystemError; InputError for a name not fit for a file name.

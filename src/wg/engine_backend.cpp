@@ -32,7 +32,7 @@ std::optional<uint16_t> port_of(const std::string& handle) {
 
 }  // namespace
 
-EngineBackend::EngineBackend(Options options) {
+EngineBackend::EngineBackend(Options options) : uapi_dir_(options.uapi_dir) {
   engine::EngineOptions eo;
   eo.workers = options.workers;
   eo.uapi_dir = options.uapi_dir;
@@ -134,7 +134,10 @@ void EngineBackend::delete_link(const std::string& ifname, const std::string& ne
 }
 
 void EngineBackend::remove(const DeviceRef& device) {
-  engine_->remove(device.ifname);
+  if (!engine_->remove(device.ifname) && !uapi_dir_.empty())
+    // Not served since a restart (its container went while wgnetd was down): the UAPI socket the
+    // killed wgnetd left.
+    engine::UapiServer::remove_stale(uapi_dir_, device.ifname);
   // Docker moves the link back to the host before DeleteEndpoint; a recovery may find it still in
   // its container.
   delete_link(device.ifname, "");

@@ -50,6 +50,7 @@ class EngineBackend final : public Backend {
   // Deletes the TUN link tagged `ifname`, in `netns` (a namespace file) or the host namespace.
   static void delete_link(const std::string& ifname, const std::string& netns);
 
+  const std::string uapi_dir_;
   std::mutex mutex_;
   LostHandler lost_;
   int handlers_running_ = 0;

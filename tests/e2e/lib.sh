@@ -270,7 +270,21 @@ one_new_wgnet_ifname() {
   echo "$ifname"
 }
 # Lines of e2e_leftovers that were not there when the scenario started.
-e2e_new_leftovers() { comm -13 <(sort <<<"$E2E_BASE_LEFTOVERS") <(e2e_leftovers | sort) | grep -v '^$' || true; }
+# Only devices of this scenario's own wgnetd count (it logs every device it creates): a wgnet
+# network live on this host, or another test, can make devices meanwhile, and those are never
+# reported, let alone removed.
+e2e_new_leftovers() {
+  local own
+  own="$(own_ifnames)"
+  comm -13 <(sort <<<"$E2E_BASE_LEFTOVERS") <(e2e_leftovers | sort) | grep -v '^$' |
+    OWN="$own" awk 'BEGIN {n = split(ENVIRON["OWN"], a, "\n"); for (i = 1; i <= n; i++) mine[a[i]] = 1}
+      {name = $NF; sub(/.*\//, "", name); sub(/\.sock$/, "", name); if (name in mine) print}' || true
+}
+# The device names this scenario's wgnetd made, from its log.
+own_ifnames() {
+  [[ -n "${WGNETD_LOG:-}" && -f "$WGNETD_LOG" ]] || return 0
+  grep -oE '\bwgnet-[0-9a-f]{8}\b' "$WGNETD_LOG" | sort -u || true
+}
 
 # At exit: what the wgnetd this scenario ran left behind is reported and removed (processes by PID).
 e2e_tidy_leftovers() {

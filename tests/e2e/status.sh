@@ -36,19 +36,20 @@ table="$("$WGNET" status)"
 say "wgnet status:"$'\n'"$table"
 row="$(grep -F " $C1 " <<<"$table" || true)"
 [[ -n "$row" ]] || fail "wgnet status has no row for $C1:"$'\n'"$table"
-for want in "$NET" "$IP1" "$PUB1" external "$HUB_ENDPOINT" " yes"; do
+BACKEND="${WGNETD_BACKEND:-external}"
+for want in "$NET" "$IP1" "$PUB1" "$BACKEND" "$HUB_ENDPOINT" " yes"; do
   assert_contains "the table's row for c1 shows $want" "$row" "$want"
 done
 assert_contains "the table has its header" "$table" "NETWORK"
 
 json="$("$WGNET" status --json)"
-"$E2E_PYTHON" - "$json" "$NET" "$C1" "$IP1" "$PUB1" "$HUB_ENDPOINT" "$NET_ID" <<'PY' ||
+"$E2E_PYTHON" - "$json" "$NET" "$C1" "$IP1" "$PUB1" "$HUB_ENDPOINT" "$NET_ID" "$BACKEND" <<'PY' ||
 import json, sys, time
-rows, net, ctr, ip, pub, hub, net_id = json.loads(sys.argv[1]), *sys.argv[2:]
+rows, net, ctr, ip, pub, hub, net_id, backend = json.loads(sys.argv[1]), *sys.argv[2:]
 mine = [r for r in rows if r["container"] == ctr]
 assert len(mine) == 1, f"expected one row for {ctr}: {rows}"
 r = mine[0]
-want = {"network": net, "address": ip + "/24", "public_key": pub, "backend": "external",
+want = {"network": net, "address": ip + "/24", "public_key": pub, "backend": backend,
         "endpoint": hub, "healthy": True, "joined": True, "network_id": net_id}
 for k, v in want.items():
     assert r.get(k) == v, f"{k}: expected {v!r}, saw {r.get(k)!r}"
@@ -79,7 +80,7 @@ assert_empty "promtool check metrics has nothing to say" "$lint"
 metrics="$(cat "$E2E_TMP/metrics.txt")"
 EP1="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$NET\").EndpointID}}" "$C1")"
 assert_contains "metrics: one endpoint on the network" "$metrics" \
-  "wgnet_endpoints{network=\"${NET_ID:0:12}\",backend=\"external\"} 1"
+  "wgnet_endpoints{network=\"${NET_ID:0:12}\",backend=\"$BACKEND\"} 1"
 hs="$(awk -v l="wgnet_endpoint_last_handshake_timestamp_seconds{network=\"${NET_ID:0:12}\",endpoint=\"${EP1:0:12}\"}" \
   '$1 == l {print $2}' <<<"$metrics")"
 [[ -n "$hs" ]] && (($(date +%s) - hs < 120)) || fail "metrics: no recent handshake for c1 (saw '$hs')"

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -184,6 +185,26 @@ TEST_F(UapiServerTest, StaleSocketsAreReplacedLiveOnesRefused) {
   EXPECT_TRUE(read_replies(c.get()).ends_with("errno=0\n\n"));
   server.remove("wgt0");
   EXPECT_FALSE(std::filesystem::exists(path("wgt0")));
+}
+
+// What a killed server leaves is removed; a live socket, or a file that is not a socket, stays.
+TEST_F(UapiServerTest, RemoveStaleTakesOnlyDeadSockets) {
+  {
+    Fd stale = UapiServer::listen(dir_, "wgt0");
+  }
+  UapiServer::remove_stale(dir_, "wgt0");
+  EXPECT_FALSE(std::filesystem::exists(path("wgt0")));
+  UapiServer::remove_stale(dir_, "wgt0");  // nothing there: nothing happens
+  UapiServer server(dir_, {});
+  server.add("wgt1", handlers());
+  UapiServer::remove_stale(dir_, "wgt1");
+  ASSERT_TRUE(std::filesystem::exists(path("wgt1")));
+  Fd c = connect_to(path("wgt1"));
+  send_all(c.get(), "get=1\n\n");
+  EXPECT_TRUE(read_replies(c.get()).ends_with("errno=0\n\n"));
+  { std::ofstream(path("wgt2")) << "not a socket"; }
+  UapiServer::remove_stale(dir_, "wgt2");
+  EXPECT_TRUE(std::filesystem::exists(path("wgt2")));
 }
 
 TEST_F(UapiServerTest, SocketFileDeletedUnderTheServerIsReported) {

@@ -14,6 +14,9 @@ inline constexpr const char* kDefaultSocket = "/run/wgnet/admin.sock";
 // The environment variable that overrides that default for both (wgnetd reads every option from
 // WGNETD_<OPTION>): e.g. one wgnetd per test, each with its own socket.
 inline constexpr const char* kSocketEnv = "WGNETD_ADMIN_SOCKET";
+// A managed plugin's wgnetd keeps its admin socket in its runtime directory: on the host,
+// kManagedPluginDir/PLUGIN_ID/admin.sock (packaging/plugin/config.json).
+inline constexpr const char* kManagedPluginDir = "/run/docker/plugins";
 
 // A tunnel is healthy while its last handshake is younger than this (REJECT_AFTER_TIME: a
 // session older than that carries no traffic).

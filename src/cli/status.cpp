@@ -1,11 +1,15 @@
 // The admin socket is root-only: a refusal is explained as such rather than as a bare EACCES.
 #include "cli/status.h"
 
-#include <cerrno>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "admin/status.h"
 #include "cli/docker_names.h"
@@ -18,6 +22,7 @@ namespace {
 
 struct StatusOptions {
   std::string admin_socket;
+  bool admin_socket_chosen = false;  // by --admin-socket or WGNETD_ADMIN_SOCKET
   std::string docker_socket;
   bool json = false;
 };
@@ -37,7 +42,8 @@ std::vector<admin::EndpointStatus> ask_wgnetd(const std::string& socket) {
 }
 
 int run_status(const StatusOptions& o) {
-  auto endpoints = ask_wgnetd(o.admin_socket);
+  auto endpoints = ask_wgnetd(
+      find_admin_socket(o.admin_socket, o.admin_socket_chosen, admin::kManagedPluginDir));
   std::string why_no_names = add_docker_names(endpoints, o.docker_socket);
   if (!why_no_names.empty()) std::cerr << "wgnet: " << why_no_names << "\n";
   admin::sort_for_display(endpoints);
@@ -49,10 +55,31 @@ int run_status(const StatusOptions& o) {
 
 }  // namespace
 
+std::string find_admin_socket(const std::string& path, bool chosen, const std::string& plugin_dir) {
+  struct stat st {};
+  if (chosen || ::stat(path.c_str(), &st) == 0) return path;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& d : std::filesystem::directory_iterator(plugin_dir, ec)) {
+    auto candidate = d.path() / "admin.sock";
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) found.push_back(candidate);
+  }
+  if (found.size() == 1) return found[0];
+  if (found.empty()) return path;
+  std::sort(found.begin(), found.end());
+  std::string list;
+  for (const auto& f : found) list += "\n  " + f;
+  throw InputError("no wgnetd at " + path +
+                   ", and several managed plugins have an admin socket; choose one with "
+                   "--admin-socket:" +
+                   list);
+}
+
 void add_status_command(CLI::App& app, std::function<int()>& selected) {
   auto o = std::make_shared<StatusOptions>();
   const char* env = std::getenv(admin::kSocketEnv);
   o->admin_socket = env && *env ? env : admin::kDefaultSocket;
+  o->admin_socket_chosen = env && *env;
   o->docker_socket = default_docker_socket();
   auto* status = app.add_subcommand(
       "status",
@@ -67,8 +94,11 @@ void add_status_command(CLI::App& app, std::function<int()>& selected) {
   status
       ->add_option("--admin-socket", o->admin_socket,
                    std::string("wgnetd's admin socket (wgnetd --admin-socket; also $") +
-                       admin::kSocketEnv + ")")
-      ->capture_default_str();
+                       admin::kSocketEnv +
+                       "). Without it and without the default, a managed "
+                       "plugin's (/run/docker/plugins/ID/admin.sock) when there is one")
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->admin_socket_chosen = true; });
   status
       ->add_option("--docker-socket", o->docker_socket,
                    "Docker's API socket, for names ($DOCKER_HOST's unix socket if set); '' to "

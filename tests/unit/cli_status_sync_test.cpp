@@ -2,12 +2,18 @@
 // names, DOCKER_HOST honoured, the hub's peers as device configuration (the same keys `hub config`
 // prints), and the sync's summary line.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "cli/docker_names.h"
 #include "cli/hub_options.h"
 #include "cli/hub_sync.h"
+#include "cli/status.h"
 #include "crypto/encoding.h"
 #include "util/error.h"
 
@@ -112,4 +118,40 @@ TEST(HubSync, SummarySaysWhatWasDone) {
   EXPECT_EQ(sync_summary("wg-hub", "netlink", d, scope, true),
             "wg-hub (netlink): would add 3, remove 1, update 0; 96 unchanged (dry run: nothing "
             "changed)\n");
+}
+
+namespace {
+
+// A unix socket file at `path` (bound, never listened on: only its existence matters here).
+void make_socket_file(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << path;
+  ::close(fd);
+}
+
+}  // namespace
+
+// `wgnet status` finds a managed plugin's admin socket (PLUGIN_DIR/ID/admin.sock) when the
+// default is absent and none was chosen.
+TEST(StatusSocket, ManagedPluginsSocketIsFoundWhenTheDefaultIsAbsent) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("wgnet-plugins-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "0123abcd");
+  fs::create_directories(dir / "not-a-plugin");
+  std::string absent = (dir / "nothing.sock").string();
+  EXPECT_EQ(find_admin_socket(absent, false, dir.string()), absent) << "no plugin socket yet";
+  make_socket_file((dir / "0123abcd" / "admin.sock").string());
+  EXPECT_EQ(find_admin_socket(absent, false, dir.string()),
+            (dir / "0123abcd" / "admin.sock").string());
+  EXPECT_EQ(find_admin_socket(absent, true, dir.string()), absent) << "a chosen path is kept";
+  make_socket_file(absent);
+  EXPECT_EQ(find_admin_socket(absent, false, dir.string()), absent) << "the default comes first";
+  fs::remove(absent);
+  fs::create_directories(dir / "4567ef01");
+  make_socket_file((dir / "4567ef01" / "admin.sock").string());
+  EXPECT_THROW(find_admin_socket(absent, false, dir.string()), InputError);
+  fs::remove_all(dir);
 }

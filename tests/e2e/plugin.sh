@@ -135,6 +135,10 @@ calls_since_mark() {
     grep -cE "/NetworkDriver\.$1 -> 200" || true)"
   ((n >= $2))
 }
+calls_since_mark_summary() {
+  tail -n +"$((mark + 1))" "$DDIR/dockerd.log" | grep -F "plugin=$plugin_id" |
+    grep -oE '/NetworkDriver\.[A-Za-z]+' | sort | uniq -c | xargs
+}
 mark="$(wc -l <"$DDIR/dockerd.log")"
 dockerd_private_kill
 say "dockerd killed; starting it again without --live-restore"
@@ -145,7 +149,7 @@ say "  (dockerd and c1 back after $((SECONDS - t0)) s)"
 assert_eq "c2 (no restart policy) is not running" false "$(dk inspect -f '{{.State.Running}}' "$(ctr_name c2)")"
 assert_eventually "Docker sent Leave for both containers that died" 30 calls_since_mark Leave 2
 assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 2
-say "  calls to the plugin since the restart: $(tail -n +"$((mark + 1))" "$DDIR/dockerd.log" | grep -F "plugin=$plugin_id" | grep -oE '/NetworkDriver\.[A-Za-z]+' | sort | uniq -c | xargs)"
+say "  calls to the plugin since the restart: $(calls_since_mark_summary)"
 reaches_hub c1
 dev1b="$(ifname_of c1)"
 only_device() { [[ "$(wg_go_ifnames)" == "$1" ]]; }
@@ -175,6 +179,7 @@ assert_eventually "Docker sent Leave for c4, killed while it was down" 30 calls_
 assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 1
 no_wg_go() { [[ -z "$(wg_go_pid "$1")" ]]; }
 assert_eventually "c4's device and wireguard-go are gone" 30 no_wg_go "$dev4"
+say "  calls to the plugin since the restart: $(calls_since_mark_summary)"
 
 # --- teardown: nothing remains; then the plugin can go ----------------------------------------
 dk rm -f "$(ctr_name c1)" "$(ctr_name c2)" "$(ctr_name c3)" "$(ctr_name c4)" >/dev/null
@@ -185,3 +190,5 @@ assert_ok "scripts/plugin --remove removes the plugin once no network uses it" \
   env WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --remove
 assert_fails "docker plugin inspect: gone" dk plugin inspect "$PLUGIN"
 say "calls the plugin served: $(plugin_calls | sed 's/ -> .*//' | sort | uniq -c | xargs)"
+assert_eq "Docker never sent /Plugin.Activate to the managed plugin" 0 \
+  "$(grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -c '/Plugin\.Activate' || true)"

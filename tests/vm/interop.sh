@@ -7,18 +7,19 @@
 # each way, checked by SHA-256). Both sides' counters are read back, the kernel's through wgnet's
 # own decoder.
 #
-# The other implementations are listed in PEER_KINDS: Debian's wireguard-go now. Hook for wgnet's
-# own engine (issue 8, part 3): write peer_up_engine NS IFNAME KEYFILE PORT PEERPUB ALLOWED
-# ENDPOINT KEEPALIVE and peer_show_engine like those of wireguard-go below, and add "engine" to
-# PEER_KINDS when the engine's binary is built (then add a rekey round: REKEY_AFTER_TIME is
-# 120 s, so wait for a second handshake, each side initiating).
+# The other implementations (PEER_KINDS): Debian's wireguard-go, and wgnet's own engine
+# (wgnet-engine, when its path is given). With the engine a third round checks a rekey: the
+# engine, initiator of the session, runs with a shortened REKEY_AFTER_TIME (its test-only
+# WGNET_ENGINE_TEST_TIMINGS; the kernel's constants stay as they are) and starts a new handshake
+# on a live session; the kernel answers it and traffic carries on through the new keys.
 #
-# Usage: interop.sh KERNEL_DEVICE_TOOL
+# Usage: interop.sh KERNEL_DEVICE_TOOL [WGNET_ENGINE]
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
 
-KDEV="${1:?usage: interop.sh PATH/wgnet_vm_kernel_device}"
+KDEV="${1:?usage: interop.sh PATH/wgnet_vm_kernel_device [PATH/wgnet-engine]}"
+ENGINE="${2:-}"
 NS_K=wgnet-vm-kernel
 NS_P=wgnet-vm-peer
 ADDR_K=198.18.250.1
@@ -28,6 +29,8 @@ PORT_P=51821
 TUN_K=10.250.0.1
 TUN_P=10.250.0.2
 PEER_KINDS=(wireguard-go)
+# The engine's rekey round: it initiates a new handshake 20 s into a session it initiated.
+ENGINE_REKEY_AFTER=20
 START=$SECONDS
 TMP=""
 PEER_PID=""
@@ -64,6 +67,10 @@ for t in ip wg wireguard-go python3 nsenter; do
   command -v "$t" >/dev/null || fail "'$t' not found; run scripts/install-deps"
 done
 [[ -x "$KDEV" ]] || fail "$KDEV not found (build it: scripts/build)"
+if [[ -n "$ENGINE" ]]; then
+  [[ -x "$ENGINE" ]] || fail "$ENGINE not found (build it: scripts/build)"
+  PEER_KINDS+=(engine)
+fi
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -100,30 +107,40 @@ kernel_up() {
 }
 kernel_show() { ip netns exec "$NS_K" "$KDEV" show wg0; }
 
-# ---- wireguard-go, in NS_P with a private /var/run/wireguard (mount namespace of its own)
-peer_up_wireguard-go() {
-  local endpoint="$1"
+# ---- a userspace implementation in NS_P with a private /var/run/wireguard (mount namespace of
+# its own): peer_up_userspace NAME ENDPOINT|- COMMAND... (COMMAND creates wg0 and stays in the
+# foreground).
+peer_up_userspace() {
+  local name="$1" endpoint="$2"
+  shift 2
   stop_peer
   # shellcheck disable=SC2016 # $1 is for the inner sh
-  ip netns exec "$NS_P" sh -c 'mount -t tmpfs -o mode=0755 wgnet-vm-interop "$1" &&
-    exec env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wg0' sh \
-    "$(mkdir -p /var/run/wireguard && readlink -f /var/run/wireguard)" >"$TMP/peer-wireguard-go.log" 2>&1 &
+  ip netns exec "$NS_P" sh -c 'mount -t tmpfs -o mode=0755 wgnet-vm-interop "$1" && shift && exec "$@"' sh \
+    "$(mkdir -p /var/run/wireguard && readlink -f /var/run/wireguard)" "$@" >"$TMP/peer-$name.log" 2>&1 &
   PEER_PID=$!
   local i
   for i in $(seq 1 100); do
-    if [[ "$(cat "/proc/$PEER_PID/comm" 2>/dev/null)" == wireguard-go ]] && peer_wg show wg0 >/dev/null 2>&1; then break; fi
-    kill -0 "$PEER_PID" 2>/dev/null || fail "wireguard-go exited: $(cat "$TMP/peer-wireguard-go.log")"
+    if [[ "$(readlink "/proc/$PEER_PID/exe" 2>/dev/null)" != */sh ]] && peer_wg show wg0 >/dev/null 2>&1; then break; fi
+    kill -0 "$PEER_PID" 2>/dev/null || fail "$name exited: $(cat "$TMP/peer-$name.log")"
     sleep 0.2
   done
-  peer_wg show wg0 >/dev/null || fail "wireguard-go did not open its UAPI socket"
+  peer_wg show wg0 >/dev/null || fail "$name did not open its UAPI socket"
   local args=(peer "$(cat "$TMP/k.pub")" allowed-ips "$TUN_K/32")
   [[ "$endpoint" == - ]] || args+=(endpoint "$endpoint")
   peer_wg set wg0 private-key "$TMP/p.key" listen-port "$PORT_P" "${args[@]}"
   ip -n "$NS_P" addr add "$TUN_P/24" dev wg0
   ip -n "$NS_P" link set wg0 up
 }
+peer_up_wireguard-go() {
+  peer_up_userspace wireguard-go "$1" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f wg0
+}
+peer_up_engine() {
+  peer_up_userspace engine "$1" env LOG_LEVEL=error \
+    WGNET_ENGINE_TEST_TIMINGS="rekey_after_time=${ENGINE_REKEY_AFTER}s" "$ENGINE" -f wg0
+}
 # "HANDSHAKE_SEC RX TX" of the peer's only peer (the kernel side).
 peer_show_wireguard-go() { peer_wg show wg0 dump | awk 'NR == 2 {print $5, $6, $7}'; }
+peer_show_engine() { peer_show_wireguard-go; }
 peer_wg() { nsenter -t "$PEER_PID" -m -n wg "$@"; }
 
 stop_peer() {
@@ -237,6 +254,27 @@ for kind in "${PEER_KINDS[@]}"; do
   handshake_seen "$kind"
   endpoint="$(kernel_show | awk '$1 == "peer" {print $3}')"
   assert_eq "the kernel side learnt $kind's endpoint from its handshake" "$ADDR_P:$PORT_P" "$endpoint"
+  if [[ "$kind" == engine ]]; then
+    say "round 3: the engine, initiator of this session, rekeys it after ${ENGINE_REKEY_AFTER} s"
+    first="$(kernel_show | awk '$1 == "peer" {print $4}')"
+    rekeyed=""
+    for _ in $(seq 1 $((ENGINE_REKEY_AFTER + 40))); do
+      # Traffic from the engine's side: REKEY_AFTER_TIME is checked when it sends.
+      ip netns exec "$NS_P" ping -c 1 -W 1 "$TUN_K" >/dev/null 2>&1 || true
+      now="$(kernel_show | awk '$1 == "peer" {print $4}')"
+      if ((now > first)); then
+        rekeyed=$now
+        break
+      fi
+      sleep 1
+    done
+    [[ -n "$rekeyed" ]] || fail "no new handshake $((ENGINE_REKEY_AFTER + 40)) s into the session (first at $first)"
+    ok "the kernel answered the engine's rekey ($((rekeyed - first)) s after the first handshake)"
+    ping_from "$NS_P" "$TUN_K"
+    ping_from "$NS_K" "$TUN_P"
+    tcp_transfer "$NS_K" "$NS_P" "$TUN_P"
+    ok "traffic both ways on the new keys"
+  fi
   stop_peer
 done
 CURRENT=""

@@ -18,6 +18,9 @@ defer dockerd_private_remove "$DDIR" "$DRUN"
 start_docker() {
   dockerd_private_start "$DDIR" "$DRUN" "$@" || fail "the private dockerd did not start"
 }
+# The host's docker0 (when there is one) is not the private dockerd's to touch.
+host_docker0="$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+# (checked at the end: a dockerd with --bridge=none would have deleted it at its start)
 start_docker
 say "private dockerd (pid $PRIVATE_DOCKERD_PID) on $DOCKER_HOST"
 
@@ -65,3 +68,7 @@ assert_ok "c4 pings the hub after dockerd came back" ctr_ping c4 "$HUB_IP"
 assert_eq "c4 kept the same device" "$dev4" "$(new_wgnet_ifnames)"
 dk rm -f "$(ctr_name c4)" >/dev/null
 assert_eventually "c4's device goes with it" 20 no_devices
+if [[ -n "$host_docker0" ]]; then
+  assert_eq "the host's docker0 is still there (same ifindex)" "$host_docker0" \
+    "$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+fi

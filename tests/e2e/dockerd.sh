@@ -45,8 +45,10 @@ dockerd_stop_if_started() {
 # ---------------------------------------------------------------------------------------------
 # A private dockerd, for scenarios that kill and restart Docker itself: its own containerd (started
 # apart from it, as a system's containerd.service is, so containers outlive a killed dockerd), data
-# root, exec root (sandboxes), socket and pid files under DIR and RUN, no bridge and no iptables
-# rules, so it never meets the host's dockerd. Only wgnet networks are used with it.
+# root, exec root (sandboxes), socket and pid files under DIR and RUN, a bridge of its own and no
+# iptables rules, so it never meets the host's dockerd. Only wgnet networks are used with it.
+# (A dockerd with --bridge=none deletes the docker0 of its network namespace at start: in the
+# host's namespace it gets a bridge of its own instead, made here and removed with it.)
 
 # dockerd_private_start DIR RUN [dockerd options]: starts it (or again, on the same directories),
 # its containerd first when that is not running, and points this shell's docker client at it
@@ -69,10 +71,12 @@ dockerd_private_start() {
       sleep 0.25
     done
   fi
+  local bridge=none
+  if [[ " ${PRIVATE_DOCKERD_WRAP[*]} " != *" --net="* ]]; then bridge="$(private_bridge "$dir")"; fi
   echo "---- dockerd start $(date +%T) $*" >>"$log"
   "${PRIVATE_DOCKERD_WRAP[@]}" /usr/sbin/dockerd --data-root "$dir/data" \
     --exec-root "${PRIVATE_DOCKERD_EXEC_ROOT:-$run/exec}" -H "unix://$run/docker.sock" \
-    --pidfile "$run/docker.pid" --containerd "$run/containerd.sock" --bridge=none \
+    --pidfile "$run/docker.pid" --containerd "$run/containerd.sock" --bridge="$bridge" \
     --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=false "$@" >>"$log" 2>&1 &
   PRIVATE_DOCKERD_PID=$!
   echo "$PRIVATE_DOCKERD_PID" >"$dir/dockerd.pid"
@@ -88,6 +92,20 @@ dockerd_private_start() {
   done
   echo "private dockerd not ready after 60 s; see $log" >&2
   return 1
+}
+
+# private_bridge DIR: the name of the bridge of the private dockerd of DIR in the host's network
+# namespace (e2ebr + 8 hex digits of DIR's hash), made with an address of the test range
+# (198.19.N.1/24) when it does not exist yet, so dockerd takes no address of its own pools.
+private_bridge_name() { echo "e2ebr$(printf '%s' "$1" | md5sum | cut -c1-8)"; }
+private_bridge() {
+  local name
+  name="$(private_bridge_name "$1")"
+  if ! ip link show "$name" >/dev/null 2>&1; then
+    ip link add "$name" type bridge &&
+      ip addr add "198.19.$((0x${name:5:2})).1/24" dev "$name" || return 1
+  fi
+  echo "$name"
 }
 
 # private_pid_alive PIDFILE COMM: the process in PIDFILE runs and is COMM (not a reused PID).
@@ -150,6 +168,7 @@ dockerd_private_remove() {
   done
   awk -v d="$dir" -v r="$run" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' /proc/mounts |
     sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  ip link del "$(private_bridge_name "$dir")" 2>/dev/null || true
   rm -rf "$dir" "$run"
 }
 

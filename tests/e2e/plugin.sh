@@ -39,6 +39,9 @@ start_docker() {
   dockerd_private_start "$DDIR" "$DRUN" "$@" || fail "the private dockerd did not start"
   say "private dockerd (pid $PRIVATE_DOCKERD_PID${*:+, $*}) on $DOCKER_HOST"
 }
+# The host's docker0 (when there is one) is not the private dockerd's to touch.
+host_docker0="$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+# (checked at the end: a dockerd with --bridge=none would have deleted it at its start)
 start_docker
 
 # The plugin's seed and state directories (its mounts' sources) are this scenario's.
@@ -192,3 +195,7 @@ assert_fails "docker plugin inspect: gone" dk plugin inspect "$PLUGIN"
 say "calls the plugin served: $(plugin_calls | sed 's/ -> .*//' | sort | uniq -c | xargs)"
 assert_eq "Docker never sent /Plugin.Activate to the managed plugin" 0 \
   "$(grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -c '/Plugin\.Activate' || true)"
+if [[ -n "$host_docker0" ]]; then
+  assert_eq "the host's docker0 is still there (same ifindex)" "$host_docker0" \
+    "$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+fi

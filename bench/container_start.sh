@@ -69,3 +69,11 @@ Container start: \`docker run --rm --network N wgnet-test:busybox true\`, $RUNS 
 
 wgnet / bridge (medians): **$ratio** (target: <= 1.00); wgnet / user-defined bridge: **$(awk -v a="$wg_med" -v b="$ub_med" 'BEGIN {printf "%.2f", a / b}')**
 TABLE
+
+# wgnetd's own share: each call's duration from its debug log ("/NetworkDriver.X -> 200 in MS ms").
+call_ms() {
+  grep -oE "/NetworkDriver\.$1 -> 200 in [0-9.]+ ms" "$WGNETD_LOG" | awk '{print $(NF - 1)}' |
+    sort -n | awk '{v[NR] = $1} END {if (NR) printf "median %.2f ms, max %.2f ms (%d calls)", v[int((NR + 1) / 2)], v[NR], NR}'
+}
+echo
+for call in CreateEndpoint Join Leave DeleteEndpoint; do echo "- wgnetd $call: $(call_ms "$call")"; done

@@ -19,7 +19,7 @@ start_docker() {
   dockerd_private_start "$DDIR" "$DRUN" "$@" || fail "the private dockerd did not start"
 }
 # The host's docker0 (when there is one) is not the private dockerd's to touch.
-host_docker0="$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+host_docker0="$(docker0_ifindex)"
 # (checked at the end: a dockerd with --bridge=none would have deleted it at its start)
 start_docker
 say "private dockerd (pid $PRIVATE_DOCKERD_PID) on $DOCKER_HOST"
@@ -70,5 +70,5 @@ dk rm -f "$(ctr_name c4)" >/dev/null
 assert_eventually "c4's device goes with it" 20 no_devices
 if [[ -n "$host_docker0" ]]; then
   assert_eq "the host's docker0 is still there (same ifindex)" "$host_docker0" \
-    "$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+    "$(docker0_ifindex)"
 fi

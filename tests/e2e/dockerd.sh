@@ -108,6 +108,10 @@ private_bridge() {
   echo "$name"
 }
 
+# docker0_ifindex: the ifindex of this network namespace's docker0, empty when there is none (the
+# scenarios with a private dockerd check the host's is left alone).
+docker0_ifindex() { ip -o link show docker0 2>/dev/null | cut -d: -f1 || true; }
+
 # private_pid_alive PIDFILE COMM: the process in PIDFILE runs and is COMM (not a reused PID).
 private_pid_alive() {
   local pid

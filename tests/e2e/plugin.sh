@@ -40,7 +40,7 @@ start_docker() {
   say "private dockerd (pid $PRIVATE_DOCKERD_PID${*:+, $*}) on $DOCKER_HOST"
 }
 # The host's docker0 (when there is one) is not the private dockerd's to touch.
-host_docker0="$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+host_docker0="$(docker0_ifindex)"
 # (checked at the end: a dockerd with --bridge=none would have deleted it at its start)
 start_docker
 
@@ -197,5 +197,5 @@ assert_eq "Docker never sent /Plugin.Activate to the managed plugin" 0 \
   "$(grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -c '/Plugin\.Activate' || true)"
 if [[ -n "$host_docker0" ]]; then
   assert_eq "the host's docker0 is still there (same ifindex)" "$host_docker0" \
-    "$(ip -o link show docker0 2>/dev/null | cut -d: -f1 || true)"
+    "$(docker0_ifindex)"
 fi

@@ -3,12 +3,10 @@
 // interface a TUN device with a private key, one peer (endpoint, allowed IP) and its UDP socket,
 // all in a private network namespace. Prints one "interfaces=N rss_kib=R threads=T" line per
 // checkpoint for bench/engine_memory.sh. Root.
-#include <dirent.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -18,6 +16,7 @@
 #include "crypto/x25519.h"
 #include "engine/engine.h"
 #include "engine/tun_linux.h"
+#include "proc_self.h"
 #include "util/ip.h"
 
 using namespace wgnet;
@@ -25,26 +24,9 @@ using namespace wgnet::engine;
 
 namespace {
 
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
-size_t threads() {
-  size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-  }
-  return n;
-}
-
 void report(size_t n) {
-  std::cout << "interfaces=" << n << " rss_kib=" << rss_kib() << " threads=" << threads()
-            << std::endl;
+  std::cout << "interfaces=" << n << " rss_kib=" << itest::rss_kib()
+            << " threads=" << itest::thread_count() << std::endl;
 }
 
 }  // namespace

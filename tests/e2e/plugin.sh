@@ -10,6 +10,9 @@
 #    and after; a container killed meanwhile gets Leave/DeleteEndpoint at restart, its device goes.
 # `docker plugin disable` and `docker plugin rm` (and scripts/plugin --remove) refuse while a network
 # uses the plugin; once the network is gone, scripts/plugin --remove removes it.
+# WGNETD_BACKEND=engine (e2e.engine.plugin): the plugin as installed by default (WGNETD_BACKEND auto,
+# which picks wgnet's engine on a host without the WireGuard module) instead of external: the same
+# checks, on the devices the engine inside the plugin serves.
 # Usage: plugin.sh [WGNET [WGNETD]]
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -55,7 +58,21 @@ chmod 600 "$PSEEDS/seed"
 install_plugin() {
   WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --dir "$E2E_TMP/plugin" "$@"
 }
-SETTINGS=(seeds.source="$PSEEDS" state.source="$PSTATE" WGNETD_BACKEND=external WGNETD_LOG_LEVEL=debug)
+SETTINGS=(seeds.source="$PSEEDS" state.source="$PSTATE" WGNETD_LOG_LEVEL=debug)
+BACKEND="${WGNETD_BACKEND:-external}"
+case "$BACKEND" in
+  external) SETTINGS+=(WGNETD_BACKEND=external) ;;
+  engine)
+    # The plugin's default (auto) picks the engine where no WireGuard module can be loaded.
+    if [[ -d /sys/module/wireguard ]] || modprobe -q -n wireguard 2>/dev/null; then
+      SETTINGS+=(WGNETD_BACKEND=engine)
+      BACKEND_LINE="default backend: engine"
+    else
+      BACKEND_LINE="default backend: engine (auto)"
+    fi
+    ;;
+  *) fail "plugin.sh runs with WGNETD_BACKEND external or engine, not '$BACKEND'" ;;
+esac
 t0=$SECONDS
 assert_ok "scripts/plugin builds and installs $PLUGIN" install_plugin "${SETTINGS[@]}"
 say "  (took $((SECONDS - t0)) s)"
@@ -68,6 +85,17 @@ plugin_id="$(dk plugin inspect -f '{{.Id}}' "$PLUGIN")"
 info_line() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -q 'level=info msg=".* info serving driver'; }
 assert_eventually "dockerd logs the plugin's info lines at level info (WGNETD_LOG_INFO_TO_STDOUT)" 10 info_line
 plugin_calls() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -oE '/NetworkDriver\.[A-Za-z]+ -> [0-9]+' || true; }
+if [[ $BACKEND == engine ]]; then
+  backend_line() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -qF "$BACKEND_LINE"; }
+  assert_eventually "the plugin says: $BACKEND_LINE" 10 backend_line
+fi
+# The plugin's wgnetd (its root is the plugin's rootfs, named after its id), by PID.
+plugin_pid() {
+  local p
+  for p in $(pgrep -x wgnetd); do
+    if [[ "$(readlink "/proc/$p/root")" == *"$plugin_id"* ]]; then echo "$p"; fi
+  done
+}
 
 build_image
 SEED="$PSEEDS/seed"
@@ -96,8 +124,19 @@ ifname_of() {
 }
 # The wireguard-go serving IFNAME (the external backend: one process per device), by PID.
 wg_go_pid() { wgnet_wg_go_procs | awk -v i="$1" '$2 == i {print $1}'; }
-# ifnames of the wireguard-go processes running now, sorted, on one line.
-wg_go_ifnames() { wgnet_wg_go_procs | awk '{print $2}' | sort | xargs; }
+# The devices the plugin serves now, sorted, on one line: external, by their wireguard-go
+# processes; engine, by the UAPI sockets the engine serves in the plugin's private /run/wireguard.
+served_ifnames() {
+  if [[ $BACKEND == external ]]; then
+    wgnet_wg_go_procs | awk '{print $2}' | sort | xargs
+  else
+    local pid
+    pid="$(plugin_pid)"
+    [[ -n "$pid" ]] || return 0
+    compgen -G "/proc/$pid/root/run/wireguard/wgnet-*.sock" | sed 's|.*/||; s|\.sock$||' | sort | xargs
+  fi
+}
+serves() { [[ " $(served_ifnames) " == *" $1 "* ]]; }
 running() { [[ "$(dk inspect -f '{{.State.Running}}' "$(ctr_name "$1")")" == "$2" ]]; }
 reaches_hub() {
   local c="$1" ip
@@ -114,14 +153,19 @@ assert_eq "inside c1: lo and wg0 only" "lo wg0" \
 key1="$("$WGNET" keys derive --seed-file "$SEED" "$(ctr_ip c1 net)" | "$WGNET" keys pub)"
 assert_ne "the hub has a handshake with c1's derived key" "" "$(hub_peer_field "$key1" latest-handshakes | grep -v '^0$' || true)"
 dev1="$(ifname_of c1)" dev2="$(ifname_of c2)"
-assert_ne "c1's device has its wireguard-go (in the plugin)" "" "$(wg_go_pid "$dev1")"
-assert_ne "c2's device has its wireguard-go (in the plugin)" "" "$(wg_go_pid "$dev2")"
+assert_ok "c1's device $dev1 is served ($BACKEND, in the plugin)" serves "$dev1"
+assert_ok "c2's device $dev2 is served ($BACKEND, in the plugin)" serves "$dev2"
+pid="$(plugin_pid)"
+[[ "$pid" =~ ^[0-9]+$ ]] || fail "expected one wgnetd of plugin $plugin_id, saw '$pid'"
+if [[ $BACKEND == external ]]; then
+  assert_eq "the plugin's wgnetd is the parent of c2's wireguard-go" "$pid" \
+    "$(awk '/^PPid:/ {print $2}' "/proc/$(wg_go_pid "$dev2")/status")"
+fi
 # The plugin sees the sandboxes of containers started after it (the netns mount propagates into
-# it): else it would take their tunnels for dead. Its wgnetd is the parent of the wireguard-go.
-plugin_pid="$(awk '/^PPid:/ {print $2}' "/proc/$(wg_go_pid "$dev2")/status")"
+# it): else it would take their tunnels for dead.
 sandbox2="$(dk inspect -f '{{.NetworkSettings.SandboxKey}}' "$(ctr_name c2)")"
 assert_eq "inside the plugin, c2's sandbox $sandbox2 is its network namespace" nsfs \
-  "$(stat -f -c %T "/proc/$plugin_pid/root$sandbox2")"
+  "$(stat -f -c %T "/proc/$pid/root$sandbox2")"
 
 # Docker's own refusals while a network uses the plugin.
 assert_fails "docker plugin disable refuses while the network uses it" dk plugin disable "$PLUGIN"
@@ -155,8 +199,8 @@ assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 2
 say "  calls to the plugin since the restart: $(calls_since_mark_summary)"
 reaches_hub c1
 dev1b="$(ifname_of c1)"
-only_device() { [[ "$(wg_go_ifnames)" == "$1" ]]; }
-assert_eventually "c2's device and wireguard-go are gone; c1 has a new one" 30 only_device "$dev1b"
+only_device() { [[ "$(served_ifnames)" == "$1" ]]; }
+assert_eventually "c2's device is gone; c1 has a new one" 30 only_device "$dev1b"
 
 # --- dockerd killed, restarted with --live-restore -----------------------------------------
 dockerd_private_stop "$DDIR"
@@ -167,6 +211,7 @@ run c4
 for c in c1 c3 c4; do reaches_hub "$c"; done
 dev3="$(ifname_of c3)" dev4="$(ifname_of c4)"
 pid3="$(wg_go_pid "$dev3")"
+index3="$(ctr_exec c3 cat /sys/class/net/wg0/ifindex)"
 ip3="$(ctr_ip c3 net)"
 pid4="$(dk inspect -f '{{.State.Pid}}' "$(ctr_name c4)")"
 mark="$(wc -l <"$DDIR/dockerd.log")"
@@ -177,16 +222,20 @@ assert_ok "while dockerd is down, the hub still reaches c3 through its tunnel" h
 start_docker --live-restore
 assert_eq "c3 is still running" true "$(dk inspect -f '{{.State.Running}}' "$(ctr_name c3)")"
 assert_ok "c3 pings the hub after dockerd came back" ctr_ping c3 "$HUB_IP"
-assert_eq "c3 kept its device and wireguard-go" "$pid3" "$(wg_go_pid "$dev3")"
+assert_eq "c3 kept its wg0 (same ifindex)" "$index3" "$(ctr_exec c3 cat /sys/class/net/wg0/ifindex)"
+assert_ok "the plugin still serves c3's device" serves "$dev3"
+if [[ $BACKEND == external ]]; then
+  assert_eq "c3 kept its wireguard-go" "$pid3" "$(wg_go_pid "$dev3")"
+fi
 assert_eventually "Docker sent Leave for c4, killed while it was down" 30 calls_since_mark Leave 1
 assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 1
-no_wg_go() { [[ -z "$(wg_go_pid "$1")" ]]; }
-assert_eventually "c4's device and wireguard-go are gone" 30 no_wg_go "$dev4"
+not_served() { ! serves "$1"; }
+assert_eventually "c4's device is gone" 30 not_served "$dev4"
 say "  calls to the plugin since the restart: $(calls_since_mark_summary)"
 
 # --- teardown: nothing remains; then the plugin can go ----------------------------------------
 dk rm -f "$(ctr_name c1)" "$(ctr_name c2)" "$(ctr_name c3)" "$(ctr_name c4)" >/dev/null
-assert_eventually "no wireguard-go of the plugin remains" 30 only_device ""
+assert_eventually "no device of the plugin remains" 30 only_device ""
 assert_empty "no wgnet device or TUN device in the host namespace" "$(e2e_new_leftovers)"
 net_rm "$(net_name net)"
 assert_ok "scripts/plugin --remove removes the plugin once no network uses it" \

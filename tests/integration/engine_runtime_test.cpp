@@ -2,7 +2,6 @@
 // namespaces joined by a veth (198.18.93.0/24), TUN devices in those and in third namespaces,
 // traffic through the tunnels, link deletion, namespace moves and MTU changes. Every namespace is
 // held by a descriptor and vanishes with the test process.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +27,7 @@
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"
+#include "proc_self.h"
 
 using namespace wgnet;
 using namespace wgnet::engine;
@@ -133,16 +133,6 @@ bool udp_through(int tx, int rx, const std::string& to, uint16_t port, const std
     }
   }
   return false;
-}
-
-size_t thread_count() {
-  size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-  }
-  return n;
 }
 
 template <typename F>
@@ -259,7 +249,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
   Link link;
   auto ea = engine_in(link.a);
   auto eb = engine_in(link.b);
-  const size_t threads = thread_count();
+  const size_t threads = itest::thread_count();
   constexpr int kPairs = 40;
   std::vector<Keys> ka(kPairs), kb(kPairs);
   for (int i = 0; i < kPairs; i++) {
@@ -273,7 +263,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
                               "10.94." + n + ".1/32"));
   }
   // Fixed threads whatever the number of interfaces.
-  EXPECT_EQ(thread_count(), threads);
+  EXPECT_EQ(itest::thread_count(), threads);
   EXPECT_EQ(ea->names().size(), static_cast<size_t>(kPairs));
   for (int i = 0; i < kPairs; i += 3) {
     const std::string n = std::to_string(i);
@@ -290,7 +280,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
   for (int i = 0; i < kPairs; i += 2) EXPECT_TRUE(ea->remove("a" + std::to_string(i)));
   EXPECT_FALSE(ea->remove("a0"));
   EXPECT_EQ(ea->names().size(), static_cast<size_t>(kPairs / 2));
-  EXPECT_EQ(thread_count(), threads);
+  EXPECT_EQ(itest::thread_count(), threads);
 }
 
 TEST_F(EngineRuntime, PersistentTunReattachedInsideAnotherNamespace) {

@@ -8,6 +8,8 @@
 #    --restart always comes back and pings the hub; nothing of the others remains;
 #  - with --live-restore: the plugin and a running container's tunnel stay up while dockerd is down
 #    and after; a container killed meanwhile gets Leave/DeleteEndpoint at restart, its device goes.
+# Then the plugin itself is restarted (docker plugin disable --force, enable) under running
+# containers: their tunnels come back.
 # `docker plugin disable` and `docker plugin rm` (and scripts/plugin --remove) refuse while a network
 # uses the plugin; once the network is gone, scripts/plugin --remove removes it.
 # WGNETD_BACKEND=engine (e2e.engine.plugin): the plugin as installed by default (WGNETD_BACKEND auto,
@@ -88,12 +90,15 @@ plugin_calls() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -oE '/Ne
 if [[ $BACKEND == engine ]]; then
   backend_line() { grep -F "plugin=$plugin_id" "$DDIR/dockerd.log" | grep -qF "$BACKEND_LINE"; }
   assert_eventually "the plugin says: $BACKEND_LINE" 10 backend_line
+  # NETLINK_LISTEN_ALL_NSID needs CAP_NET_BROADCAST (config.json grants it).
+  assert_not_contains "the engine in the plugin watches its devices' links" \
+    "$(grep -F "plugin=$plugin_id" "$DDIR/dockerd.log")" "no link watch"
 fi
-# The plugin's wgnetd (its root is the plugin's rootfs, named after its id), by PID.
+# The plugin's wgnetd (Docker puts it in a cgroup named after the plugin's id), by PID.
 plugin_pid() {
   local p
   for p in $(pgrep -x wgnetd); do
-    if [[ "$(readlink "/proc/$p/root")" == *"$plugin_id"* ]]; then echo "$p"; fi
+    if grep -qF "$plugin_id" "/proc/$p/cgroup" 2>/dev/null; then echo "$p"; fi
   done
 }
 
@@ -156,7 +161,8 @@ dev1="$(ifname_of c1)" dev2="$(ifname_of c2)"
 assert_ok "c1's device $dev1 is served ($BACKEND, in the plugin)" serves "$dev1"
 assert_ok "c2's device $dev2 is served ($BACKEND, in the plugin)" serves "$dev2"
 pid="$(plugin_pid)"
-[[ "$pid" =~ ^[0-9]+$ ]] || fail "expected one wgnetd of plugin $plugin_id, saw '$pid'"
+[[ "$pid" =~ ^[0-9]+$ ]] ||
+  fail "expected one wgnetd of plugin $plugin_id, saw '$pid'; cgroups of wgnetd processes:"$'\n'"$(for p in $(pgrep -x wgnetd); do echo "$p: $(cat "/proc/$p/cgroup")"; done)"
 if [[ $BACKEND == external ]]; then
   assert_eq "the plugin's wgnetd is the parent of c2's wireguard-go" "$pid" \
     "$(awk '/^PPid:/ {print $2}' "/proc/$(wg_go_pid "$dev2")/status")"
@@ -232,6 +238,29 @@ assert_eventually "and DeleteEndpoint" 30 calls_since_mark DeleteEndpoint 1
 not_served() { ! serves "$1"; }
 assert_eventually "c4's device is gone" 30 not_served "$dev4"
 say "  calls to the plugin since the restart: $(calls_since_mark_summary)"
+
+# --- the plugin restarted under running containers (disable --force, enable) -----------------
+# Docker stops the plugin though a network uses it; as it starts again, wgnetd takes the devices of
+# the running containers back: external rebuilds them (their wireguard-go died with the plugin),
+# the engine re-attaches to them (same wg0).
+index1="$(ctr_exec c1 cat /sys/class/net/wg0/ifindex)"
+dev1c="$(ifname_of c1)"  # c1 restarted with the daemon above: a new endpoint
+mark="$(wc -l <"$DDIR/dockerd.log")"
+assert_ok "docker plugin disable --force stops the plugin while its network is in use" \
+  dk plugin disable --force "$PLUGIN"
+assert_ok "docker plugin enable starts it again" dk plugin enable "$PLUGIN"
+t0=$SECONDS
+pings() { ctr_exec "$1" ping -c1 -W1 "$HUB_IP" >/dev/null 2>&1; }
+assert_eventually "c1 pings the hub again after the plugin restarted" 30 pings c1
+say "  (first answer $((SECONDS - t0)) s after the plugin was enabled)"
+assert_ok "c3 pings the hub too" ctr_ping c3 "$HUB_IP"
+if [[ $BACKEND == engine ]]; then
+  assert_eq "c1 kept its wg0 (same ifindex)" "$index1" "$(ctr_exec c1 cat /sys/class/net/wg0/ifindex)"
+  reattached() { tail -n +"$((mark + 1))" "$DDIR/dockerd.log" | grep -F "plugin=$plugin_id" | grep -qF "re-attached $1"; }
+  assert_eventually "the plugin says it re-attached c1's device $dev1c" 10 reattached "$dev1c"
+fi
+assert_eq "the plugin serves c1's and c3's devices" "$(printf '%s\n' "$dev1c" "$dev3" | sort | xargs)" \
+  "$(served_ifnames)"
 
 # --- teardown: nothing remains; then the plugin can go ----------------------------------------
 dk rm -f "$(ctr_name c1)" "$(ctr_name c2)" "$(ctr_name c3)" "$(ctr_name c4)" >/dev/null

@@ -16,7 +16,8 @@ e2e_standard 10.23.0 40
 fds() {
   local docker_conns
   docker_conns="$(awk -v p="$WGNETD_SOCK" '$6 == "03" && $8 == p {print "socket:[" $7 "]"}' /proc/net/unix)"
-  find "/proc/$WGNETD_PID/fd" -mindepth 1 -printf '%l\n' | grep -vxF -f <(echo "${docker_conns:-none}") | wc -l
+  find "/proc/$WGNETD_PID/fd" -mindepth 1 -printf '%l\n' |
+    { grep -cvxF -f <(echo "${docker_conns:-none}") || true; }
 }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$WGNETD_PID/status"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$WGNETD_PID/status"; }

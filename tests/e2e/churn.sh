@@ -2,7 +2,8 @@
 # e2e.churn: many containers, started at once and one after another. 20 `docker run` at the same
 # time on one network all get their tunnel; then CYCLES containers (default 1000, in parallel
 # rounds of 5) are created and removed, and wgnetd's open file descriptors and memory (RSS) stay
-# flat and its threads within the handler pools' limit: nothing leaks per container. Prints the measurements (docs/PERFORMANCE.md).
+# flat and its threads within the handler pools' limit: nothing leaks per container. Prints the
+# measurements (docs/PERFORMANCE.md).
 # Usage: churn.sh [WGNET [WGNETD]]; CYCLES=N to change the count.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -24,7 +24,7 @@ engine_pid() {
     [[ $(readlink "/proc/$p/exe") == *wgnet-engine* ]] && { echo "$p"; return; }
   done
 }
-# gone PID IFNAME: the process exits, its socket goes, within 3 s.
+# gone PID IFNAME: the process exits, its socket goes, within 10 s.
 gone() {
   for _ in $(seq 200); do  # up to 10 s: a sanitized engine under load takes its time
     if ! kill -0 "$1" 2>/dev/null && [[ ! -e /var/run/wireguard/$2.sock ]]; then return 0; fi

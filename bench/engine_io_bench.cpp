@@ -346,9 +346,10 @@ void BM_Coalesce(benchmark::State& state) {
   }
   Batch batch(47);
   std::vector<offload::TunWrite> writes(47);
+  std::vector<uint32_t> next(47);
   for (auto _ : state) {
     for (size_t i = 0; i < 47; i++) batch.set(i, segs[i]);
-    size_t n = offload::coalesce(batch.packets(), {}, writes);
+    size_t n = offload::coalesce(batch.packets(), {}, writes, next);
     if (n != 1) state.SkipWithError("not coalesced");
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 47));

@@ -102,20 +102,18 @@ class PacketPool {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw SystemError("engine: mmap packet buffers: " + errno_text(errno));
     base_ = static_cast<uint8_t*>(p);
-    for (size_t i = 0; i < count; i++)
-      packets_[i] = Packet{base_ + i * kStride, static_cast<uint32_t>(kBufferSize),
-                           static_cast<uint32_t>(kHeadroom), 0};
+    reset();
   }
   ~PacketPool() { ::munmap(base_, bytes_); }
   PacketPool(const PacketPool&) = delete;
   PacketPool& operator=(const PacketPool&) = delete;
 
-  // Every packet back at its offset, empty, ready for a read.
+  // Every packet back in its own buffer (a receive may have made it a view of another's), at its
+  // offset, empty, ready for a read.
   std::span<Packet> reset() {
-    for (auto& p : packets_) {
-      p.offset = static_cast<uint32_t>(kHeadroom);
-      p.size = 0;
-    }
+    for (size_t i = 0; i < packets_.size(); i++)
+      packets_[i] = Packet{base_ + i * kStride, static_cast<uint32_t>(kBufferSize),
+                           static_cast<uint32_t>(kHeadroom), 0};
     return packets_;
   }
 

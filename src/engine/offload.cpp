@@ -317,12 +317,14 @@ bool checksums_valid(std::span<const uint8_t> b, const Candidate& c) {
   return checksum(b.subspan(c.iph_len), pseudo) == 0;
 }
 
-// A super-packet being built: the packet it starts with grows as segments are appended.
+// A super-packet being built: its first packet, and the others chained to it through `next`.
 struct Flow {
-  uint32_t index = 0;  // packets[index] is the first segment and holds the super-packet
+  uint32_t index = 0;  // packets[index] is the first segment; its headers lead the super-packet
+  uint32_t last = 0;   // the packet chained last
   uint32_t write = 0;  // its TunWrite
   Candidate c;
   uint32_t gso_size = 0;  // payload of the first segment: the size of every segment but the last
+  uint32_t size = 0;      // bytes of the super-packet so far
   uint32_t count = 1;
   uint32_t next_seq = 0;
   uint16_t next_id = 0;
@@ -339,9 +341,9 @@ bool same_flow(std::span<const uint8_t> a, const Candidate& ca, std::span<const 
 }
 
 bool can_join(const Flow& f, std::span<const uint8_t> head, std::span<const uint8_t> p,
-              const Candidate& c, size_t head_room) {
+              const Candidate& c) {
   if (!f.open || f.count >= kMaxCoalesceSegments || c.payload > f.gso_size) return false;
-  if (head.size() + c.payload > std::min<size_t>(65535, head_room)) return false;
+  if (size_t{f.size} + c.payload > 65535) return false;
   if (c.v6) {
     if (std::memcmp(&head[0], &p[0], 4) != 0 || head[7] != p[7]) return false;
   } else {
@@ -363,11 +365,12 @@ bool can_join(const Flow& f, std::span<const uint8_t> head, std::span<const uint
 
 void finish_flow(const Flow& f, Packet& head, TunWrite& w) {
   uint8_t* b = head.base + head.offset;
-  size_t tlen = head.size - f.c.iph_len;
+  size_t tlen = f.size - f.c.iph_len;
+  w.count = f.count;
   if (f.c.v6) {
-    put_be16(b + 4, static_cast<uint16_t>(head.size - 40));
+    put_be16(b + 4, static_cast<uint16_t>(f.size - 40));
   } else {
-    put_be16(b + 2, static_cast<uint16_t>(head.size));
+    put_be16(b + 2, static_cast<uint16_t>(f.size));
     set_ipv4_header_checksum(b, f.c.iph_len);
   }
   uint8_t* th = b + f.c.iph_len;
@@ -386,11 +389,12 @@ void finish_flow(const Flow& f, Packet& head, TunWrite& w) {
 }
 
 size_t coalesce_chunk(std::span<Packet> packets, uint32_t base, const CoalesceOptions& options,
-                      std::span<TunWrite> writes) {
+                      std::span<TunWrite> writes, std::span<uint32_t> next) {
   Flow flows[kChunk];
   size_t nflows = 0, nwrites = 0;
   for (size_t i = 0; i < packets.size(); i++) {
     Packet& p = packets[i];
+    next[i] = kEndOfWrite;
     std::span<const uint8_t> pb = p.bytes();
     Candidate c;
     bool candidate =
@@ -406,13 +410,14 @@ size_t coalesce_chunk(std::span<Packet> packets, uint32_t base, const CoalesceOp
       }
       if (flow) {
         Packet& h = packets[flow->index - base];
-        if (can_join(*flow, h.bytes(), pb, c, room(h))) {
+        if (can_join(*flow, h.bytes(), pb, c)) {
           // The first segment is verified before anything is appended to it.
           if (flow->verified < 0) flow->verified = checksums_valid(h.bytes(), flow->c);
           if (!flow->verified) flow->open = false;
           if (flow->verified && checksums_valid(pb, c)) {
-            std::memcpy(h.base + h.offset + h.size, pb.data() + c.iph_len + c.th_len, c.payload);
-            h.size += c.payload;
+            next[flow->last - base] = static_cast<uint32_t>(base + i);
+            flow->last = static_cast<uint32_t>(base + i);
+            flow->size += c.payload;
             flow->count++;
             flow->next_seq += c.payload;
             flow->next_id++;
@@ -425,17 +430,18 @@ size_t coalesce_chunk(std::span<Packet> packets, uint32_t base, const CoalesceOp
       }
       Flow& f = flows[nflows++];
       f = Flow{};
-      f.index = static_cast<uint32_t>(base + i);
+      f.index = f.last = static_cast<uint32_t>(base + i);
       f.write = static_cast<uint32_t>(nwrites);
       f.c = c;
       f.gso_size = c.payload;
+      f.size = p.size;
       if (c.protocol == kProtoTcp) {
         f.next_seq = be32(&pb[c.iph_len + 4]) + c.payload;
         f.open = (pb[c.iph_len + 13] & (kTcpPsh | kTcpFin)) == 0;
       }
       if (!c.v6) f.next_id = static_cast<uint16_t>(be16(&pb[4]) + 1);
     }
-    writes[nwrites++] = TunWrite{static_cast<uint32_t>(base + i), VirtioNetHdr{}};
+    writes[nwrites++] = TunWrite{static_cast<uint32_t>(base + i), 1, VirtioNetHdr{}};
   }
   for (size_t k = 0; k < nflows; k++)
     if (flows[k].count > 1)
@@ -529,15 +535,33 @@ SplitResult gso_split(const VirtioNetHdr& hdr, std::span<uint8_t> in, std::span<
 }
 
 size_t coalesce(std::span<Packet> packets, const CoalesceOptions& options,
-                std::span<TunWrite> writes) {
+                std::span<TunWrite> writes, std::span<uint32_t> next) {
   size_t n = 0;
-  for (size_t at = 0; at < packets.size() && n < writes.size(); at += kChunk) {
-    size_t len = std::min(kChunk, packets.size() - at);
+  const size_t limit = std::min(packets.size(), next.size());
+  for (size_t at = 0; at < limit && n < writes.size(); at += kChunk) {
+    size_t len = std::min(kChunk, limit - at);
     len = std::min(len, writes.size() - n);
     n += coalesce_chunk(packets.subspan(at, len), static_cast<uint32_t>(at), options,
-                        writes.subspan(n));
+                        writes.subspan(n), next.subspan(at, len));
   }
   return n;
+}
+
+size_t write_pieces(std::span<const Packet> packets, std::span<const uint32_t> next,
+                    const TunWrite& w, std::span<iovec> out) {
+  if (out.empty() || w.index >= packets.size()) return 0;
+  const Packet& head = packets[w.index];
+  out[0] = {head.base + head.offset, head.size};
+  size_t n = 1;
+  if (w.hdr.gso_type == kGsoNone) return n;
+  // Every packet chained to the head has the head's header length: only its payload goes.
+  for (uint32_t k = w.index < next.size() ? next[w.index] : kEndOfWrite;
+       k < packets.size() && k < next.size() && n < out.size() && n < w.count; k = next[k]) {
+    const Packet& p = packets[k];
+    if (p.size < w.hdr.hdr_len) return 0;
+    out[n++] = {p.base + p.offset + w.hdr.hdr_len, p.size - w.hdr.hdr_len};
+  }
+  return n == w.count ? n : 0;
 }
 
 }  // namespace wgnet::engine::offload

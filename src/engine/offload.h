@@ -2,6 +2,8 @@
 // super-packet read from a TUN into segments, and coalescing segments into super-packets to write.
 // Pure functions over byte buffers (no syscalls), so unit tests and fuzzers drive them directly.
 #pragma once
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -85,11 +87,15 @@ size_t gso_segment_count(const VirtioNetHdr& hdr, std::span<const uint8_t> in);
 
 // ---- Writing: segments -> super-packets ----------------------------------------------------
 
-// One write to the TUN: packets[index] preceded by `hdr`.
+// One write to the TUN: `hdr`, then packets[index] (the first packet, whose headers coalesce
+// rewrote for the super-packet), then the payload of each packet chained to it (see coalesce).
 struct TunWrite {
   uint32_t index = 0;
+  uint32_t count = 1;  // packets the write carries: the first and those chained to it
   VirtioNetHdr hdr;
 };
+// Ends a chain of packets in coalesce's `next`.
+inline constexpr uint32_t kEndOfWrite = UINT32_MAX;
 
 struct CoalesceOptions {
   bool udp = false;  // the kernel accepts UDP_L4 GSO writes (TUN_F_USO4/6 were accepted)
@@ -100,11 +106,19 @@ struct CoalesceOptions {
 // other packet is written alone with an empty header. A packet joins a super-packet only when its
 // checksums verify, its IP header equals the first one's (no options, no fragments), it continues
 // the sequence with the same ACK, window and options, its payload is not longer than the first
-// one's, and the super-packet ends with it if it is shorter or carries PSH. The first packet's
-// buffer grows to hold the super-packet (bounded by its capacity and 65535 bytes); the packets
-// merged into it are left untouched and not written. writes.size() must be at least
+// one's, the super-packet stays within 65535 bytes, and the super-packet ends with it if it is
+// shorter or carries PSH. Nothing is copied: the first packet's headers are rewritten in place
+// (lengths, checksum, PSH) and next[k] names the packet whose payload follows packet k's in its
+// write (kEndOfWrite after the last); packets keep their bytes, wherever their buffers are (they
+// may be adjacent slices of one buffer). writes.size() and next.size() must be at least
 // packets.size(); returns how many writes were filled, in the order they must be made.
 size_t coalesce(std::span<Packet> packets, const CoalesceOptions& options,
-                std::span<TunWrite> writes);
+                std::span<TunWrite> writes, std::span<uint32_t> next);
+
+// The bytes of write `w` after its header, as iovecs: the first packet whole, then the payload
+// of each packet chained to it. Returns how many were filled (w.count), or 0 when `out` is too
+// short (kMaxCoalesceSegments is always enough) or the chain does not match w.count.
+size_t write_pieces(std::span<const Packet> packets, std::span<const uint32_t> next,
+                    const TunWrite& w, std::span<iovec> out);
 
 }  // namespace wgnet::engine::offload

@@ -258,6 +258,7 @@ void TunLinux::write(std::span<Packet> packets) {
   if (!features_.vnet_hdr) return write_plain(packets);
   constexpr size_t kChunk = 128;
   offload::TunWrite writes[kChunk];
+  uint32_t next[kChunk];
   offload::CoalesceOptions options{features_.uso};
   uint64_t syscalls = 0, written = 0, coalesced = 0, dropped = 0;
   for (size_t at = 0; at < packets.size(); at += kChunk) {
@@ -266,22 +267,24 @@ void TunLinux::write(std::span<Packet> packets) {
     // it knows the GSO types at all.
     size_t n = chunk.size();
     if (features_.tso)
-      n = offload::coalesce(chunk, options, writes);
+      n = offload::coalesce(chunk, options, writes, next);
     else
-      for (size_t i = 0; i < n; i++) writes[i] = {static_cast<uint32_t>(i), {}};
+      for (size_t i = 0; i < n; i++) writes[i] = {static_cast<uint32_t>(i), 1, {}};
     for (size_t w = 0; w < n; w++) {
-      Packet& p = chunk[writes[w].index];
       uint8_t hb[offload::kVirtioNetHdrLen];
       writes[w].hdr.encode(hb);
-      iovec iov[2] = {{hb, sizeof hb}, {p.base + p.offset, p.size}};
-      // How many packets this write carries: those it merged plus itself.
-      size_t carried = 1;
-      if (writes[w].hdr.gso_type != offload::kGsoNone)
-        carried = std::max<size_t>(1, offload::gso_segment_count(writes[w].hdr, p.bytes()));
-      ssize_t r;
-      do r = ::writev(fd_.get(), iov, 2);
-      while (r < 0 && errno == EINTR);
-      syscalls++;
+      // The header, then the packets' bytes where they lie (no copy into one buffer).
+      iovec iov[offload::kMaxCoalesceSegments + 1];
+      iov[0] = {hb, sizeof hb};
+      const size_t pieces = offload::write_pieces(chunk, {next, chunk.size()}, writes[w],
+                                                  {iov + 1, std::size(iov) - 1});
+      const size_t carried = writes[w].count;
+      ssize_t r = -1;
+      if (pieces > 0) {
+        do r = ::writev(fd_.get(), iov, static_cast<int>(pieces + 1));
+        while (r < 0 && errno == EINTR);
+        syscalls++;
+      }
       if (r < 0) {
         dropped += carried;
         continue;

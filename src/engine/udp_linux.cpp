@@ -335,19 +335,15 @@ size_t UdpBindLinux::receive_socket(int fd, std::span<Packet> packets,
     size_t last = j + 1 < static_cast<size_t>(r) ? s : packets.size() - 1;
     size_t fit = std::min(segments, last - w + 1);
     dropped += segments - fit;
-    uint8_t* src = packets[s].base + packets[s].offset;
+    // Each segment becomes a view of its bytes in the message's buffer (nothing is copied),
+    // without room behind it: the next segment starts there. Slot w's own buffer goes unused.
+    uint8_t* const src = packets[s].base;
+    const size_t at = packets[s].offset;
     for (size_t i = 0; i < fit; i++) {
-      size_t n = std::min(seg, len - i * seg);
-      Packet& dst = packets[w];
-      uint8_t* d = dst.base + dst.offset;
-      if (room(dst) < n) {
-        dropped++;
-        continue;
-      }
-      // Ascending order: when a segment lands in the message's own slot, every segment before it
-      // has been copied out and those after it lie past the bytes it overwrites.
-      if (d != src + i * seg) std::memmove(d, src + i * seg, n);
-      dst.size = static_cast<uint32_t>(n);
+      const size_t n = std::min(seg, len - i * seg);
+      const size_t offset = at + i * seg;
+      packets[w] = Packet{src, static_cast<uint32_t>(offset + n), static_cast<uint32_t>(offset),
+                          static_cast<uint32_t>(n)};
       from[w] = NetEndpoint{remote, a.local, a.ifindex};
       w++;
     }

@@ -341,7 +341,7 @@ def offload():
     write("offload", "split_none", b"s\x00\x00\x00" + struct.pack("<BBHHHH", 0, 0, 0, 0, 0, 0) + plain)
     write("offload", "split_none_csum",
           b"s\x00\x00\x00" + struct.pack("<BBHHHH", 1, 0, 0, 0, 20, 6) + plain)
-    # 'c', udp flag, then (u16 length, bytes, u8 extra room / 64) per packet.
+    # 'c', udp flag, then (u16 length, bytes, u8 gap after it / 64: 0 = adjacent) per packet.
     def run(v6, tcp, n, size, src_last=1, last_short=True):
         out = []
         for k in range(n):
@@ -356,7 +356,7 @@ def offload():
     def coalesce_input(udp, packets):
         b = b"c" + bytes([1 if udp else 0])
         for p in packets:
-            b += struct.pack("<H", len(p)) + p + bytes([255])
+            b += struct.pack("<H", len(p)) + p + bytes([0])
         return b
 
     for v6 in (False, True):

@@ -108,15 +108,15 @@ inline void wait_address_usable(const IpAddress& address) {
 // Buffers of the engine's size, handed out as a batch of Packets at kHeadroom.
 class Batch {
  public:
-  explicit Batch(size_t n, size_t capacity = engine::kBufferSize) {
-    for (size_t i = 0; i < n; i++) {
-      store_.push_back(std::make_unique<uint8_t[]>(capacity));
-      packets_.push_back(engine::Packet{store_.back().get(), static_cast<uint32_t>(capacity),
-                                        engine::kHeadroom, 0});
-    }
+  explicit Batch(size_t n, size_t capacity = engine::kBufferSize)
+      : capacity_(static_cast<uint32_t>(capacity)), packets_(n) {
+    for (size_t i = 0; i < n; i++) store_.push_back(std::make_unique<uint8_t[]>(capacity));
+    reset();
   }
+  // Every packet back in its own buffer (a UDP receive makes GRO segments views of one buffer).
   std::span<engine::Packet> reset() {
-    for (auto& p : packets_) p.offset = engine::kHeadroom, p.size = 0;
+    for (size_t i = 0; i < packets_.size(); i++)
+      packets_[i] = engine::Packet{store_[i].get(), capacity_, engine::kHeadroom, 0};
     return packets_;
   }
   std::span<engine::Packet> packets() { return packets_; }
@@ -128,8 +128,9 @@ class Batch {
   }
 
  private:
-  std::vector<std::unique_ptr<uint8_t[]>> store_;
+  uint32_t capacity_;
   std::vector<engine::Packet> packets_;
+  std::vector<std::unique_ptr<uint8_t[]>> store_;
 };
 
 inline std::vector<uint8_t> bytes_of(const engine::Packet& p) {

@@ -151,6 +151,20 @@ std::vector<uint8_t> bytes_of(const Packet& p) {
   return {p.base + p.offset, p.base + p.offset + p.size};
 }
 
+// What a TUN write of `w` carries after its virtio-net header: write_pieces, concatenated.
+std::vector<uint8_t> written(std::span<const Packet> packets, std::span<const uint32_t> next,
+                             const TunWrite& w) {
+  iovec iov[kMaxCoalesceSegments];
+  size_t n = write_pieces(packets, next, w, iov);
+  EXPECT_EQ(n, w.count);
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < n; i++) {
+    auto* b = static_cast<const uint8_t*>(iov[i].iov_base);
+    out.insert(out.end(), b, b + iov[i].iov_len);
+  }
+  return out;
+}
+
 // A super-packet as the kernel hands it over with TSO/USO: one header, the whole payload, the
 // transport checksum field holding the pseudo-header sum.
 struct Super {
@@ -554,25 +568,26 @@ TEST_P(OffloadCoalesce, GroupsAndSplitsBackToTheSamePackets) {
   std::vector<Packet> packets;
   for (auto& r : raw) packets.push_back(bufs.add(r));
   std::vector<TunWrite> writes(packets.size());
-  size_t n = coalesce(packets, CoalesceOptions{c.udp}, writes);
+  std::vector<uint32_t> next(packets.size());
+  size_t n = coalesce(packets, CoalesceOptions{c.udp}, writes, next);
   ASSERT_EQ(n, c.segments.size());
-  size_t next = 0;
+  size_t carried = 0;
   for (size_t w = 0; w < n; w++) {
     const TunWrite& tw = writes[w];
     SCOPED_TRACE("write " + std::to_string(w));
     // Writes come in the order of their first packet, and each carries the packets that follow
     // it in its flow; replaying the split gives back exactly what went in.
-    Packet& head = packets[tw.index];
+    std::vector<uint8_t> copy = written(packets, next, tw);
+    EXPECT_EQ(tw.count, c.segments[w]);
     if (c.segments[w] == 1) {
       EXPECT_EQ(tw.hdr, VirtioNetHdr{});
-      EXPECT_EQ(bytes_of(head), raw[tw.index]);
+      EXPECT_EQ(copy, raw[tw.index]);
     } else {
       EXPECT_EQ(tw.hdr.flags, kFlagNeedsCsum);
       EXPECT_NE(tw.hdr.gso_type, kGsoNone);
-      EXPECT_EQ(gso_segment_count(tw.hdr, head.bytes()), c.segments[w]);
+      EXPECT_EQ(gso_segment_count(tw.hdr, copy), c.segments[w]);
     }
     auto out = bufs.empty(c.segments[w]);
-    std::vector<uint8_t> copy = bytes_of(head);
     auto r = gso_split(tw.hdr, copy, out);
     ASSERT_EQ(r.status, SplitStatus::kOk);
     ASSERT_EQ(r.emitted, c.segments[w]);
@@ -585,9 +600,9 @@ TEST_P(OffloadCoalesce, GroupsAndSplitsBackToTheSamePackets) {
         members.push_back(i);
     for (size_t k = 0; k < r.emitted; k++)
       EXPECT_EQ(bytes_of(out[k]), raw[members[k]]) << "segment " << k;
-    next += c.segments[w];
+    carried += c.segments[w];
   }
-  EXPECT_EQ(next, raw.size());
+  EXPECT_EQ(carried, raw.size());
 }
 
 Spec v6(Spec s) {
@@ -690,9 +705,11 @@ TEST(OffloadCoalesce, SuperPacketHeaderIsWhatTheKernelExpects) {
   std::vector<Packet> packets;
   for (const Spec& s : run(3, 1000)) packets.push_back(bufs.add(make(s)));
   std::vector<TunWrite> writes(3);
-  ASSERT_EQ(coalesce(packets, {}, writes), 1u);
+  std::vector<uint32_t> next(3);
+  ASSERT_EQ(coalesce(packets, {}, writes, next), 1u);
   EXPECT_EQ(writes[0].hdr, (VirtioNetHdr{kFlagNeedsCsum, kGsoTcpV4, 40, 1000, 20, 16}));
-  auto b = bytes_of(packets[0]);
+  EXPECT_EQ(writes[0].count, 3u);
+  auto b = written(packets, next, writes[0]);
   ASSERT_EQ(b.size(), 3040u);
   EXPECT_EQ(get16(&b[2]), 3040);
   EXPECT_EQ(ref_checksum(b, 0, 20), 0);
@@ -701,14 +718,51 @@ TEST(OffloadCoalesce, SuperPacketHeaderIsWhatTheKernelExpects) {
   EXPECT_EQ(get16(&b[36]), static_cast<uint16_t>(~ref_checksum(ph, 0, ph.size())));
 }
 
-TEST(OffloadCoalesce, HeadWithoutRoomStaysAlone) {
+// GRO segments arrive as adjacent slices of one buffer, with no room behind any of them:
+// coalescing copies nothing, so it neither needs room nor touches a neighbour's bytes.
+TEST(OffloadCoalesce, AdjacentSlicesOfOneBufferCoalesceUntouched) {
+  std::vector<std::vector<uint8_t>> raw;
+  for (const Spec& s : run(3, 1000)) raw.push_back(make(s));
+  Spec other = tcp4(700);
+  other.src_last = 9;  // another flow, between the segments
+  raw.insert(raw.begin() + 1, make(other));
+  std::vector<uint8_t> buffer(kHeadroom);
+  std::vector<Packet> packets;
+  for (auto& r : raw) buffer.insert(buffer.end(), r.begin(), r.end());
+  size_t at = kHeadroom;
+  for (auto& r : raw) {
+    packets.push_back(Packet{buffer.data(), static_cast<uint32_t>(at + r.size()),
+                             static_cast<uint32_t>(at), static_cast<uint32_t>(r.size())});
+    at += r.size();
+  }
+  std::vector<TunWrite> writes(4);
+  std::vector<uint32_t> next(4);
+  ASSERT_EQ(coalesce(packets, {}, writes, next), 2u);
+  EXPECT_EQ(writes[0].count, 3u);
+  EXPECT_EQ(writes[1].index, 1u);
+  EXPECT_EQ(written(packets, next, writes[1]), raw[1]);
+  for (size_t i = 1; i < 4; i++) EXPECT_EQ(bytes_of(packets[i]), raw[i]) << "packet " << i;
+  Buffers bufs;
+  auto out = bufs.empty(3);
+  std::vector<uint8_t> super = written(packets, next, writes[0]);
+  ASSERT_EQ(super.size(), 3040u);
+  auto r = gso_split(writes[0].hdr, super, out);
+  ASSERT_EQ(r.emitted, 3u);
+  for (size_t k = 0; k < 3; k++) EXPECT_EQ(bytes_of(out[k]), raw[k == 0 ? 0 : k + 1]);
+}
+
+TEST(OffloadCoalesce, SuperPacketStaysWithin65535Bytes) {
   Buffers bufs;
   std::vector<Packet> packets;
-  auto specs = run(2, 1000);
-  packets.push_back(bufs.add(make(specs[0]), kHeadroom + 1040 + 500));
-  packets.push_back(bufs.add(make(specs[1])));
-  std::vector<TunWrite> writes(2);
-  EXPECT_EQ(coalesce(packets, {}, writes), 2u);
+  for (const Spec& s : run(60, 1400)) packets.push_back(bufs.add(make(s)));
+  std::vector<TunWrite> writes(packets.size());
+  std::vector<uint32_t> next(packets.size());
+  size_t n = coalesce(packets, {}, writes, next);
+  ASSERT_EQ(n, 2u);
+  // 46 segments of 1400 bytes and one header fit (64440); the 47th would not.
+  EXPECT_EQ(writes[0].count, 46u);
+  EXPECT_EQ(written(packets, next, writes[0]).size(), 40u + 46 * 1400);
+  EXPECT_EQ(writes[1].count, 14u);
 }
 
 TEST(OffloadCoalesce, ManyFlowsAndMoreThanOneChunk) {
@@ -726,7 +780,8 @@ TEST(OffloadCoalesce, ManyFlowsAndMoreThanOneChunk) {
       packets.push_back(bufs.add(raw.back()));
     }
   std::vector<TunWrite> writes(packets.size());
-  size_t n = coalesce(packets, {}, writes);
+  std::vector<uint32_t> next(packets.size());
+  size_t n = coalesce(packets, {}, writes, next);
   // Chunks of 128: flows whose segments straddle a chunk boundary stay apart there.
   EXPECT_LT(n, 300u);
   EXPECT_GE(n, 100u);
@@ -736,8 +791,10 @@ TEST(OffloadCoalesce, ManyFlowsAndMoreThanOneChunk) {
     if (w > 0) {
       EXPECT_LT(writes[w - 1].index, writes[w].index);
     }
-    carried +=
-        std::max<size_t>(1, gso_segment_count(writes[w].hdr, packets[writes[w].index].bytes()));
+    carried += writes[w].count;
+    EXPECT_EQ(
+        std::max<size_t>(1, gso_segment_count(writes[w].hdr, written(packets, next, writes[w]))),
+        writes[w].count);
   }
   EXPECT_EQ(carried, 300u);
 }
@@ -763,13 +820,14 @@ TEST(OffloadCoalesce, DamagedPacketsNeverCrash) {
                                kHeadroom, static_cast<uint32_t>(r.size())});
     }
     std::vector<TunWrite> writes(packets.size());
-    size_t n = coalesce(packets, {true}, writes);
+    std::vector<uint32_t> next(packets.size());
+    size_t n = coalesce(packets, {true}, writes, next);
     ASSERT_LE(n, packets.size());
     for (size_t w = 0; w < n; w++) {
       Packet& h = packets[writes[w].index];
       ASSERT_LE(h.offset + h.size, h.capacity);
       if (writes[w].hdr.gso_type != kGsoNone) {
-        std::vector<uint8_t> copy = bytes_of(h);
+        std::vector<uint8_t> copy = written(packets, next, writes[w]);
         Buffers bufs;
         auto out = bufs.empty(kMaxCoalesceSegments);
         auto r = gso_split(writes[w].hdr, copy, out);

@@ -553,7 +553,7 @@ size_t write_pieces(std::span<const Packet> packets, std::span<const uint32_t> n
   const Packet& head = packets[w.index];
   out[0] = {head.base + head.offset, head.size};
   size_t n = 1;
-  if (w.hdr.gso_type == kGsoNone) return n;
+  if (w.hdr.gso_type == kGsoNone) return w.count == 1 ? n : 0;
   // Every packet chained to the head has the head's header length: only its payload goes.
   for (uint32_t k = w.index < next.size() ? next[w.index] : kEndOfWrite;
        k < packets.size() && k < next.size() && n < out.size() && n < w.count; k = next[k]) {

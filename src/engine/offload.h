@@ -116,8 +116,10 @@ size_t coalesce(std::span<Packet> packets, const CoalesceOptions& options,
                 std::span<TunWrite> writes, std::span<uint32_t> next);
 
 // The bytes of write `w` after its header, as iovecs: the first packet whole, then the payload
-// of each packet chained to it. Returns how many were filled (w.count), or 0 when `out` is too
-// short (kMaxCoalesceSegments is always enough) or the chain does not match w.count.
+// (what follows hdr.hdr_len bytes of headers) of each packet chained to it. Returns how many were
+// filled (w.count), or 0 when `out` is too short (kMaxCoalesceSegments is always enough), the
+// chain does not match w.count, or a chained packet is shorter than hdr.hdr_len: what coalesce
+// returns never does that.
 size_t write_pieces(std::span<const Packet> packets, std::span<const uint32_t> next,
                     const TunWrite& w, std::span<iovec> out);
 

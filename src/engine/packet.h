@@ -1,6 +1,7 @@
-// Packets in batches: the unit every engine I/O call and the protocol core work on. A packet lives
-// in a buffer with room in front of it (for the WireGuard transport header when encrypting in
-// place, or the virtio-net header of a TUN write) and behind it (padding and the AEAD tag).
+// Packets in batches: the unit every engine I/O call and the protocol core work on. A packet to
+// send lives in a buffer with room in front of it (for the WireGuard transport header when
+// encrypting in place) and behind it (padding and the AEAD tag). A received datagram may instead
+// be a view into the buffer of the GRO message it came in, with no room behind it (see Bind).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -9,7 +10,7 @@
 namespace wgnet::engine {
 
 // Bytes of the transport data header (type, receiver index, counter) that encryption in place
-// puts in front of the plaintext; also enough for the 10-byte virtio-net header.
+// puts in front of the plaintext.
 inline constexpr size_t kHeadroom = 16;
 // Poly1305 tag plus the most padding a packet gets (to a multiple of 16).
 inline constexpr size_t kTailroom = 16 + 15;

@@ -22,10 +22,10 @@ class Tun {
   // (a flow with a tiny MSS): call read() again without waiting, the descriptor will not signal
   // them. Asked by the thread that called read().
   virtual bool has_pending() const { return false; }
-  // Writes IP packets (each at its offset, with at least kHeadroom bytes free before it, which
-  // the implementation may use), coalescing consecutive TCP/UDP segments of one flow into
-  // super-packets where it can. The buffers may be modified. Packets the kernel refuses are
-  // dropped and counted, not thrown.
+  // Writes IP packets (each at its offset; they may be adjacent slices of one buffer),
+  // coalescing consecutive TCP/UDP segments of one flow into super-packets where it can, without
+  // writing outside any packet's bytes (the headers of a super-packet's first packet are
+  // rewritten in place). Packets the kernel refuses are dropped and counted, not thrown.
   virtual void write(std::span<Packet> packets) = 0;
   // The most packets one read() can return (the batch size workers allocate for).
   virtual size_t batch_size() const = 0;

@@ -276,19 +276,41 @@ UdpStats UdpBindLinux::stats() const {
 // ---- receiving ----
 
 size_t UdpBindLinux::receive(std::span<Packet> packets, std::span<NetEndpoint> from) {
-  size_t limit = std::min(packets.size(), from.size());
+  const size_t limit = std::min(packets.size(), from.size());
   int order[2] = {fd4_.get(), fd6_.get()};
   if (turn_.fetch_add(1, std::memory_order_relaxed) & 1) std::swap(order[0], order[1]);
-  size_t n = 0;
-  for (int fd : order)
-    if (fd >= 0 && n < limit)
-      n += receive_socket(fd, packets.subspan(n, limit - n), from.subspan(n, limit - n));
+  if (order[0] < 0) std::swap(order[0], order[1]);
+  if (order[0] < 0 || limit == 0) return 0;
+  const SocketReceive one = receive_socket(order[0], packets.first(limit), from.first(limit));
+  size_t n = one.datagrams;
+  if (order[1] >= 0 && n < limit) {
+    // The first socket's datagrams are views into the buffers of its busy slots: the second
+    // socket reads only into slots before or after them, whichever run is longer, and its
+    // datagrams (views, moved as such) then follow the first socket's. With GRO it reads only
+    // when a whole super-datagram fits (segments that do not fit would be lost); otherwise its
+    // datagrams wait for the next call (the descriptor stays readable).
+    const size_t a_begin = n, a_end = std::max(n, one.busy_begin);
+    const size_t b_begin = std::max(n, one.busy_end), b_end = limit;
+    const bool use_a = a_end - a_begin >= b_end - b_begin;
+    const size_t begin = use_a ? a_begin : b_begin, len = use_a ? a_end - a_begin : b_end - b_begin;
+    if (len >= (gro_ ? kMaxSegments : 1)) {
+      const SocketReceive two =
+          receive_socket(order[1], packets.subspan(begin, len), from.subspan(begin, len));
+      if (begin != n) {
+        std::copy_n(packets.begin() + static_cast<ptrdiff_t>(begin), two.datagrams,
+                    packets.begin() + static_cast<ptrdiff_t>(n));
+        std::copy_n(from.begin() + static_cast<ptrdiff_t>(begin), two.datagrams,
+                    from.begin() + static_cast<ptrdiff_t>(n));
+      }
+      n += two.datagrams;
+    }
+  }
   if (n > 0) counters_.rx_datagrams.fetch_add(n, std::memory_order_relaxed);
   return n;
 }
 
-size_t UdpBindLinux::receive_socket(int fd, std::span<Packet> packets,
-                                    std::span<NetEndpoint> from) {
+UdpBindLinux::SocketReceive UdpBindLinux::receive_socket(int fd, std::span<Packet> packets,
+                                                         std::span<NetEndpoint> from) {
   size_t free = packets.size();
   // With GRO a message may hold up to 64 datagrams: messages are read into the last slots and
   // split forward, one per 64 free slots so the segments always fit.
@@ -312,7 +334,7 @@ size_t UdpBindLinux::receive_socket(int fd, std::span<Packet> packets,
   int r;
   do r = ::recvmmsg(fd, msgs, static_cast<unsigned>(k), MSG_DONTWAIT, nullptr);
   while (r < 0 && errno == EINTR);
-  if (r <= 0) return 0;  // EAGAIN, or an error the next datagram will not have
+  if (r <= 0) return {};  // EAGAIN, or an error the next datagram will not have
   counters_.rx_syscalls.fetch_add(1, std::memory_order_relaxed);
 
   size_t w = 0;  // next slot to hand out
@@ -350,7 +372,7 @@ size_t UdpBindLinux::receive_socket(int fd, std::span<Packet> packets,
   }
   if (dropped) counters_.rx_dropped.fetch_add(dropped, std::memory_order_relaxed);
   if (coalesced) counters_.rx_coalesced.fetch_add(coalesced, std::memory_order_relaxed);
-  return w;
+  return {w, first, first + static_cast<size_t>(r)};
 }
 
 // ---- sending ----

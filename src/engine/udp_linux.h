@@ -62,7 +62,14 @@ class UdpBindLinux final : public Bind {
 
  private:
   UdpBindLinux(Fd fd4, Fd fd6, uint16_t port, const UdpOptions& options);
-  size_t receive_socket(int fd, std::span<Packet> packets, std::span<NetEndpoint> from);
+  // What one socket's receive left in its span: packets[0, datagrams) are views into the buffers
+  // of the slots [busy_begin, busy_end) (where its messages were read), which must not be read
+  // into again before the caller resets the batch.
+  struct SocketReceive {
+    size_t datagrams = 0;
+    size_t busy_begin = 0, busy_end = 0;
+  };
+  SocketReceive receive_socket(int fd, std::span<Packet> packets, std::span<NetEndpoint> from);
   // Sends with the source address when `with_source`, with UDP_SEGMENT when `allow_gso` and the
   // bind has it; every datagram is sent or counted as dropped.
   void send_socket(int fd, std::span<const Packet> datagrams, const NetEndpoint& to,

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "engine/udp_linux.h"
@@ -264,6 +266,64 @@ TEST_F(EngineUdp, BatchesLargerThanOneSyscall) {
   std::vector<size_t> equal(640, 1400);
   round_trip(*a, *b, equal, ip("198.18.0.1"), ip("198.18.0.2"), 64);
   EXPECT_EQ(b->stats().rx_dropped, 0u);
+}
+
+// Both sockets have datagrams waiting when one receive() reads them: the second socket's reads
+// must not land in the buffers the first socket's datagrams (views of its messages) still use.
+// With GRO (several super-datagrams) and without (a batch larger than one recvmmsg), and with
+// each family read first (receive() alternates).
+TEST_F(EngineUdp, BothFamiliesInOneReceiveKeepTheirOwnBytes) {
+  for (bool gro : {true, false}) {
+    SCOPED_TRACE(gro ? "gro" : "no gro");
+    Link link;
+    UdpOptions o;
+    o.gro = gro;
+    auto a = link.a.run([] { return UdpBindLinux::open(0); });
+    auto b = link.b.run([&] { return UdpBindLinux::open(0, o); });
+    const size_t slots = gro ? 128 : 256;
+    Batch batch(slots);
+    std::vector<NetEndpoint> from(slots);
+    for (int round = 0; round < 2; round++) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      // Datagram i of family f carries 1000 * f + i; each send is one super-datagram with GRO.
+      std::map<uint32_t, size_t> sent;  // tag -> size
+      for (int f = 0; f < 2; f++)
+        for (int send = 0; send < 3; send++) {
+          const size_t count = gro ? 20 : 40, size = f ? 700 : 1000 + 100 * send;
+          Batch out(count);
+          for (size_t i = 0; i < count; i++) {
+            const uint32_t tag = static_cast<uint32_t>(1000 * f + send * count + i);
+            out.set(i, datagram(tag, size));
+            sent[tag] = size;
+          }
+          a->send(out.packets(),
+                  NetEndpoint{wg::Endpoint{ip(f ? "2001:2::2" : "198.18.0.2"), b->port()},
+                              std::nullopt, 0});
+        }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // all of it queued
+      std::set<bool> families_in_first_call;
+      std::set<uint32_t> seen;
+      for (int call = 0; !sent.empty() && call < 50; call++) {
+        const size_t n = b->receive(batch.reset(), from);
+        if (n == 0) break;
+        for (size_t i = 0; i < n; i++) {
+          auto bytes = itest::bytes_of(batch[i]);
+          ASSERT_GE(bytes.size(), 4u);
+          const uint32_t tag = uint32_t{bytes[0]} | uint32_t{bytes[1]} << 8 |
+                               uint32_t{bytes[2]} << 16 | uint32_t{bytes[3]} << 24;
+          ASSERT_TRUE(sent.count(tag)) << "datagram " << i << " of call " << call;
+          EXPECT_EQ(bytes, datagram(tag, sent[tag])) << "tag " << tag;
+          // The bytes belong to the family the datagram arrived from.
+          EXPECT_EQ(from[i].remote.address.is_v4(), tag < 1000) << "tag " << tag;
+          if (call == 0) families_in_first_call.insert(tag < 1000);
+          EXPECT_TRUE(seen.insert(tag).second) << "tag " << tag << " twice";
+          sent.erase(tag);
+        }
+      }
+      EXPECT_TRUE(sent.empty()) << sent.size() << " datagrams never came";
+      EXPECT_EQ(families_in_first_call.size(), 2u) << "one receive() did not read both sockets";
+    }
+  }
 }
 
 TEST_F(EngineUdp, PortsMarksAndFamilies) {

@@ -30,9 +30,10 @@ class Bind {
   // Receives the datagrams waiting, at most packets.size(), into the buffers of `packets` (each
   // at its offset, set by the caller), with their sources in from[i]. Returns how many (0 when
   // none is waiting; never blocks); the first that many entries of `packets` then describe the
-  // datagrams, in order. A GRO super-datagram comes out split without copying: its datagrams
-  // become views into the one buffer it was read into, so an entry may point into another's
-  // buffer. The caller restores every entry (base, capacity, offset) before the next receive.
+  // datagrams, in order, as views of the buffers they were read into, with no room behind them:
+  // a GRO super-datagram comes out split without copying, and an entry may point into another
+  // entry's buffer. The caller restores every entry (base, capacity, offset) before the next
+  // receive.
   virtual size_t receive(std::span<Packet> packets, std::span<NetEndpoint> from) = 0;
   // Sends the datagrams, in order, to `to`, from to.local when set (a source address that no
   // longer exists is dropped and the send retried without it). Uses as few syscalls as the

@@ -1,7 +1,8 @@
 // Packets in batches: the unit every engine I/O call and the protocol core work on. A packet to
 // send lives in a buffer with room in front of it (for the WireGuard transport header when
-// encrypting in place) and behind it (padding and the AEAD tag). A received datagram may instead
-// be a view into the buffer of the GRO message it came in, with no room behind it (see Bind).
+// encrypting in place) and behind it (padding and the AEAD tag). A received datagram is instead a
+// view of the buffer it was read into (with GRO, shared with the datagrams it came with), with no
+// room behind it (see Bind).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -44,9 +44,10 @@ class UdpBindLinux final : public Bind {
   // network namespace, where the sockets stay whatever thread uses them later.
   static std::unique_ptr<UdpBindLinux> open(uint16_t port, const UdpOptions& options = {});
 
-  // Reads both sockets, IPv4 first and IPv6 with what room is left (or the other way round on
-  // alternate calls, so one family cannot starve the other). With GRO a call reads at most one
-  // super-datagram per 64 free slots: give it at least 64. Thread-safe.
+  // Reads both sockets, IPv4 first (IPv6 first on alternate calls, so one family cannot starve
+  // the other); the second socket reads into the longer run of slots before or after the ones
+  // the first socket's messages occupy, and with GRO only when at least 64 are free. With GRO a
+  // call reads at most one super-datagram per 64 free slots: give it at least 64. Thread-safe.
   size_t receive(std::span<Packet> packets, std::span<NetEndpoint> from) override;
   // Thread-safe; the datagrams are only read.
   void send(std::span<const Packet> datagrams, const NetEndpoint& to) override;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# e2e.cleanup: once every container and network of a run is removed, the host namespace holds no
-# wgnet-* link, no new TUN device, no wgnet-* UAPI socket and no wireguard-go serving a wgnet-*
-# interface; wgnetd stops on SIGTERM and removes its socket.
+# e2e.cleanup: while containers run, one device is served per running container (a wireguard-go
+# process with the external backend, a UAPI socket of the engine with the engine backend), and a
+# stopped container's goes; once every container and network of a run is removed, the host
+# namespace holds no wgnet-* link, no new TUN device, no wgnet-* UAPI socket and no wireguard-go
+# serving a wgnet-* interface; wgnetd stops on SIGTERM and removes its socket.
 # Usage: cleanup.sh [WGNET [WGNETD]]
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -16,12 +18,13 @@ ctr_run c4 net
 assert_ok "c1 pings the hub" ctr_ping c1 "$HUB_IP"
 assert_ok "c2 pings the hub" ctr_ping c2 "$HUB_IP"
 say "while 4 containers run, wgnet's devices in the host namespace:"$'\n'"$(e2e_new_leftovers)"
-n_procs="$(wgnet_wg_go_procs | wc -l)"
-assert_eq "one wireguard-go per running container (external backend)" 4 "$n_procs"
+served="engine UAPI socket"
+if [[ "${WGNETD_BACKEND:-external}" == external ]]; then served="wireguard-go process"; fi
+assert_eq "one $served per running container" 4 "$(served_devices | wc -l)"
 
 say "docker stop c4"
 dk stop -t 1 "$(ctr_name c4)" >/dev/null
-assert_eventually "a stopped container's wireguard-go goes away" 10 test "$(wgnet_wg_go_procs | wc -l)" -eq 3
+assert_eventually "a stopped container's $served goes away" 10 test "$(served_devices | wc -l)" -eq 3
 
 say "removing every container and network"
 for c in c1 c2 c3 c4; do dk rm -f "$(ctr_name "$c")" >/dev/null; done

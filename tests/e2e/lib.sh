@@ -242,6 +242,15 @@ wgnet_wg_go_procs() {
   done
   return 0
 }
+# One line per device this scenario's wgnetd serves from the host namespace: its wireguard-go
+# process (external) or its UAPI socket (engine). Kernel devices have neither.
+served_devices() {
+  if [[ "${WGNETD_BACKEND:-external}" == external ]]; then
+    wgnet_wg_go_procs
+  else
+    e2e_new_leftovers | awk '$1 == "socket"'
+  fi
+}
 e2e_leftovers() {
   wgnet_links | sed 's/^/link /'
   tun_links | sed 's/^/tun /'

@@ -243,12 +243,12 @@ wgnet_wg_go_procs() {
   return 0
 }
 # One line per device this scenario's wgnetd serves from the host namespace: its wireguard-go
-# process (external) or its UAPI socket (engine). Kernel devices have neither.
+# process (external), else its name (new_wgnet_ifnames: the engine's UAPI socket).
 served_devices() {
   if [[ "${WGNETD_BACKEND:-external}" == external ]]; then
     wgnet_wg_go_procs
   else
-    e2e_new_leftovers | awk '$1 == "socket"'
+    new_wgnet_ifnames
   fi
 }
 e2e_leftovers() {
@@ -257,14 +257,19 @@ e2e_leftovers() {
   wgnet_uapi_sockets | sed 's/^/socket /'
   wgnet_wg_go_procs | sed 's/^/process /'
 }
-# Interface names of the wgnet-* UAPI sockets that appeared since the scenario started. Kernel
-# devices have no UAPI socket (and inside a container they are called wg0): with a backend other
-# than external, the names are those of the endpoints in this scenario's wgnetd state.
+# Interface names of the wgnet-* UAPI sockets that appeared since the scenario started: one per
+# device, served by wireguard-go (external) or by wgnetd's engine (engine), in the host namespace.
+# Kernel devices have no UAPI socket (and inside a container they are called wg0): with the
+# kernel backend (or auto, which picks it where it runs), the names are those of the endpoints in
+# this scenario's wgnetd state.
 new_wgnet_ifnames() {
-  if [[ "${WGNETD_BACKEND:-external}" != external ]]; then
-    wgnetd_state_ifnames
-    return
-  fi
+  case "${WGNETD_BACKEND:-external}" in
+    external | engine) ;;
+    *)
+      wgnetd_state_ifnames
+      return
+      ;;
+  esac
   e2e_new_leftovers | awk '$1 == "socket" {sub(/.*\//, "", $2); sub(/\.sock$/, "", $2); print $2}'
 }
 wgnetd_state_ifnames() {

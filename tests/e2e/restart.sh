@@ -16,7 +16,7 @@ ip1="$(ctr_ip c1 net)"
 assert_ok "c1 ($ip1) pings the hub" ctr_ping c1 "$HUB_IP"
 c1_ifnames="$(new_wgnet_ifnames)"
 say "c1's device(s) in the host namespace's UAPI directory: ${c1_ifnames:-none}"
-[[ -n "$c1_ifnames" ]] || fail "no wgnet-* UAPI socket for c1 in $E2E_UAPI_DIR (is the external backend in use?)"
+[[ -n "$c1_ifnames" ]] || fail "no device of c1 found (backend ${WGNETD_BACKEND:-external}: see new_wgnet_ifnames)"
 
 wgnetd_kill
 # The data plane does not depend on the daemon process.

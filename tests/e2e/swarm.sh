@@ -77,6 +77,8 @@ ip -n "$HUB_NS" addr add "$LAN_HUB/26" dev lan
 ip -n "$HUB_NS" link set lan up
 hub_peers_before="$(hub_wg show wg-hub peers | wc -l)"
 
+# The plugin's wgnetd logs its backend into its node's dockerd log.
+backend_line() { grep -qF "default backend: ${WGNETD_BACKEND:-external}" "$(node_dir "$1")/dockerd.log"; }
 for n in "${NODES[@]}"; do
   ns="$(node_ns "$n")"
   defer node_remove "$n"
@@ -100,7 +102,6 @@ for n in "${NODES[@]}"; do
     state.source="$E2E_TMP/node$n-state" WGNETD_SCOPE=global WGNETD_BACKEND="${WGNETD_BACKEND:-external}" WGNETD_LOG_LEVEL=debug 2>&1)" ||
     fail "node $n: scripts/plugin failed: $out"
   ok "node $n: $PLUGIN installed and enabled (WGNETD_SCOPE=global)"
-  backend_line() { grep -qF "default backend: ${WGNETD_BACKEND:-external}" "$(node_dir "$1")/dockerd.log"; }
   assert_eventually "node $n: the plugin's wgnetd uses the ${WGNETD_BACKEND:-external} backend" 10 backend_line "$n"
   build_image
 done

@@ -171,17 +171,16 @@ class MemoryBindFactory final : public BindFactory {
 // Packet buffers for one batch, as a worker owns them.
 class Buffers {
  public:
-  explicit Buffers(size_t count, size_t size = 4096) : storage_(count, Bytes(size)) {
-    for (auto& b : storage_)
-      packets_.push_back(
-          Packet{b.data(), static_cast<uint32_t>(b.size()), static_cast<uint32_t>(kHeadroom), 0});
+  explicit Buffers(size_t count, size_t size = 4096)
+      : storage_(count, Bytes(size)), packets_(count) {
+    reset();
   }
-  // The packets, reset to their offsets for a new read.
+  // Every packet back in its own buffer, at its offset, for a new read (a Bind may have made
+  // entries views of other buffers).
   std::span<Packet> reset() {
-    for (auto& p : packets_) {
-      p.offset = static_cast<uint32_t>(kHeadroom);
-      p.size = 0;
-    }
+    for (size_t i = 0; i < packets_.size(); i++)
+      packets_[i] = Packet{storage_[i].data(), static_cast<uint32_t>(storage_[i].size()),
+                           static_cast<uint32_t>(kHeadroom), 0};
     return packets_;
   }
 

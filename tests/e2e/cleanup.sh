@@ -19,7 +19,7 @@ assert_ok "c1 pings the hub" ctr_ping c1 "$HUB_IP"
 assert_ok "c2 pings the hub" ctr_ping c2 "$HUB_IP"
 say "while 4 containers run, wgnet's devices in the host namespace:"$'\n'"$(e2e_new_leftovers)"
 served="engine UAPI socket"
-if [[ "${WGNETD_BACKEND:-external}" == external ]]; then served="wireguard-go process"; fi
+if [[ "${WGNETD_BACKEND:-engine}" == external ]]; then served="wireguard-go process"; fi
 assert_eq "one $served per running container" 4 "$(served_devices | wc -l)"
 
 say "docker stop c4"

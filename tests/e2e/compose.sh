@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# e2e.compose: examples/compose/docker-compose.yml as a user runs it, with Debian's docker-compose
-# (v1): `up` creates the wgnet network from the file's driver_opts and ipam and starts the service,
+# e2e.compose: examples/compose/docker-compose.yml as a user runs it, with Compose v2 (`docker
+# compose`, the engine's own from scripts/install-docker) where the engine has it, else Debian 12's
+# docker-compose v1 (WGNET_DOCKER=20): `up` creates the wgnet network from the file's driver_opts and ipam and starts the service,
 # which pings the hub (and the hub it) and resolves a name at a resolver behind the hub (the file's
 # `dns:`); `down` removes the container and the network, leaving nothing of wgnet behind.
 # The driver is this scenario's socket wgnetd (WGNET_DRIVER); the file's default is the managed
@@ -8,7 +9,13 @@
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init compose 43 "$@"
-command -v docker-compose >/dev/null || fail "docker-compose not found; run scripts/install-deps"
+if "$DOCKER" compose version >/dev/null 2>&1; then
+  COMPOSE=("$DOCKER" compose)
+else
+  command -v docker-compose >/dev/null || fail "neither 'docker compose' nor docker-compose found; run scripts/install-deps"
+  COMPOSE=(docker-compose)
+fi
+say "compose: $("${COMPOSE[@]}" version 2>&1 | head -1)"
 
 build_image
 wgnetd_start
@@ -24,7 +31,7 @@ defer kill_pid "$!"
 export WGNET_DRIVER="$E2E_DRIVER" WGNET_ENDPOINT="$HUB_ENDPOINT" WGNET_ENDPOINT_KEY="$HUB_PUB" \
   WGNET_SEED_FILE=seed WGNET_SUBNET=10.43.0.0/24 WGNET_HUB_IP="$HUB_IP" WGNET_IMAGE="$E2E_IMAGE"
 compose() {
-  timeout 180 docker-compose --project-directory "$E2E_ROOT/examples/compose" \
+  timeout 180 "${COMPOSE[@]}" --project-directory "$E2E_ROOT/examples/compose" \
     -f "$E2E_ROOT/examples/compose/docker-compose.yml" -p "$E2E_PREFIX" "$@"
 }
 compose_down() { compose down --timeout 1 >/dev/null 2>&1 || true; }

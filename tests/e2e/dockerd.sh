@@ -1,45 +1,145 @@
-# Sourced: start Docker's daemon for the tests when none is running, and stop it again only if
-# we started it (by PID). Uses Debian's docker.io.
+# Sourced: the Docker engine the tests use (WGNET_DOCKER), started when none is running and
+# stopped again only if we started it (by PID).
+#
+# WGNET_DOCKER picks the engine (scripts/docker-engines pins them):
+#   28      Docker 28.5.2 from Debian sid (the default), unpacked by scripts/install-docker
+#   26      Docker 26.1.5 from Debian trixie, likewise
+#   20      Debian 12's own docker.io (20.10)
+#   system  whatever dockerd answers on the default socket; else Debian 12's, started
+# The unpacked engines run with their own containerd (its own socket, root and state) and data root
+# under /var/lib/wgnet-test and /run/wgnet-test, on the default socket /var/run/docker.sock, with
+# Debian 12's runc. Their own docker CLI drives them (Compose v2 as `docker compose`).
 # shellcheck shell=bash
 
-# The client that matches Debian's engine (another `docker` may come first in PATH).
-DOCKER="${DOCKER:-$(command -v /usr/bin/docker || command -v docker)}"
-export DOCKER
+_dockerd_sh_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/docker-engines
+source "$_dockerd_sh_dir/../../scripts/docker-engines"
+
+WGNET_DOCKER="${WGNET_DOCKER:-$WGNET_DOCKER_DEFAULT}"
+export WGNET_DOCKER
 WGNET_DOCKERD_PID=""
+WGNET_CONTAINERD_PID=""
+
+# docker_select ENGINE: points DOCKER (the client), DOCKERD, CONTAINERD, DOCKER_ENGINE_PATH (what
+# dockerd and containerd need first in PATH: docker-proxy, the shim) and, for an unpacked engine,
+# DOCKER_CONFIG (where its CLI finds Compose v2) at ENGINE's binaries. Fails for an engine that is
+# not installed, saying how to install it.
+docker_select() {
+  local dir
+  case "$1" in
+    20 | system)
+      DOCKER="$(command -v /usr/bin/docker || command -v docker)"
+      DOCKERD=/usr/sbin/dockerd
+      CONTAINERD=""
+      DOCKER_ENGINE_PATH=""
+      ;;
+    *)
+      if ! dir="$(docker_engine_dir "$1")"; then
+        echo "WGNET_DOCKER=$1: unknown engine; expected ${!WGNET_DOCKER_ENGINES[*]}, 20 or system" >&2
+        return 1
+      fi
+      if [[ ! -f "$dir/.complete" ]]; then
+        echo "WGNET_DOCKER=$1: Docker $1 is not installed in $dir; run scripts/install-docker $1" >&2
+        return 1
+      fi
+      DOCKER="$dir/usr/bin/docker"
+      DOCKERD="$dir/usr/sbin/dockerd"
+      CONTAINERD="$dir/usr/bin/containerd"
+      DOCKER_ENGINE_PATH="$dir/usr/sbin:$dir/usr/bin"
+      export DOCKER_CONFIG="$dir/cli-config"
+      ;;
+  esac
+  export DOCKER DOCKERD CONTAINERD DOCKER_ENGINE_PATH
+}
+docker_select "$WGNET_DOCKER" || return 1
+
+# docker_engine_matches: the dockerd answering DOCKER is the one WGNET_DOCKER asks for.
+docker_server_version() { "$DOCKER" version -f '{{.Server.Version}}' 2>/dev/null; }
+docker_engine_matches() {
+  local v
+  v="$(docker_server_version)" || return 1
+  case "$WGNET_DOCKER" in
+    system) return 0 ;;
+    20) [[ "$v" == 20.10.* ]] ;;
+    *) [[ "$v" == "$WGNET_DOCKER".* ]] ;;
+  esac
+}
+
+# The unpacked engines' containerd and dockerd data, apart from the system's.
+docker_test_dirs() { echo "/var/lib/wgnet-test/docker-$WGNET_DOCKER /run/wgnet-test/docker-$WGNET_DOCKER"; }
 
 dockerd_ensure_running() {
-  if "$DOCKER" info >/dev/null 2>&1; then return 0; fi
-  local log="${WGNET_DOCKERD_LOG:-/var/log/wgnet-test-dockerd.log}"
-  echo "dockerd: starting (log: $log)"
-  /usr/sbin/dockerd >"$log" 2>&1 &
+  if "$DOCKER" info >/dev/null 2>&1; then
+    if docker_engine_matches; then return 0; fi
+    echo "dockerd: Docker $(docker_server_version) already runs on the default socket, but" \
+      "WGNET_DOCKER=$WGNET_DOCKER asks for another engine: stop it, or set WGNET_DOCKER=system to" \
+      "test against it" >&2
+    return 1
+  fi
+  local log="${WGNET_DOCKERD_LOG:-/var/log/wgnet-test-dockerd.log}" data run i
+  local -a env_path=()
+  if [[ -n "$CONTAINERD" ]]; then
+    read -r data run <<<"$(docker_test_dirs)"
+    mkdir -p "$data/containerd" "$data/docker" "$run"
+    env_path=(env "PATH=$DOCKER_ENGINE_PATH:$PATH")
+    printf 'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s"\n' \
+      "$data/containerd" "$run/containerd-state" "$run/containerd.sock" >"$run/containerd.toml"
+    echo "containerd: starting $CONTAINERD (log: $log)"
+    "${env_path[@]}" "$CONTAINERD" --config "$run/containerd.toml" --log-level warn >"$log.containerd" 2>&1 &
+    WGNET_CONTAINERD_PID=$!
+    for i in $(seq 1 80); do
+      [[ -S "$run/containerd.sock" ]] && break
+      kill -0 "$WGNET_CONTAINERD_PID" 2>/dev/null || break
+      sleep 0.25
+    done
+    if [[ ! -S "$run/containerd.sock" ]]; then
+      echo "containerd: did not open $run/containerd.sock; last lines of $log.containerd:" >&2
+      tail -20 "$log.containerd" >&2
+      dockerd_stop_if_started
+      return 1
+    fi
+    echo "dockerd: starting Docker $WGNET_DOCKER ($DOCKERD, data $data/docker, log: $log)"
+    "${env_path[@]}" "$DOCKERD" --containerd "$run/containerd.sock" --data-root "$data/docker" >"$log" 2>&1 &
+  else
+    echo "dockerd: starting $DOCKERD (log: $log)"
+    "$DOCKERD" >"$log" 2>&1 &
+  fi
   WGNET_DOCKERD_PID=$!
-  for _ in $(seq 1 120); do
+  for i in $(seq 1 120); do
     if "$DOCKER" info >/dev/null 2>&1; then
-      echo "dockerd: ready (pid $WGNET_DOCKERD_PID)"
+      echo "dockerd: ready (pid $WGNET_DOCKERD_PID, Docker $(docker_server_version))"
       return 0
     fi
     if ! kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null; then
       echo "dockerd: exited during start; last lines of $log:" >&2
       tail -20 "$log" >&2
+      dockerd_stop_if_started
       return 1
     fi
     sleep 0.5
   done
   echo "dockerd: not ready after 60 s; see $log" >&2
+  dockerd_stop_if_started
   return 1
 }
 
+# _stop_pid PID: SIGTERM, SIGKILL after 30 s.
+_stop_pid() {
+  local i
+  [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null || return 0
+  kill -TERM "$1"
+  for i in $(seq 1 60); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
 dockerd_stop_if_started() {
-  [[ -n "$WGNET_DOCKERD_PID" ]] || return 0
-  if kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null; then
-    kill -TERM "$WGNET_DOCKERD_PID"
-    for _ in $(seq 1 60); do
-      kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null || break
-      sleep 0.5
-    done
-    kill -0 "$WGNET_DOCKERD_PID" 2>/dev/null && kill -KILL "$WGNET_DOCKERD_PID"
-  fi
+  _stop_pid "$WGNET_DOCKERD_PID"
   WGNET_DOCKERD_PID=""
+  _stop_pid "$WGNET_CONTAINERD_PID"
+  WGNET_CONTAINERD_PID=""
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +164,8 @@ dockerd_private_start() {
   if ! private_pid_alive "$dir/containerd.pid" containerd; then
     printf 'version = 2\nroot = "%s"\nstate = "%s"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s"\n' \
       "$dir/containerd" "$run/containerd-state" "$run/containerd.sock" >"$dir/containerd.toml"
-    "${PRIVATE_DOCKERD_WRAP[@]}" containerd --config "$dir/containerd.toml" --log-level warn >>"$dir/containerd.log" 2>&1 &
+    "${PRIVATE_DOCKERD_WRAP[@]}" env "PATH=${DOCKER_ENGINE_PATH:+$DOCKER_ENGINE_PATH:}$PATH" \
+      "${CONTAINERD:-containerd}" --config "$dir/containerd.toml" --log-level warn >>"$dir/containerd.log" 2>&1 &
     echo $! >"$dir/containerd.pid"
     for i in $(seq 1 40); do
       [[ -S "$run/containerd.sock" ]] && break
@@ -74,7 +175,8 @@ dockerd_private_start() {
   local bridge=none
   if [[ " ${PRIVATE_DOCKERD_WRAP[*]} " != *" --net="* ]]; then bridge="$(private_bridge "$dir")"; fi
   echo "---- dockerd start $(date +%T) $*" >>"$log"
-  "${PRIVATE_DOCKERD_WRAP[@]}" /usr/sbin/dockerd --data-root "$dir/data" \
+  "${PRIVATE_DOCKERD_WRAP[@]}" env "PATH=${DOCKER_ENGINE_PATH:+$DOCKER_ENGINE_PATH:}$PATH" \
+    "$DOCKERD" --data-root "$dir/data" \
     --exec-root "${PRIVATE_DOCKERD_EXEC_ROOT:-$run/exec}" -H "unix://$run/docker.sock" \
     --pidfile "$run/docker.pid" --containerd "$run/containerd.sock" --bridge="$bridge" \
     --iptables=false --ip-forward=false --ip-masq=false --userland-proxy=false "$@" >>"$log" 2>&1 &

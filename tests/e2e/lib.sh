@@ -245,7 +245,7 @@ wgnet_wg_go_procs() {
 # One line per device this scenario's wgnetd serves from the host namespace: its wireguard-go
 # process (external), else its name (new_wgnet_ifnames: the engine's UAPI socket).
 served_devices() {
-  if [[ "${WGNETD_BACKEND:-external}" == external ]]; then
+  if [[ "${WGNETD_BACKEND:-engine}" == external ]]; then
     wgnet_wg_go_procs
   else
     new_wgnet_ifnames
@@ -263,7 +263,7 @@ e2e_leftovers() {
 # kernel backend (or auto, which picks it where it runs), the names are those of the endpoints in
 # this scenario's wgnetd state.
 new_wgnet_ifnames() {
-  case "${WGNETD_BACKEND:-external}" in
+  case "${WGNETD_BACKEND:-engine}" in
     external | engine) ;;
     *)
       wgnetd_state_ifnames
@@ -589,7 +589,7 @@ e2e_standard() {
 # ---------------------------------------------------------------------------------------------
 # wgnetd under test: its own socket (driver name = socket basename), state and seed directories.
 
-# wgnetd_start: options from $WGNETD_BACKEND (default external) and $WGNETD_ARGS (more options, an
+# wgnetd_start: options from $WGNETD_BACKEND (default engine) and $WGNETD_ARGS (more options, an
 # array). Sets WGNETD_PID, E2E_DRIVER, WGNETD_SOCK, WGNETD_LOG,
 # WGNETD_STATE, WGNETD_SEEDS, WGNETD_ADMIN_SOCKET (exported). A second call (restart) reuses socket
 # and directories.
@@ -613,10 +613,10 @@ wgnetd_start() {
     defer rm -f "$WGNETD_SOCK"
     defer wgnetd_cleanup
   fi
-  say "starting wgnetd --socket $WGNETD_SOCK --backend ${WGNETD_BACKEND:-external}"
+  say "starting wgnetd --socket $WGNETD_SOCK --backend ${WGNETD_BACKEND:-engine}"
   echo "---- wgnetd start $(date +%T)" >>"$WGNETD_LOG"
   "$WGNETD" --socket "$WGNETD_SOCK" --state-dir "$WGNETD_STATE" --seed-dir "$WGNETD_SEEDS" \
-    --backend "${WGNETD_BACKEND:-external}" --log-level debug "${WGNETD_ARGS[@]}" \
+    --backend "${WGNETD_BACKEND:-engine}" --log-level debug "${WGNETD_ARGS[@]}" \
     >>"$WGNETD_LOG" 2>&1 &
   WGNETD_PID=$!
   echo "$WGNETD_PID" >"$E2E_RUN_DIR/$E2E_PREFIX.wgnetd.pid"

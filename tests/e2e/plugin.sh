@@ -61,7 +61,7 @@ install_plugin() {
   WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --dir "$E2E_TMP/plugin" "$@"
 }
 SETTINGS=(seeds.source="$PSEEDS" state.source="$PSTATE" WGNETD_LOG_LEVEL=debug)
-BACKEND="${WGNETD_BACKEND:-external}"
+BACKEND="${WGNETD_BACKEND:-engine}"
 case "$BACKEND" in
   external) SETTINGS+=(WGNETD_BACKEND=external) ;;
   engine)

@@ -16,7 +16,7 @@ ip1="$(ctr_ip c1 net)"
 assert_ok "c1 ($ip1) pings the hub" ctr_ping c1 "$HUB_IP"
 c1_ifnames="$(new_wgnet_ifnames)"
 say "c1's device(s) in the host namespace's UAPI directory: ${c1_ifnames:-none}"
-[[ -n "$c1_ifnames" ]] || fail "no device of c1 found (backend ${WGNETD_BACKEND:-external}: see new_wgnet_ifnames)"
+[[ -n "$c1_ifnames" ]] || fail "no device of c1 found (backend ${WGNETD_BACKEND:-engine}: see new_wgnet_ifnames)"
 
 wgnetd_kill
 # The data plane does not depend on the daemon process.
@@ -47,7 +47,7 @@ assert_eventually "c1's device, UAPI socket and wireguard-go are gone" 10 c1_gon
 assert_ok "c2 still pings the hub" ctr_ping c2 "$HUB_IP"
 
 wgnetd_stop || fail "wgnetd exited with status $? on SIGTERM"
-if [[ "${WGNETD_BACKEND:-external}" == engine ]]; then
+if [[ "${WGNETD_BACKEND:-engine}" == engine ]]; then
   assert_fails "c2 reaches nothing while the engine (wgnetd) is stopped" ctr_ping c2 "$HUB_IP" 1
 else
   assert_ok "c2 still reaches the hub while wgnetd is stopped" ctr_ping c2 "$HUB_IP"

@@ -36,7 +36,7 @@ table="$("$WGNET" status)"
 say "wgnet status:"$'\n'"$table"
 row="$(grep -F " $C1 " <<<"$table" || true)"
 [[ -n "$row" ]] || fail "wgnet status has no row for $C1:"$'\n'"$table"
-BACKEND="${WGNETD_BACKEND:-external}"
+BACKEND="${WGNETD_BACKEND:-engine}"
 for want in "$NET" "$IP1" "$PUB1" "$BACKEND" "$HUB_ENDPOINT" " yes"; do
   assert_contains "the table's row for c1 shows $want" "$row" "$want"
 done

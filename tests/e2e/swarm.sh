@@ -78,7 +78,7 @@ ip -n "$HUB_NS" link set lan up
 hub_peers_before="$(hub_wg show wg-hub peers | wc -l)"
 
 # The plugin's wgnetd logs its backend into its node's dockerd log.
-backend_line() { grep -qF "default backend: ${WGNETD_BACKEND:-external}" "$(node_dir "$1")/dockerd.log"; }
+backend_line() { grep -qF "default backend: ${WGNETD_BACKEND:-engine}" "$(node_dir "$1")/dockerd.log"; }
 for n in "${NODES[@]}"; do
   ns="$(node_ns "$n")"
   defer node_remove "$n"
@@ -99,10 +99,10 @@ for n in "${NODES[@]}"; do
   dockerd_private_start "$(node_dir "$n")" "$(node_run "$n")" || fail "node $n: dockerd did not start"
   say "node $n: dockerd (pid $PRIVATE_DOCKERD_PID) in netns $ns on $DOCKER_HOST"
   out="$(WGNETD="$WGNETD" "$E2E_ROOT/scripts/plugin" --dir "$E2E_TMP/plugin" seeds.source="$E2E_TMP/node$n-seeds" \
-    state.source="$E2E_TMP/node$n-state" WGNETD_SCOPE=global WGNETD_BACKEND="${WGNETD_BACKEND:-external}" WGNETD_LOG_LEVEL=debug 2>&1)" ||
+    state.source="$E2E_TMP/node$n-state" WGNETD_SCOPE=global WGNETD_BACKEND="${WGNETD_BACKEND:-engine}" WGNETD_LOG_LEVEL=debug 2>&1)" ||
     fail "node $n: scripts/plugin failed: $out"
   ok "node $n: $PLUGIN installed and enabled (WGNETD_SCOPE=global)"
-  assert_eventually "node $n: the plugin's wgnetd uses the ${WGNETD_BACKEND:-external} backend" 10 backend_line "$n"
+  assert_eventually "node $n: the plugin's wgnetd uses the ${WGNETD_BACKEND:-engine} backend" 10 backend_line "$n"
   build_image
 done
 unset DOCKER_HOST

@@ -4,6 +4,7 @@
 
 #include "driver/device_config.h"
 #include "driver/ifname.h"
+#include "driver/mtu.h"
 #include "keys/derive.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -92,8 +93,14 @@ std::shared_ptr<const NetworkOptions> WgDriver::options_of(Network& n) {
   return n.options;
 }
 
-wg::DeviceConfig WgDriver::config_for(Network& n, const EndpointRecord& e) {
-  return device_config(*options_of(n), e, config_.seed_dir, hubs_);
+WgDriver::DeviceSetup WgDriver::setup_for(Network& n, const EndpointRecord& e) {
+  auto options = options_of(n);
+  DeviceSetup s{device_config(*options, e, config_.seed_dir, hubs_), 0};
+  auto mtu = tunnel_mtu(*options, s.config, !n.record.pools6.empty(), host_);
+  s.mtu = mtu.mtu;
+  log::debug("endpoint " + short_id(e.endpoint_id) + ": mtu " + std::to_string(s.mtu) + " (" +
+             mtu.why + ")");
+  return s;
 }
 
 std::pair<EndpointTable::Entry, std::unique_lock<std::mutex>> WgDriver::lock_endpoint(
@@ -191,7 +198,7 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
             (o.file_peers.empty()
                  ? ""
                  : ", " + std::to_string(o.file_peers.size()) + " peer(s) from " + o.peers_file) +
-            ", mtu " + std::to_string(o.mtu) + (o.psk ? ", psk derived" : "") +
+            ", mtu " + (o.mtu ? std::to_string(*o.mtu) : "from the path to the hub") + (o.psk ? ", psk derived" : "") +
             (o.article_names ? " (article option names)" : ""));
   if (o.seed)
     log::warn("network " + short_id(r.network_id) +
@@ -255,7 +262,8 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
     try {
       // Recorded first: a crash after the device exists leaves a record that restore can match.
       state_.put_endpoint(e);
-      e.handle = backends_.get(e.backend).create(e.ifname, config_for(*n, e), options->mtu);
+      auto setup = setup_for(*n, e);
+      e.handle = backends_.get(e.backend).create(e.ifname, setup.config, setup.mtu);
       state_.set_handle(e.endpoint_id, e.handle);
     } catch (...) {
       try {
@@ -305,10 +313,12 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
   if (!backend.exists(ref(e))) {
     log::warn("endpoint " + short_id(e.endpoint_id) + ": rebuilding missing device " + e.ifname);
     backend.remove(ref(e));
-    e.handle = backend.create(e.ifname, config_for(*n, e), options->mtu);
+    auto setup = setup_for(*n, e);
+    e.handle = backend.create(e.ifname, setup.config, setup.mtu);
     state_.set_handle(e.endpoint_id, e.handle);
   } else if (!entry->completed_here) {
-    backend.configure(ref(e), config_for(*n, e), options->mtu);
+    auto setup = setup_for(*n, e);
+    backend.configure(ref(e), setup.config, setup.mtu);
   }
   state_.set_sandbox(e.endpoint_id, r.sandbox_key);
   endpoints_.update(entry, [&](EndpointRecord& rec) {

@@ -93,7 +93,12 @@ class WgDriver : public Driver {
 
   std::shared_ptr<Network> network(const std::string& id);
   std::shared_ptr<const NetworkOptions> options_of(Network& n);
-  wg::DeviceConfig config_for(Network& n, const EndpointRecord& e);
+  // What a device of endpoint `e` is made with: its configuration (keys derived now) and MTU.
+  struct DeviceSetup {
+    wg::DeviceConfig config;
+    uint32_t mtu = 0;
+  };
+  DeviceSetup setup_for(Network& n, const EndpointRecord& e);
   static wg::DeviceRef ref(const EndpointRecord& e);
   std::string pick_name(const std::string& endpoint_id);
   // Waits for and locks the entry of `endpoint_id`; null (and no lock) when there is none.

@@ -3,6 +3,7 @@
 // tests run against an in-memory host (tests/unit/fake_host.h) and touch nothing real.
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ class Host {
                                        const std::string& prefix,
                                        const std::vector<Cidr>& addresses,
                                        const std::vector<Cidr>& routes) = 0;
+  // The MTU of the path from the host namespace to `destination` (its route's MTU, else its
+  // output link's); nullopt when there is no route.
+  virtual std::optional<uint32_t> path_mtu(const IpAddress& destination) = 0;
   // Resolves a DNS name (or a numeric address) to one address, IPv4 first, waiting at most
   // `timeout`. Throws InputError naming `what` when it cannot.
   virtual IpAddress resolve(const std::string& name, std::chrono::milliseconds timeout,

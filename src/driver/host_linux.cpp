@@ -57,6 +57,10 @@ std::string LinuxHost::place_in_sandbox(const std::string& ifname, const std::st
   return inside;
 }
 
+std::optional<uint32_t> LinuxHost::path_mtu(const IpAddress& destination) {
+  return rtnl::path_mtu(destination);
+}
+
 IpAddress LinuxHost::resolve(const std::string& name, std::chrono::milliseconds timeout,
                              std::string_view what) {
   if (auto a = IpAddress::parse(name)) return *a;

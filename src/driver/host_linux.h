@@ -11,6 +11,7 @@ class LinuxHost final : public Host {
   std::string place_in_sandbox(const std::string& ifname, const std::string& sandbox,
                                const std::string& prefix, const std::vector<Cidr>& addresses,
                                const std::vector<Cidr>& routes) override;
+  std::optional<uint32_t> path_mtu(const IpAddress& destination) override;
   IpAddress resolve(const std::string& name, std::chrono::milliseconds timeout,
                     std::string_view what) override;
 };

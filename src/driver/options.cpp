@@ -154,8 +154,8 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
   } else if (auto m = generic.find(kDockerMtu); m != generic.end()) {
     o.mtu = parse_uint<uint32_t>(kDockerMtu, m->second, 576, 65535, "an MTU 576-65535");
   }
-  if (ctx.ipv6 && o.mtu < 1280)
-    throw InputError("wgnet.mtu: " + std::to_string(o.mtu) +
+  if (ctx.ipv6 && o.mtu && *o.mtu < 1280)
+    throw InputError("wgnet.mtu: " + std::to_string(*o.mtu) +
                      " is below 1280, which IPv6 networks need; expected at least 1280");
 
   if (has("wgnet.allowed-ips")) {

@@ -35,7 +35,7 @@ struct NetworkOptions {
   std::vector<uint8_t> additional;
   keys::Kdf kdf = keys::Kdf::kHkdf;
   uint16_t keepalive = 25;
-  uint32_t mtu = 1420;
+  std::optional<uint32_t> mtu;  // unset: from the path to the peers (driver/mtu.h)
   std::vector<Cidr> allowed_ips;
   bool psk = false;
   std::string peers_file;  // canonical path inside the seed directory

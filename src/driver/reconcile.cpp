@@ -5,6 +5,7 @@
 
 #include "driver/device_config.h"
 #include "driver/driver.h"
+#include "driver/mtu.h"
 #include "netlink/rtnl.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -138,10 +139,11 @@ void WgDriver::reconcile_endpoint(const EndpointTable::Entry& entry) {
     }
   }
   std::optional<wg::DeviceConfig> config;
-  uint32_t mtu = 1420;
+  uint32_t mtu = kDefaultMtu;
   try {
-    mtu = options_of(*n)->mtu;
-    config = config_for(*n, e);
+    auto setup = setup_for(*n, e);
+    config = std::move(setup.config);
+    mtu = setup.mtu;
   } catch (const std::exception& x) {
     log::warn("reconcile: endpoint " + short_id(e.endpoint_id) +
               ": its configuration cannot be computed now: " + x.what());

@@ -39,7 +39,8 @@ void WgDriver::recover_locked(const EndpointTable::Entry& entry) {
   try {
     auto options = options_of(*n);
     backend.remove({e.ifname, e.handle, ""});  // what the dead server left (its UAPI socket)
-    e.handle = backend.create(e.ifname, config_for(*n, e), options->mtu);
+    auto setup = setup_for(*n, e);
+    e.handle = backend.create(e.ifname, setup.config, setup.mtu);
     state_.set_handle(e.endpoint_id, e.handle);
     endpoints_.update(entry, [&](EndpointRecord& rec) { rec.handle = e.handle; });
     if (!host_.sandbox_exists(e.sandbox)) {

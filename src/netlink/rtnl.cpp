@@ -213,4 +213,51 @@ void add_route(std::string_view name, const Cidr& destination) {
   change_link(std::move(b), "add route " + destination.str() + " via " + std::string(name));
 }
 
+std::vector<uint8_t> encode_route_get(const IpAddress& destination) {
+  rtmsg r{};
+  r.rtm_family = destination.is_v4() ? AF_INET : AF_INET6;
+  r.rtm_dst_len = static_cast<uint8_t>(destination.bits());
+  MessageBuilder b(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK);
+  b.fixed(r);
+  b.put(RTA_DST, destination.bytes());
+  return b.finish();
+}
+
+std::optional<RouteInfo> decode_route_get(std::span<const uint8_t> reply) {
+  for (const Message& m : parse_messages(reply)) {
+    if (m.header.nlmsg_type != RTM_NEWROUTE) continue;
+    RouteInfo route;
+    for (const Attribute& a : m.attributes(sizeof(rtmsg))) {
+      if (a.type() == RTA_OIF) {
+        route.oif = static_cast<int>(a.u32());
+      } else if (a.type() == RTA_METRICS) {
+        if (auto mtu = find_attribute(a.nested(), RTAX_MTU)) route.mtu = mtu->u32();
+      }
+    }
+    return route;
+  }
+  return std::nullopt;
+}
+
+std::optional<RouteInfo> route_get(const IpAddress& destination) {
+  auto msg = encode_route_get(destination);
+  std::vector<uint8_t> reply;
+  try {
+    reply = Socket(NETLINK_ROUTE).request(msg, "look up the route to " + destination.str());
+  } catch (const NetlinkError& e) {
+    if (e.error_number() == ENETUNREACH || e.error_number() == EHOSTUNREACH) return std::nullopt;
+    throw;
+  }
+  return decode_route_get(reply);
+}
+
+std::optional<uint32_t> path_mtu(const IpAddress& destination) {
+  auto route = route_get(destination);
+  if (!route) return std::nullopt;
+  if (route->mtu != 0) return route->mtu;
+  for (const Link& link : list_links())
+    if (link.index == route->oif && link.mtu != 0) return link.mtu;
+  return std::nullopt;
+}
+
 }  // namespace wgnet::netlink::rtnl

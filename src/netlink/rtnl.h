@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,5 +53,20 @@ void move_link(std::string_view name, int netns_fd, std::string_view new_name);
 void add_address(std::string_view name, const Cidr& address);
 // Adds (or replaces) a connected route to `destination` through link `name`: no gateway.
 void add_route(std::string_view name, const Cidr& destination);
+
+// The route the kernel would use now to reach `destination`, as `ip route get` shows it.
+struct RouteInfo {
+  int oif = 0;       // output link's index
+  uint32_t mtu = 0;  // the route's own MTU (RTAX_MTU), 0 when it has none
+};
+// The RTM_GETROUTE request route_get() sends (pure; exposed for tests).
+std::vector<uint8_t> encode_route_get(const IpAddress& destination);
+// The route in a reply to that request; nullopt when the reply holds none (pure).
+std::optional<RouteInfo> decode_route_get(std::span<const uint8_t> reply);
+// nullopt when there is no route (ENETUNREACH, EHOSTUNREACH).
+std::optional<RouteInfo> route_get(const IpAddress& destination);
+// The MTU of the path to `destination` as the kernel sends now: the route's MTU, else its output
+// link's; nullopt when there is no route.
+std::optional<uint32_t> path_mtu(const IpAddress& destination);
 
 }  // namespace wgnet::netlink::rtnl

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # e2e.compose: examples/compose/docker-compose.yml as a user runs it, with Compose v2 (`docker
 # compose`, the engine's own from scripts/install-docker) where the engine has it, else Debian 12's
-# docker-compose v1 (WGNET_DOCKER=20): `up` creates the wgnet network from the file's driver_opts and ipam and starts the service,
-# which pings the hub (and the hub it) and resolves a name at a resolver behind the hub (the file's
-# `dns:`); `down` removes the container and the network, leaving nothing of wgnet behind.
+# docker-compose v1 (WGNET_DOCKER=20): `up` creates the wgnet network from the file's driver_opts
+# and ipam and starts the service, which pings the hub (and the hub it) and resolves a name at a
+# resolver behind the hub (the file's `dns:`); `down` removes the container and the network, leaving nothing of wgnet behind.
 # The driver is this scenario's socket wgnetd (WGNET_DRIVER); the file's default is the managed
 # plugin. Usage: compose.sh [WGNET [WGNETD]]
 # shellcheck source=tests/e2e/lib.sh
@@ -45,7 +45,10 @@ net="${E2E_PREFIX}_tunnel"
 assert_eq "the network's driver is wgnet's" "$E2E_DRIVER" "$(dk network inspect -f '{{.Driver}}' "$net")"
 assert_contains "the file's driver_opts reached it" \
   "$(dk network inspect -f '{{json .Options}}' "$net")" "\"wgnet.endpoint\":\"$HUB_ENDPOINT\""
-ip="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "${E2E_PREFIX}_app_1")"
+# Compose names the container PROJECT_app_1 (v1) or PROJECT-app-1 (v2): ask it.
+app="$(compose ps -q app)"
+[[ -n "$app" ]] || fail "compose ps -q app: no container"
+ip="$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$app")"
 assert_ok "the service ($ip) pings the hub" retry 3 compose exec -T app ping -c1 -W2 "$HUB_IP"
 assert_ok "the hub pings the service" hub_ping "$ip"
 assert_eq "inside the service: lo and wg0 only" "lo wg0" \

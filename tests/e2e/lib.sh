@@ -448,7 +448,8 @@ retry() {
 hub_veth_name() { if ((${1:-0} == 0)); then echo "e2e-hub$E2E_IDX"; else echo "e2e-hub$E2E_IDX-$1"; fi; }
 
 # hub_up NAME PORT HUB_TUNNEL_CIDR [wgnet hub config options]: makes the hub; with options, its
-# peers come from `wgnet hub config OPTIONS --address HUB_TUNNEL_CIDR`. The hub's private key is
+# peers come from `wgnet hub config OPTIONS --address HUB_TUNNEL_CIDR`. $HUB_MTU, when set, is the
+# veth's MTU (the underlay's), else the veth default 1500. The hub's private key is
 # $HUB_PRIVATE_KEY when set, else a fresh one. Sets HUB_NS HUB_ADDR HUB_PORT HUB_ENDPOINT HUB_PUB
 # HUB_TUNNEL_IP HUB_VETH HUB_HOST_ADDR (the host side of the veth), which the hub_* helpers use;
 # after making another hub, `hub_select NAME` makes this one current again.
@@ -480,6 +481,10 @@ hub_up() {
   # No IPv6 on the wire: the capture in fail_closed must see only what the tunnel sends.
   sysctl -qw "net.ipv6.conf.$HUB_VETH.disable_ipv6=1"
   ip netns exec "$HUB_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  if [[ -n "${HUB_MTU:-}" ]]; then
+    ip link set "$HUB_VETH" mtu "$HUB_MTU"
+    ip -n "$HUB_NS" link set eth0 mtu "$HUB_MTU"
+  fi
   ip addr add "$host_addr/30" dev "$HUB_VETH"
   ip link set "$HUB_VETH" up
   ip -n "$HUB_NS" addr add "$HUB_ADDR/30" dev eth0

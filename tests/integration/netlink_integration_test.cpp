@@ -210,6 +210,22 @@ TEST_F(NetlinkNamespace, AddressesRoutesAndMove) {
     if (l.name != "lo") rtnl::delete_link(l.name);  // a veth peer left behind
 }
 
+// The path MTU the driver sizes tunnels by: the output link's MTU, or the route's own when it has one.
+TEST_F(NetlinkNamespace, PathMtuOfARoute) {
+  std::string kind = test_kind();
+  rtnl::create_link("nlt2", kind);
+  rtnl::set_mtu("nlt2", 1400);
+  rtnl::add_address("nlt2", *Cidr::parse("198.18.250.1/30"));
+  rtnl::set_up("nlt2", true);
+  EXPECT_EQ(rtnl::path_mtu(*IpAddress::parse("198.18.250.2")), 1400u);
+  run("ip route add 198.18.251.0/24 dev nlt2 mtu 1300");
+  EXPECT_EQ(rtnl::path_mtu(*IpAddress::parse("198.18.251.9")), 1300u);
+  EXPECT_FALSE(rtnl::path_mtu(*IpAddress::parse("203.0.113.1")));  // no route in this namespace
+  rtnl::delete_link("nlt2");
+  for (auto& l : rtnl::list_links())
+    if (l.name != "lo") rtnl::delete_link(l.name);  // a veth peer left behind
+}
+
 // ---------------------------------------------------------------------------------------------
 // The kernel backend against the real WireGuard module: create, configure, dump, and
 // configurations large enough to span several netlink messages both ways. Skipped where the

@@ -342,6 +342,42 @@ TEST_F(DriverTest, JoinReappliesTheWholeConfiguration) {
   EXPECT_EQ(dev.mtu, 1420u);
 }
 
+// Without wgnet.mtu the tunnel's MTU is the path's to the hub less WireGuard's overhead on it,
+// as wg-quick does; with it, the option wins.
+TEST_F(DriverTest, MtuComesFromThePathToTheHub) {
+  host.mtus["198.18.42.2"] = 1400;
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  EXPECT_EQ(backend->devices.at("wgnet-e1aaaaaa").mtu, 1400u - 60u);
+}
+
+TEST_F(DriverTest, MtuOptionWinsOverThePath) {
+  host.mtus["198.18.42.2"] = 1400;
+  drv->create_network(network({{"com.docker.network.driver.mtu", "1300"}}));
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  EXPECT_EQ(backend->devices.at("wgnet-e1aaaaaa").mtu, 1300u);
+}
+
+TEST_F(DriverTest, MtuWithoutARouteToTheHubIsTheDefault) {
+  drv->create_network(network());
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  EXPECT_EQ(backend->devices.at("wgnet-e1aaaaaa").mtu, 1420u);
+}
+
+TEST_F(DriverTest, MtuOverAnIpv6UnderlayLeavesEightyBytes) {
+  host.mtus["fd00:18::2"] = 1500;
+  drv->create_network(network({{"wgnet.endpoint", "[fd00:18::2]:51820"}}));
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  EXPECT_EQ(backend->devices.at("wgnet-e1aaaaaa").mtu, 1420u);
+}
+
+TEST_F(DriverTest, MtuOfAnIpv6NetworkIsAtLeast1280) {
+  host.mtus["198.18.42.2"] = 1300;
+  drv->create_network(network({}, true));
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24", "fd00::2/64"));
+  EXPECT_EQ(backend->devices.at("wgnet-e1aaaaaa").mtu, 1280u);
+}
+
 TEST_F(DriverTest, AddressesMustBeInTheNetwork) {
   drv->create_network(network());
   EXPECT_THROW(drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.9.9.2/24")), InputError);

@@ -47,6 +47,13 @@ struct FakeHost : driver::Host {
     placements.push_back(p);
     return prefix + "0";
   }
+  std::map<std::string, uint32_t> mtus;  // destination address -> path MTU (none: no route)
+  std::optional<uint32_t> path_mtu(const IpAddress& destination) override {
+    std::lock_guard lock(mutex);
+    auto it = mtus.find(destination.str());
+    if (it == mtus.end()) return std::nullopt;
+    return it->second;
+  }
   IpAddress resolve(const std::string& name, std::chrono::milliseconds,
                     std::string_view what) override {
     std::lock_guard lock(mutex);

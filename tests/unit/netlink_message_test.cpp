@@ -5,6 +5,7 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <bit>
@@ -55,6 +56,43 @@ TEST(NetlinkBuilder, GetFamilyIsByteExact) {
       // CTRL_ATTR_FAMILY_NAME (2), len 14: "wireguard\0" + 2 padding bytes
       0x0e, 0x00, 0x02, 0x00, 'w', 'i', 'r', 'e', 'g', 'u', 'a', 'r', 'd', 0x00, 0x00, 0x00};
   EXPECT_EQ(genl::encode_get_family("wireguard"), expected);
+}
+
+TEST(NetlinkBuilder, RouteGetIsByteExact) {
+  const Bytes expected = {
+      0x24, 0x00, 0x00, 0x00,                          // nlmsg_len 36
+      0x1a, 0x00,                                      // RTM_GETROUTE (26)
+      0x05, 0x00,                                      // NLM_F_REQUEST | NLM_F_ACK
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // seq, pid
+      // rtmsg: AF_INET, dst_len 32, src_len, tos, table, protocol, scope, type, flags
+      0x02, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      // RTA_DST (1), len 8: 198.18.5.2
+      0x08, 0x00, 0x01, 0x00, 198, 18, 5, 2};
+  EXPECT_EQ(rtnl::encode_route_get(*IpAddress::parse("198.18.5.2")), expected);
+}
+
+TEST(NetlinkParser, RouteReplyGivesOutputLinkAndMtu) {
+  auto reply = [](bool with_mtu) {
+    MessageBuilder b(RTM_NEWROUTE, 0);
+    rtmsg r{};
+    r.rtm_family = AF_INET;
+    b.fixed(r);
+    b.put_u32(RTA_OIF, 7);
+    if (with_mtu) {
+      size_t metrics = b.begin_nested(RTA_METRICS);
+      b.put_u32(RTAX_MTU, 1400);
+      b.end_nested(metrics);
+    }
+    return b.finish();
+  };
+  auto plain = rtnl::decode_route_get(reply(false));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->oif, 7);
+  EXPECT_EQ(plain->mtu, 0u);
+  auto with_mtu = rtnl::decode_route_get(reply(true));
+  ASSERT_TRUE(with_mtu);
+  EXPECT_EQ(with_mtu->mtu, 1400u);
+  EXPECT_FALSE(rtnl::decode_route_get({}));
 }
 
 TEST(NetlinkBuilder, IntegersNestsAndTruncate) {

@@ -59,7 +59,7 @@ TEST_F(Options, DefaultsOfTheTable) {
   auto o = parse_network_options(base(), ctx);
   EXPECT_EQ(o.kdf, keys::Kdf::kHkdf);
   EXPECT_EQ(o.keepalive, 25);
-  EXPECT_EQ(o.mtu, 1420u);
+  EXPECT_FALSE(o.mtu);  // unset: from the path to the hub (driver/mtu.h)
   EXPECT_FALSE(o.psk);
   EXPECT_EQ(o.backend, "auto");
   ASSERT_EQ(o.allowed_ips.size(), 1u);

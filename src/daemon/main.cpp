@@ -23,6 +23,7 @@
 #include "driver/metrics.h"
 #include "driver/state.h"
 #include "http/server.h"
+#include "portmap/relay.h"
 #include "util/error.h"
 #include "util/hardening.h"
 #include "util/log.h"
@@ -127,7 +128,9 @@ int serve(const Settings& s) {
   config.sweep_interval = std::chrono::milliseconds(static_cast<int64_t>(s.sweep_interval * 1000));
   config.scope = s.scope;
   config.metrics = &registry;
-  driver::WgDriver drv(state, backends, host, config);
+  // Published ports: listeners in wgnetd's (the host's) namespace, relayed into containers.
+  portmap::Relay ports;
+  driver::WgDriver drv(state, backends, host, ports, config);
   daemon::RequestMetrics request_metrics(registry);
   daemon::StatusSource status([&drv] { return drv.device_reports(); }, &registry);
   daemon::add_endpoint_metrics(registry, status, WGNET_VERSION);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/ip.h"
 #include "util/log.h"
 
 namespace wgnet::driver {
@@ -66,6 +67,8 @@ CreateNetworkRequest parse_create_network(const json& j) {
     }
     if (auto v6 = o->find("com.docker.network.enable_ipv6"); v6 != o->end() && v6->is_boolean())
       r.enable_ipv6 = v6->get<bool>();
+    if (auto in = o->find("com.docker.network.internal"); in != o->end() && in->is_boolean())
+      r.internal = in->get<bool>();
   }
   r.ipv4 = ipam(j, "IPv4Data");
   r.ipv6 = ipam(j, "IPv6Data");
@@ -103,6 +106,64 @@ CreateEndpointRequest parse_create_endpoint(const json& j) {
     r.mac_address = str_field(*i, "MacAddress", false);
   }
   return r;
+}
+
+// Docker's types.PortBinding list: {"Proto":6|17|132,"IP":"","Port":N,"HostIP":"","HostPort":N,
+// "HostPortEnd":N}, one entry per container port (the CLI has expanded ranges already).
+constexpr size_t kMaxBindings = 4096;
+
+uint16_t port_field(const json& b, const char* key, bool required) {
+  auto it = b.find(key);
+  if (it == b.end() || it->is_null()) {
+    if (required) throw InputError(std::string("port mapping: field ") + key + " is missing");
+    return 0;
+  }
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > 65535)
+    throw InputError(std::string("port mapping: ") + key + " must be a port number 0-65535");
+  return static_cast<uint16_t>(it->get<uint64_t>());
+}
+
+std::vector<portmap::Binding> parse_portmap(const json& options) {
+  std::vector<portmap::Binding> out;
+  if (!options.is_object()) return out;
+  auto pm = options.find("com.docker.network.portmap");
+  if (pm == options.end() || pm->is_null()) return out;
+  if (!pm->is_array()) throw InputError("request: com.docker.network.portmap must be an array");
+  if (pm->size() > kMaxBindings)
+    throw InputError("request: more than " + std::to_string(kMaxBindings) + " port mappings");
+  for (const auto& b : *pm) {
+    if (!b.is_object()) throw InputError("request: port mappings must be objects");
+    portmap::Binding binding;
+    auto proto = b.find("Proto");
+    if (proto == b.end() || !proto->is_number_unsigned())
+      throw InputError("port mapping: Proto must be a protocol number");
+    binding.container_port = port_field(b, "Port", true);
+    switch (proto->get<uint64_t>()) {
+      case 6:
+        binding.proto = portmap::Proto::kTcp;
+        break;
+      case 17:
+        binding.proto = portmap::Proto::kUdp;
+        break;
+      case 132:
+        throw InputError("port " + std::to_string(binding.container_port) +
+                         "/sctp: wgnet publishes TCP and UDP ports only");
+      default:
+        throw InputError("port mapping: unknown protocol " +
+                         std::to_string(proto->get<uint64_t>()));
+    }
+    std::string host_ip = str_field(b, "HostIP", false);
+    if (!host_ip.empty()) {
+      binding.host_ip = IpAddress::parse(host_ip);
+      if (!binding.host_ip)
+        throw InputError("port mapping: HostIP '" + host_ip + "' is not an IP address");
+    }
+    binding.host_port = port_field(b, "HostPort", false);
+    binding.host_port_end = port_field(b, "HostPortEnd", false);
+    if (binding.host_port_end == 0) binding.host_port_end = binding.host_port;  // before 20.10
+    out.push_back(binding);
+  }
+  return out;
 }
 
 json to_json(const JoinResponse& r) {
@@ -161,9 +222,23 @@ Reply dispatch(Driver& driver, std::string_view path, std::string_view body) {
       driver.leave(parse_ref(j));
       return ok();
     }
+    if (method == "NetworkDriver.ProgramExternalConnectivity") {
+      ExternalConnectivityRequest r;
+      r.network_id = str_field(j, "NetworkID", true);
+      r.endpoint_id = str_field(j, "EndpointID", true);
+      if (auto o = j.find("Options"); o != j.end() && o->is_object()) {
+        r.bindings = parse_portmap(*o);
+        auto v4 = o->find("com.docker.network.driver.private.no_proxy_6to4");
+        r.ipv4_only = v4 != o->end() && v4->is_boolean() && v4->get<bool>();
+      }
+      driver.program_external_connectivity(r);
+      return ok();
+    }
+    if (method == "NetworkDriver.RevokeExternalConnectivity") {
+      driver.revoke_external_connectivity(parse_ref(j));
+      return ok();
+    }
     if (method == "NetworkDriver.DiscoverNew" || method == "NetworkDriver.DiscoverDelete" ||
-        method == "NetworkDriver.ProgramExternalConnectivity" ||
-        method == "NetworkDriver.RevokeExternalConnectivity" ||
         method == "NetworkDriver.FreeNetwork")
       return ok();
     if (method == "NetworkDriver.AllocateNetwork") {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "portmap/binding.h"
+
 namespace wgnet::driver {
 
 struct IpamData {
@@ -18,6 +20,7 @@ struct CreateNetworkRequest {
   std::string network_id;
   std::map<std::string, std::string> generic;  // Options["com.docker.network.generic"]
   bool enable_ipv6 = false;
+  bool internal = false;  // Options["com.docker.network.internal"]: `--internal`
   std::vector<IpamData> ipv4, ipv6;
 };
 
@@ -42,6 +45,17 @@ struct JoinRequest {
   std::string network_id, endpoint_id, sandbox_key;
 };
 
+// ProgramExternalConnectivity: Docker (28 and later) asks the endpoint that is the container's
+// gateway to publish the container's ports (`docker run -p`). Docker 29 sends it again whenever
+// the endpoint's gateway role changes, with the ports of Join's time.
+struct ExternalConnectivityRequest {
+  std::string network_id, endpoint_id;
+  std::vector<portmap::Binding> bindings;  // Options["com.docker.network.portmap"]
+  // Options["com.docker.network.driver.private.no_proxy_6to4"] (28, 29): another endpoint is the
+  // container's IPv6 gateway and publishes on the host's IPv6 addresses; this one only on IPv4.
+  bool ipv4_only = false;
+};
+
 struct StaticRoute {
   std::string destination;
   int route_type = 1;  // 1 = connected
@@ -64,6 +78,10 @@ class Driver {
   virtual void delete_endpoint(const EndpointRef& r) = 0;
   virtual JoinResponse join(const JoinRequest& r) = 0;
   virtual void leave(const EndpointRef& r) = 0;
+  // Publishes the endpoint's container's ports, replacing what it published before (repeatable);
+  // revoking stops publishing them (repeatable; unknown endpoints are ignored).
+  virtual void program_external_connectivity(const ExternalConnectivityRequest& r) = 0;
+  virtual void revoke_external_connectivity(const EndpointRef& r) = 0;
   // GetCapabilities' Scope: "local" (each host's IPAM assigns addresses) or "global" (swarm:
   // the manager allocates them cluster-wide; such a driver cannot serve networks outside swarm).
   virtual std::string scope() const { return "local"; }

@@ -36,17 +36,23 @@ void check_in_pools(const std::optional<Cidr>& a, bool v4, const std::vector<Cid
 
 // How CreateNetwork (and a swarm manager's AllocateNetwork) check options: the seed is loaded
 // and hub names are resolved now.
-OptionContext checking_context(const std::string& seed_dir, bool ipv6, HubResolver& hubs) {
-  return {seed_dir, ipv6, true,
-          [&hubs](const HubEndpoint& e, std::string_view what) { hubs.resolve_now(e, what); }};
+OptionContext checking_context(const std::string& seed_dir, bool ipv4, bool ipv6,
+                               HubResolver& hubs) {
+  auto c = pools_context(seed_dir, ipv4, ipv6, true);
+  c.resolve_hub = [&hubs](const HubEndpoint& e, std::string_view what) {
+    hubs.resolve_now(e, what);
+  };
+  return c;
 }
 
 }  // namespace
 
-WgDriver::WgDriver(StateStore& state, wg::Backends& backends, Host& host, DriverConfig config)
+WgDriver::WgDriver(StateStore& state, wg::Backends& backends, Host& host, portmap::Publisher& ports,
+                   DriverConfig config)
     : state_(state),
       backends_(backends),
       host_(host),
+      ports_(ports),
       config_(std::move(config)),
       hubs_(host, config_.hub_resolution) {}
 
@@ -83,7 +89,8 @@ std::shared_ptr<const NetworkOptions> WgDriver::options_of(Network& n) {
     std::lock_guard lock(mutex_);
     if (n.options) return n.options;
   }
-  OptionContext ctx{config_.seed_dir, !n.record.pools6.empty(), true, nullptr};
+  auto ctx =
+      pools_context(config_.seed_dir, !n.record.pools4.empty(), !n.record.pools6.empty(), true);
   auto o = std::make_shared<const NetworkOptions>(parse_network_options(n.record.options, ctx));
   std::lock_guard lock(mutex_);
   if (!n.options) {
@@ -132,6 +139,7 @@ bool WgDriver::container_gone(const EndpointTable::Entry& entry, const EndpointR
 }
 
 void WgDriver::remove_endpoint(const EndpointTable::Entry& entry, const std::string& why) {
+  unpublish_locked(entry);
   EndpointRecord e = endpoints_.record(entry);
   // Device, then record, then memory: a failure leaves the endpoint for a retry.
   backends_.get(e.backend).remove(ref(e));
@@ -154,7 +162,9 @@ void WgDriver::watch(const std::string& backend) {
 std::map<std::string, std::string> WgDriver::allocate_network(const AllocateNetworkRequest& r) {
   if (r.network_id.empty()) throw InputError("AllocateNetwork: NetworkID is empty");
   // Swarm sends no IPv6 pools here; the IPv6-only checks run at each node's CreateNetwork.
-  parse_network_options(r.options, checking_context(config_.seed_dir, !r.ipv6.empty(), hubs_));
+  // Swarm refuses IPv4-less networks: the IPv4 pools come at each node's CreateNetwork.
+  parse_network_options(r.options,
+                        checking_context(config_.seed_dir, true, !r.ipv6.empty(), hubs_));
   log::info("network " + short_id(r.network_id) + " allocated for swarm");
   return r.options;
 }
@@ -165,6 +175,7 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   auto n = std::make_shared<Network>();
   n->record.id = r.network_id;
   n->record.options = r.generic;
+  n->record.internal = r.internal;
   auto add_pools = [&](const std::vector<IpamData>& data, bool v4, std::vector<std::string>& out) {
     const std::string what = v4 ? "IPv4Data.Pool" : "IPv6Data.Pool";
     for (const auto& d : data) {
@@ -181,8 +192,9 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
   add_pools(r.ipv6, false, n->record.pools6);
   if (n->pools.empty())
     throw InputError("the network has no IPv4 or IPv6 subnet; expected --subnet");
-  n->options = std::make_shared<const NetworkOptions>(parse_network_options(
-      r.generic, checking_context(config_.seed_dir, !n->record.pools6.empty(), hubs_)));
+  n->options = std::make_shared<const NetworkOptions>(
+      parse_network_options(r.generic, checking_context(config_.seed_dir, !n->record.pools4.empty(),
+                                                        !n->record.pools6.empty(), hubs_)));
   const auto& o = *n->options;
   bool named = r.generic.count("wgnet.backend") > 0;
   n->record.backend = backends_.resolve(named ? o.backend : config_.default_backend,
@@ -198,8 +210,8 @@ void WgDriver::create_network(const CreateNetworkRequest& r) {
             (o.file_peers.empty()
                  ? ""
                  : ", " + std::to_string(o.file_peers.size()) + " peer(s) from " + o.peers_file) +
-            ", mtu " + (o.mtu ? std::to_string(*o.mtu) : "from the path to the hub") + (o.psk ? ", psk derived" : "") +
-            (o.article_names ? " (article option names)" : ""));
+            ", mtu " + (o.mtu ? std::to_string(*o.mtu) : "from the path to the hub") +
+            (o.psk ? ", psk derived" : "") + (o.article_names ? " (article option names)" : ""));
   if (o.seed)
     log::warn("network " + short_id(r.network_id) +
               ": the seed is given inline and is visible to `docker network inspect`; prefer "
@@ -270,8 +282,8 @@ void WgDriver::create_endpoint(const CreateEndpointRequest& r) {
         if (!e.handle.empty()) backends_.get(e.backend).remove(ref(e));
         state_.delete_endpoint(r.endpoint_id);
       } catch (const std::exception& x) {
-        log::error(std::string("endpoint ") + short_id(r.endpoint_id) + ": cleaning up: " +
-                   x.what());
+        log::error(std::string("endpoint ") + short_id(r.endpoint_id) +
+                   ": cleaning up: " + x.what());
       }
       endpoints_.erase(entry);
       throw;
@@ -339,6 +351,7 @@ JoinResponse WgDriver::join(const JoinRequest& r) {
 void WgDriver::leave(const EndpointRef& r) {
   auto [entry, op] = lock_endpoint(r.endpoint_id);
   if (!entry) return;
+  unpublish_locked(entry);  // Docker 28 revokes first; 20.10 and 26 never programmed
   state_.set_sandbox(r.endpoint_id, "");
   endpoints_.update(entry, [](EndpointRecord& rec) { rec.sandbox.clear(); });
 }

@@ -20,6 +20,7 @@
 #include "driver/options.h"
 #include "driver/state.h"
 #include "metrics/registry.h"
+#include "portmap/publisher.h"
 #include "wg/backends.h"
 
 namespace wgnet::driver {
@@ -48,7 +49,8 @@ struct DeviceReport {
 
 class WgDriver : public Driver {
  public:
-  WgDriver(StateStore& state, wg::Backends& backends, Host& host, DriverConfig config);
+  WgDriver(StateStore& state, wg::Backends& backends, Host& host, portmap::Publisher& ports,
+           DriverConfig config);
   // Stops the sweeper and the backends' lost-device callbacks, waiting for a recovery that is
   // running: nothing of the driver is used after it is destroyed.
   ~WgDriver() override;
@@ -66,6 +68,10 @@ class WgDriver : public Driver {
   void delete_endpoint(const EndpointRef& r) override;
   JoinResponse join(const JoinRequest& r) override;
   void leave(const EndpointRef& r) override;
+  // ports.cpp: the container's published ports (Docker 28 and later send these to the endpoint
+  // that is the container's gateway).
+  void program_external_connectivity(const ExternalConnectivityRequest& r) override;
+  void revoke_external_connectivity(const EndpointRef& r) override;
   std::string scope() const override { return config_.scope; }
   // Validates the options as CreateNetwork will on every node, so a mistake fails `docker
   // network create` on the swarm manager, and passes them on unchanged.
@@ -110,6 +116,12 @@ class WgDriver : public Driver {
   // Removes the device and the record of an endpoint whose operation lock the caller holds.
   void remove_endpoint(const EndpointTable::Entry& entry, const std::string& why);
 
+  // ports.cpp. Stops publishing the ports of an endpoint whose operation lock the caller holds
+  // and forgets them (in memory and in the state); publishes again at start-up what a joined
+  // endpoint published before (Docker does not send it again).
+  void unpublish_locked(const EndpointTable::Entry& entry);
+  void republish_locked(const EndpointTable::Entry& entry);
+
   // reconcile.cpp
   void load_state();
   void reconcile();
@@ -124,6 +136,7 @@ class WgDriver : public Driver {
   StateStore& state_;
   wg::Backends& backends_;
   Host& host_;
+  portmap::Publisher& ports_;
   DriverConfig config_;
   HubResolver hubs_;
   EndpointTable endpoints_;

@@ -169,7 +169,7 @@ NetworkOptions parse_network_options(const std::map<std::string, std::string>& g
     if (o.allowed_ips.empty())
       throw InputError("wgnet.allowed-ips: empty; expected at least one CIDR");
   } else {
-    o.allowed_ips.push_back(*Cidr::parse("0.0.0.0/0"));
+    if (ctx.ipv4 || !ctx.ipv6) o.allowed_ips.push_back(*Cidr::parse("0.0.0.0/0"));
     if (ctx.ipv6) o.allowed_ips.push_back(*Cidr::parse("::/0"));
   }
 

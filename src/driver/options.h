@@ -47,12 +47,23 @@ struct NetworkOptions {
 struct OptionContext {
   std::string seed_dir = "/etc/wgnet";
   bool ipv6 = false;  // the network has IPv6 pools
+  bool ipv4 = true;   // the network has IPv4 pools (Docker 28's --ipv4=false networks have none)
   // Also load the seed and resolve hub names (at CreateNetwork). At restore only the options
   // themselves are checked, so a late DNS or seed mount does not disable a network.
   bool check_environment = true;
   // Resolves a hub endpoint (with check_environment); throws InputError naming `what`.
   std::function<void(const HubEndpoint&, std::string_view what)> resolve_hub;
 };
+// The context of a network with these pools.
+inline OptionContext pools_context(std::string seed_dir, bool ipv4, bool ipv6,
+                                   bool check_environment) {
+  OptionContext c;
+  c.seed_dir = std::move(seed_dir);
+  c.ipv4 = ipv4;
+  c.ipv6 = ipv6;
+  c.check_environment = check_environment;
+  return c;
+}
 
 // Validates every wgnet.* / io.bestov.wg.* option of `generic` (other keys are Docker's and are
 // ignored), loads and checks the seed and peers file. Throws InputError naming the option and

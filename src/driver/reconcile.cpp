@@ -78,7 +78,7 @@ void WgDriver::load_state() {
       continue;
     }
     try {
-      OptionContext ctx{config_.seed_dir, !rec.pools6.empty(), false, nullptr};
+      auto ctx = pools_context(config_.seed_dir, !rec.pools4.empty(), !rec.pools6.empty(), false);
       n->options = std::make_shared<const NetworkOptions>(parse_network_options(rec.options, ctx));
     } catch (const std::exception& e) {
       log::error("network " + short_id(rec.id) +
@@ -148,10 +148,14 @@ void WgDriver::reconcile_endpoint(const EndpointTable::Entry& entry) {
     log::warn("reconcile: endpoint " + short_id(e.endpoint_id) +
               ": its configuration cannot be computed now: " + x.what());
   }
-  if (backend.adopt(ref(e), config, mtu)) return;
+  if (backend.adopt(ref(e), config, mtu)) {
+    republish_locked(entry);
+    return;
+  }
   if (!e.sandbox.empty()) {
     // Its server died while wgnetd was down: rebuilt into its container.
     recover_locked(entry);
+    if (entry->phase != EndpointEntry::Phase::kGone) republish_locked(entry);
   } else {
     log::info("endpoint " + short_id(e.endpoint_id) + ": device " + e.ifname +
               " is missing; it is rebuilt when the endpoint joins");

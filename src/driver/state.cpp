@@ -84,12 +84,13 @@ StateStore::StateStore(const std::string& dir) : path_(dir + "/state.db") {
     exec("PRAGMA synchronous=FULL");
     exec(
         "CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, "
-        "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL)");
+        "pools4 TEXT NOT NULL, pools6 TEXT NOT NULL, backend TEXT NOT NULL, internal INTEGER NOT "
+        "NULL DEFAULT 0)");
     exec(
         "CREATE TABLE IF NOT EXISTS endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT "
         "NULL, address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
         "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '', handle TEXT NOT NULL DEFAULT "
-        "'')");
+        "'', ports TEXT NOT NULL DEFAULT '')");
     migrate();
   } catch (...) {
     sqlite3_close(db_);
@@ -109,20 +110,30 @@ void StateStore::exec(const char* sql) {
 }
 
 void StateStore::migrate() {
-  // Databases written before devices had handles.
-  Stmt st(db_, "SELECT name FROM pragma_table_info('endpoints') WHERE name = 'handle'");
-  if (!st.row()) exec("ALTER TABLE endpoints ADD COLUMN handle TEXT NOT NULL DEFAULT ''");
+  // Databases written before devices had handles, and before endpoints published ports.
+  auto has_column = [this](const char* table, const char* name) {
+    Stmt st(db_, "SELECT name FROM pragma_table_info(?) WHERE name = ?");
+    st.bind(1, table).bind(2, name);
+    return st.row();
+  };
+  if (!has_column("endpoints", "handle"))
+    exec("ALTER TABLE endpoints ADD COLUMN handle TEXT NOT NULL DEFAULT ''");
+  if (!has_column("endpoints", "ports"))
+    exec("ALTER TABLE endpoints ADD COLUMN ports TEXT NOT NULL DEFAULT ''");
+  if (!has_column("networks", "internal"))
+    exec("ALTER TABLE networks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0");
 }
 
 void StateStore::put_network(const NetworkRecord& n) {
   std::lock_guard lock(mutex_);
-  Stmt st(
-      db_,
-      "INSERT OR REPLACE INTO networks (id, options, pools4, pools6, backend) VALUES (?,?,?,?,?)");
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO networks (id, options, pools4, pools6, backend, internal) VALUES "
+          "(?,?,?,?,?,?)");
   st.bind(1, n.id)
       .bind(2, nlohmann::json(n.options).dump())
       .bind(3, nlohmann::json(n.pools4).dump());
-  st.bind(4, nlohmann::json(n.pools6).dump()).bind(5, n.backend).run();
+  st.bind(4, nlohmann::json(n.pools6).dump()).bind(5, n.backend).bind(6, n.internal ? "1" : "0");
+  st.run();
 }
 
 void StateStore::delete_network(const std::string& id) {
@@ -132,7 +143,7 @@ void StateStore::delete_network(const std::string& id) {
 
 std::vector<NetworkRecord> StateStore::networks(std::vector<std::string>* skipped) {
   std::lock_guard lock(mutex_);
-  Stmt st(db_, "SELECT id, options, pools4, pools6, backend FROM networks");
+  Stmt st(db_, "SELECT id, options, pools4, pools6, backend, internal FROM networks");
   std::vector<NetworkRecord> out;
   while (st.row()) {
     NetworkRecord n;
@@ -147,6 +158,7 @@ std::vector<NetworkRecord> StateStore::networks(std::vector<std::string>* skippe
       continue;
     }
     n.backend = st.text(4);
+    n.internal = st.text(5) == "1";
     if (n.id.empty()) {
       skip(skipped, "network", n.id, "it has no ID");
       continue;
@@ -160,9 +172,10 @@ void StateStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard lock(mutex_);
   Stmt st(db_,
           "INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address4, address6, "
-          "ifname, backend, sandbox, handle) VALUES (?,?,?,?,?,?,?,?)");
+          "ifname, backend, sandbox, handle, ports) VALUES (?,?,?,?,?,?,?,?,?)");
   st.bind(1, e.endpoint_id).bind(2, e.network_id).bind(3, e.address4).bind(4, e.address6);
-  st.bind(5, e.ifname).bind(6, e.backend).bind(7, e.sandbox).bind(8, e.handle).run();
+  st.bind(5, e.ifname).bind(6, e.backend).bind(7, e.sandbox).bind(8, e.handle);
+  st.bind(9, e.ports).run();
 }
 
 void StateStore::delete_endpoint(const std::string& endpoint_id) {
@@ -186,15 +199,23 @@ void StateStore::set_handle(const std::string& endpoint_id, const std::string& h
       .run();
 }
 
+void StateStore::set_ports(const std::string& endpoint_id, const std::string& ports) {
+  std::lock_guard lock(mutex_);
+  Stmt(db_, "UPDATE endpoints SET ports = ? WHERE endpoint_id = ?")
+      .bind(1, ports)
+      .bind(2, endpoint_id)
+      .run();
+}
+
 std::vector<EndpointRecord> StateStore::endpoints(std::vector<std::string>* skipped) {
   std::lock_guard lock(mutex_);
   Stmt st(db_,
-          "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox, handle "
-          "FROM endpoints");
+          "SELECT endpoint_id, network_id, address4, address6, ifname, backend, sandbox, handle, "
+          "ports FROM endpoints");
   std::vector<EndpointRecord> out;
   while (st.row()) {
-    EndpointRecord e{st.text(1), st.text(0), st.text(2), st.text(3),
-                     st.text(4), st.text(5), st.text(6), st.text(7)};
+    EndpointRecord e{st.text(1), st.text(0), st.text(2), st.text(3), st.text(4),
+                     st.text(5), st.text(6), st.text(7), st.text(8)};
     if (e.endpoint_id.empty() || e.network_id.empty() || e.ifname.empty()) {
       skip(skipped, "endpoint", e.endpoint_id, "its endpoint ID, network ID or device is empty");
       continue;

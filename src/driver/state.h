@@ -16,6 +16,7 @@ struct NetworkRecord {
   std::map<std::string, std::string> options;  // the generic options as given (may hold a seed)
   std::vector<std::string> pools4, pools6;     // CIDRs of Docker's IPAM pools
   std::string backend;                         // the backend chosen at creation
+  bool internal = false;                       // `--internal`: no published ports
 };
 
 struct EndpointRecord {
@@ -26,6 +27,7 @@ struct EndpointRecord {
   std::string backend;
   std::string sandbox;  // SandboxKey while joined, else empty
   std::string handle;   // the backend's handle of the device (wg::DeviceRef)
+  std::string ports;    // the ports it publishes (portmap::encode), empty when none
 };
 
 class StateStore {
@@ -49,6 +51,7 @@ class StateStore {
   void delete_endpoint(const std::string& endpoint_id);
   void set_sandbox(const std::string& endpoint_id, const std::string& sandbox);
   void set_handle(const std::string& endpoint_id, const std::string& handle);
+  void set_ports(const std::string& endpoint_id, const std::string& ports);
   // Every stored endpoint; as networks().
   std::vector<EndpointRecord> endpoints(std::vector<std::string>* skipped = nullptr);
 

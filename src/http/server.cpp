@@ -23,7 +23,7 @@
 
 #include "http/session.h"
 #include "http/socket_file.h"
-#include "http/throttle.h"
+#include "util/throttle.h"
 #include "util/error.h"
 #include "util/log.h"
 

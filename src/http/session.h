@@ -16,7 +16,7 @@
 
 #include "http/message.h"
 #include "http/server.h"
-#include "http/throttle.h"
+#include "util/throttle.h"
 #include "http/worker_pool.h"
 
 namespace wgnet::http {

@@ -55,24 +55,30 @@ std::vector<IpAddress> enumerate_addresses(const AddressRange& r) {
   const Cidr& net = r.subnet;
   const bool v4 = net.address().is_v4();
   const int host_bits = net.address().bits() - net.prefix();
-  if (host_bits > 20)
+  constexpr U128 kMaxAddresses = U128{1} << 20;
+  // A large subnet (an IPv6 /64, as Docker allocates them) is fine with a range inside it: the
+  // limit is on the addresses listed.
+  if (!r.first && host_bits > 20)
     throw InputError(r.subnet_what + ": " + net.str() + " holds 2^" + std::to_string(host_bits) +
                      " addresses; expected at most 2^20 (a /12 for IPv4, a /108 for IPv6) — use " +
                      r.range_what + " or a smaller subnet");
   const U128 lo_net = to_int(net.network());
-  const U128 hi_net = lo_net + ((U128{1} << host_bits) - 1);
+  const U128 hi_net = lo_net + (host_bits >= 128 ? ~U128{0} : (U128{1} << host_bits) - 1);
   U128 lo = lo_net, hi = hi_net;
   if (r.first) {
     if (!net.contains(*r.first) || !net.contains(*r.last))
-      throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() + " is not inside " +
-                       net.network().str() + "/" + std::to_string(net.prefix()) +
-                       "; expected addresses of the subnet");
+      throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() +
+                       " is not inside " + net.network().str() + "/" +
+                       std::to_string(net.prefix()) + "; expected addresses of the subnet");
     lo = to_int(*r.first);
     hi = to_int(*r.last);
   }
   if (lo > hi)
     throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() +
                      " ends before it starts; expected FIRST <= LAST");
+  if (hi - lo >= kMaxAddresses)
+    throw InputError(r.range_what + ": " + r.first->str() + "-" + r.last->str() +
+                     " holds more than 2^20 addresses; expected at most 2^20");
   std::vector<IpAddress> out;
   out.reserve(static_cast<size_t>(hi - lo + 1));
   const bool skip_edges = r.skip_network_and_broadcast && host_bits >= 2;

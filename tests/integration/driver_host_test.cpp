@@ -17,6 +17,7 @@
 #include "driver/host_linux.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"
+#include "sandboxes.h"
 #include "util/error.h"
 #include "util/netns.h"
 
@@ -30,36 +31,12 @@ class LinuxHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)";
-    static bool private_mounts = [] {
-      // Mounts made here stay in this process's own mount namespace.
-      return ::unshare(CLONE_NEWNS) == 0 &&
-             ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
-    }();
-    ASSERT_TRUE(private_mounts) << std::strerror(errno);
+    ASSERT_NO_FATAL_FAILURE(sandboxes_.init("wgnet-host-test"));
     ASSERT_NO_FATAL_FAILURE(itest::enter_private_netns());
-    char tmpl[] = "/tmp/wgnet-host-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
   }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      for (const auto& s : mounted_) ::umount2(s.c_str(), MNT_DETACH);
-      fs::remove_all(dir_);
-    }
-  }
-  // A fresh network namespace mounted on a file, as Docker makes a container's SandboxKey.
-  std::string make_sandbox(const std::string& name) {
-    std::string path = (dir_ / name).string();
-    std::ofstream{path};
-    std::thread([&] {
-      if (::unshare(CLONE_NEWNET) != 0) return;
-      ::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr);
-    }).join();
-    mounted_.push_back(path);
-    return path;
-  }
+  std::string make_sandbox(const std::string& name) { return sandboxes_.make(name); }
 
-  fs::path dir_;
-  std::vector<std::string> mounted_;
+  itest::Sandboxes sandboxes_;
   driver::LinuxHost host_;
 };
 

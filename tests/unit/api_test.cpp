@@ -35,6 +35,14 @@ struct FakeDriver : driver::Driver {
     return j;
   }
   void leave(const driver::EndpointRef& r) override { left = r.endpoint_id; }
+  void program_external_connectivity(const driver::ExternalConnectivityRequest& r) override {
+    programmed.push_back(r);
+  }
+  void revoke_external_connectivity(const driver::EndpointRef& r) override {
+    revoked.push_back(r.endpoint_id);
+  }
+  std::vector<driver::ExternalConnectivityRequest> programmed;
+  std::vector<std::string> revoked;
   std::string scope() const override { return global ? "global" : "local"; }
   std::map<std::string, std::string> allocate_network(
       const driver::AllocateNetworkRequest& r) override {
@@ -107,6 +115,7 @@ TEST(Api, CreateNetworkAsDockerSendsIt) {
   EXPECT_EQ(r, json::object());
   EXPECT_EQ(d.network.network_id, "n1");
   EXPECT_TRUE(d.network.enable_ipv6);
+  EXPECT_FALSE(d.network.internal);
   EXPECT_EQ(d.network.generic.at("wgnet.keepalive"), "5");
   ASSERT_EQ(d.network.ipv4.size(), 1u);
   EXPECT_EQ(d.network.ipv4[0].gateway, "10.1.0.1/24");
@@ -152,10 +161,91 @@ TEST(Api, EndpointCallsAndNoOps) {
   EXPECT_EQ(d.left, "e1");
   call(d, "/NetworkDriver.DeleteEndpoint", R"({"NetworkID":"n1","EndpointID":"e1"})");
   EXPECT_EQ(d.deleted, "e1");
-  for (const char* m :
-       {"/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete",
-        "/NetworkDriver.ProgramExternalConnectivity", "/NetworkDriver.RevokeExternalConnectivity"})
+  for (const char* m : {"/NetworkDriver.DiscoverNew", "/NetworkDriver.DiscoverDelete"})
     EXPECT_EQ(call(d, m, R"({"DiscoveryType":1})"), json::object()) << m;
+}
+
+// wgnet does not offer GwAllocCheck (Docker 28): Docker keeps reserving the gateway address, which
+// is the hub's (docs/DOCKER.md says why).
+TEST(Api, NoGwAllocChecker) {
+  FakeDriver d;
+  EXPECT_FALSE(call(d, "/NetworkDriver.GetCapabilities", "").contains("GwAllocChecker"));
+}
+
+// Docker 28.5.2's body for `docker run -p 127.0.0.1:18092:8080 -p 18100-18101:9000-9001/udp`
+// (moby's remote driver: the sandbox's labels; the CLI expands ranges to one entry per port).
+TEST(Api, ProgramExternalConnectivityAsDocker28SendsIt) {
+  FakeDriver d;
+  auto r = call(d, "/NetworkDriver.ProgramExternalConnectivity",
+                R"({"NetworkID":"n1","EndpointID":"e1",
+      "Options":{"com.docker.network.driver.private.no_proxy_6to4":false,
+      "com.docker.network.endpoint.exposedports":[{"Proto":17,"Port":9001},{"Proto":17,"Port":9000},
+        {"Proto":6,"Port":8080}],
+      "com.docker.network.portmap":[
+        {"Proto":17,"IP":"","Port":9001,"HostIP":"","HostPort":18101,"HostPortEnd":18101},
+        {"Proto":17,"IP":"","Port":9000,"HostIP":"","HostPort":18100,"HostPortEnd":18100},
+        {"Proto":6,"IP":"","Port":8080,"HostIP":"127.0.0.1","HostPort":18092,"HostPortEnd":18092}]}})"
+                "\n");
+  EXPECT_EQ(r, json::object());
+  ASSERT_EQ(d.programmed.size(), 1u);
+  const auto& p = d.programmed[0];
+  EXPECT_EQ(p.endpoint_id, "e1");
+  ASSERT_EQ(p.bindings.size(), 3u);
+  EXPECT_EQ(p.bindings[0].proto, portmap::Proto::kUdp);
+  EXPECT_EQ(p.bindings[0].container_port, 9001);
+  EXPECT_FALSE(p.bindings[0].host_ip);
+  EXPECT_EQ(p.bindings[0].host_port, 18101);
+  EXPECT_EQ(p.bindings[2].proto, portmap::Proto::kTcp);
+  EXPECT_EQ(p.bindings[2].host_ip, IpAddress::parse("127.0.0.1"));
+  EXPECT_EQ(p.bindings[2].host_port_end, 18092);
+  EXPECT_FALSE(p.ipv4_only);
+  r = call(d, "/NetworkDriver.ProgramExternalConnectivity", R"({"NetworkID":"n1","EndpointID":"e1",
+      "Options":{"com.docker.network.driver.private.no_proxy_6to4":true}})");
+  EXPECT_TRUE(d.programmed.back().ipv4_only);
+}
+
+// Docker 29: no no_proxy_6to4 unless another endpoint is the IPv6 gateway, any order, sent again
+// whenever the gateway role changes; Revoke carries no Options. 20.10 and 26 send the same shape.
+TEST(Api, ExternalConnectivityAsDocker29SendsIt) {
+  FakeDriver d;
+  const std::string body = R"({"NetworkID":"n1","EndpointID":"e1","Options":{
+      "com.docker.network.portmap":[
+        {"Proto":6,"IP":"","Port":80,"HostIP":"::1","HostPort":8000,"HostPortEnd":8010}]}})";
+  EXPECT_EQ(call(d, "/NetworkDriver.ProgramExternalConnectivity", body), json::object());
+  EXPECT_EQ(call(d, "/NetworkDriver.ProgramExternalConnectivity", body), json::object());
+  ASSERT_EQ(d.programmed.size(), 2u);
+  EXPECT_EQ(d.programmed[1].bindings[0].host_ip, IpAddress::parse("::1"));
+  EXPECT_EQ(d.programmed[1].bindings[0].host_port_end, 8010);
+  EXPECT_EQ(call(d, "/NetworkDriver.RevokeExternalConnectivity",
+                 R"({"NetworkID":"n1","EndpointID":"e1"})"),
+            json::object());
+  EXPECT_EQ(d.revoked, std::vector<std::string>{"e1"});
+  // No ports (a container without -p is still programmed): nothing to publish.
+  EXPECT_EQ(call(d, "/NetworkDriver.ProgramExternalConnectivity",
+                 R"({"NetworkID":"n1","EndpointID":"e2","Options":{}})"),
+            json::object());
+  EXPECT_TRUE(d.programmed.back().bindings.empty());
+}
+
+TEST(Api, PortMappingsAreValidated) {
+  FakeDriver d;
+  auto err = [&](const std::string& binding) {
+    auto r =
+        call(d, "/NetworkDriver.ProgramExternalConnectivity",
+             R"({"NetworkID":"n1","EndpointID":"e1","Options":{"com.docker.network.portmap":[)" +
+                 binding + "]}}");
+    return r.value("Err", std::string());
+  };
+  EXPECT_NE(err(R"({"Proto":132,"Port":9,"HostPort":9})").find("9/sctp"), std::string::npos);
+  EXPECT_NE(err(R"({"Proto":"tcp","Port":9,"HostPort":9})").find("Proto"), std::string::npos);
+  EXPECT_NE(err(R"({"Proto":6,"Port":70000,"HostPort":9})").find("Port"), std::string::npos);
+  EXPECT_NE(err(R"({"Proto":6,"Port":9,"HostPort":-1})").find("HostPort"), std::string::npos);
+  EXPECT_NE(
+      err(R"({"Proto":6,"Port":9,"HostIP":"localhost","HostPort":9})").find("HostIP 'localhost'"),
+      std::string::npos);
+  EXPECT_NE(err(R"({"Proto":6,"HostPort":9})").find("Port is missing"), std::string::npos);
+  EXPECT_NE(err(R"("6/tcp")").find("objects"), std::string::npos);
+  EXPECT_TRUE(d.programmed.empty()) << "a malformed request reached the driver";
 }
 
 TEST(Api, MalformedJsonErrorsNeverQuoteTheInput) {

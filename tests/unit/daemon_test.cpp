@@ -73,7 +73,7 @@ class DaemonTest : public ::testing::Test {
     config.default_backend = "external";
     config.sweep_interval = std::chrono::milliseconds(0);
     config.metrics = &registry;
-    drv = std::make_unique<driver::WgDriver>(*state, *backends, host, config);
+    drv = std::make_unique<driver::WgDriver>(*state, *backends, host, ports, config);
     drv->restore();
     driver::CreateNetworkRequest n;
     n.network_id = kNet;
@@ -92,6 +92,7 @@ class DaemonTest : public ::testing::Test {
   const std::string kNet = "5e7a1b2c3d4e5f60718293a4b5c6d7e8f9";
   fs::path root;
   FakeHost host;
+  wgnet::testing::FakePublisher ports;
   StatusBackend* backend = nullptr;
   metrics::Registry registry;
   std::unique_ptr<wg::Backends> backends;

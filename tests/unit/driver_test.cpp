@@ -14,6 +14,7 @@
 
 #include "crypto/encoding.h"
 #include "fake_host.h"
+#include "keys/derive.h"
 #include "util/error.h"
 
 using namespace wgnet;
@@ -60,7 +61,7 @@ class DriverTest : public ::testing::Test {
     config.seed_dir = (root / "seeds").string();
     config.default_backend = "external";
     config.sweep_interval = std::chrono::milliseconds(0);  // tests sweep by hand
-    drv = std::make_unique<driver::WgDriver>(*state, *backends, host, config);
+    drv = std::make_unique<driver::WgDriver>(*state, *backends, host, ports, config);
     drv->restore();
   }
   driver::CreateNetworkRequest network(std::map<std::string, std::string> extra = {},
@@ -94,6 +95,7 @@ class DriverTest : public ::testing::Test {
 
   fs::path root;
   FakeHost host;
+  wgnet::testing::FakePublisher ports;
   MemoryBackend* backend = nullptr;
   std::unique_ptr<wg::Backends> backends;
   std::unique_ptr<driver::StateStore> state;
@@ -258,7 +260,7 @@ TEST_F(DriverTest, EndpointWhoseContainerVanishedWhileDownIsRemovedAtRestart) {
   drv->create_network(network());
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
   drv->join({"net1", "e1aaaaaaaaaa", "/var/run/docker/netns/gone"});  // no such sandbox
-  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));      // created, never joined
+  drv->create_endpoint(endpoint("e2bbbbbbbbbb", "10.0.42.3/24"));     // created, never joined
   drv->create_endpoint(endpoint("e3cccccccccc", "10.0.42.4/24"));
   drv->join({"net1", "e3cccccccccc", kSandbox});
   host.links.insert("wgnet-e3cccccc");  // Docker moved it back to the host: container gone
@@ -416,13 +418,17 @@ TEST_F(DriverTest, DamagedStateRowsAreSkippedAndTheRestServed) {
   drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
   drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
   drv.reset();
-  sql("INSERT INTO networks VALUES ('bad1', '{not json', '[]', '[]', 'external')");
-  sql("INSERT INTO networks VALUES ('bad2', '{}', '[\"10.0.0.0/99\"]', '[]', 'external')");
-  sql("INSERT INTO networks VALUES ('bad3', '{}', '[]', '[]', 'external')");
-  sql("INSERT INTO endpoints VALUES ('e9', 'net1', 'nonsense', '', 'wgnet-e9', 'external', '', "
-      "'')");
-  sql("INSERT INTO endpoints VALUES ('e8', 'net1', '10.0.42.8/24', '', 'bad/name', 'external', "
-      "'', '')");
+  sql("INSERT INTO networks (id, options, pools4, pools6, backend) VALUES ('bad1', '{not json', "
+      "'[]', '[]', 'external')");
+  sql("INSERT INTO networks (id, options, pools4, pools6, backend) VALUES ('bad2', '{}', "
+      "'[\"10.0.0.0/99\"]', '[]', 'external')");
+  sql("INSERT INTO networks (id, options, pools4, pools6, backend) VALUES ('bad3', '{}', '[]', "
+      "'[]', 'external')");
+  const std::string insert =
+      "INSERT INTO endpoints (endpoint_id, network_id, address4, address6, ifname, backend, "
+      "sandbox, handle) VALUES ";
+  sql(insert + "('e9', 'net1', 'nonsense', '', 'wgnet-e9', 'external', '', '')");
+  sql(insert + "('e8', 'net1', '10.0.42.8/24', '', 'bad/name', 'external', '', '')");
   backend->devices["wgnet-e9"] = {};
   ASSERT_NO_THROW(start());
   EXPECT_TRUE(backend->devices.count("wgnet-e9")) << "a device of a bad row was touched";
@@ -451,7 +457,7 @@ TEST_F(DriverTest, UnreadableStateStopsStartUpTouchingNothing) {
   config.seed_dir = (root / "seeds").string();
   config.default_backend = "external";
   config.sweep_interval = std::chrono::milliseconds(0);
-  drv = std::make_unique<driver::WgDriver>(*state, *backends, host, config);
+  drv = std::make_unique<driver::WgDriver>(*state, *backends, host, ports, config);
   EXPECT_THROW(drv->restore(), SystemError);
   EXPECT_EQ(backend->devices.size(), before) << "a partial read led to deleting devices";
   EXPECT_EQ(backend->removes, 0);
@@ -476,4 +482,173 @@ TEST_F(DriverTest, DestroyingTheDriverWaitsForARunningRecovery) {
   destroyed.get();
   recovery.join();
   host.on_place = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6-only networks (Docker 28's --ipv4=false): no IPv4 pool, endpoints with only an IPv6
+// address. The key derives from it; only IPv6 is tunnelled and routed.
+TEST_F(DriverTest, Ipv6OnlyNetwork) {
+  auto n = network();
+  n.ipv4.clear();
+  n.ipv6 = {{"fd00:28::/64", "fd00:28::fe/64"}};
+  drv->create_network(n);
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "", "fd00:28::2/64"));
+  const auto& dev = backend->devices.at("wgnet-e1aaaaaa");
+  const std::string seed = "an example seed of thirty-two by";
+  keys::Deriver d(
+      keys::Kdf::kHkdf,
+      crypto::SecretBytes(std::span(reinterpret_cast<const uint8_t*>(seed.data()), seed.size())),
+      *crypto::base64_decode("d2duZXQ="));
+  EXPECT_EQ(crypto::key_to_base64(*dev.config.private_key),
+            crypto::key_to_base64(d.private_key(*IpAddress::parse("fd00:28::2"))));
+  ASSERT_EQ(dev.config.peers.size(), 1u);
+  ASSERT_EQ(dev.config.peers[0].allowed_ips.size(), 1u);
+  EXPECT_EQ(dev.config.peers[0].allowed_ips[0].str(), "::/0");
+  auto j = drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  ASSERT_EQ(j.static_routes.size(), 1u);
+  EXPECT_EQ(j.static_routes[0].destination, "::/0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Published ports. Docker 28 sends ProgramExternalConnectivity after Join to the gateway endpoint
+// and Revoke before Leave; Docker 29 sends Program again whenever the gateway role changes (with
+// Join's ports, no Revoke in between), and after a live-restore may skip Revoke.
+namespace {
+portmap::Binding tcp(uint16_t host_port, uint16_t container_port, const char* host_ip = nullptr) {
+  portmap::Binding b;
+  b.proto = portmap::Proto::kTcp;
+  b.container_port = container_port;
+  if (host_ip) b.host_ip = IpAddress::parse(host_ip);
+  b.host_port = b.host_port_end = host_port;
+  return b;
+}
+}  // namespace
+
+class PortsTest : public DriverTest {
+ protected:
+  void SetUp() override {
+    DriverTest::SetUp();
+    drv->create_network(network({}, true));
+    drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24", "fd00::2/64"));
+    drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  }
+  void program(std::vector<portmap::Binding> b) {
+    drv->program_external_connectivity({"net1", "e1aaaaaaaaaa", std::move(b)});
+  }
+};
+
+TEST_F(PortsTest, ProgramPublishesIntoTheContainer) {
+  program({tcp(18092, 8080, "127.0.0.1")});
+  ASSERT_TRUE(ports.has("e1aaaaaaaaaa"));
+  const auto& p = ports.published.at("e1aaaaaaaaaa");
+  EXPECT_EQ(p.target.sandbox, kSandbox);
+  EXPECT_EQ(p.target.ipv4, IpAddress::parse("10.0.42.2"));
+  EXPECT_EQ(p.target.ipv6, IpAddress::parse("fd00::2"));
+  EXPECT_EQ(p.bindings, std::vector<portmap::Binding>{tcp(18092, 8080, "127.0.0.1")});
+}
+
+TEST_F(PortsTest, ProgramRepeatedIsIdempotentAndReplaces) {
+  program({tcp(18092, 8080)});
+  program({tcp(18092, 8080)});  // Docker 29, the same gateway role again
+  EXPECT_EQ(ports.publishes, 1);
+  program({tcp(18093, 8080)});  // dual-stack -> IPv4-only: Program again, no Revoke between
+  EXPECT_EQ(ports.publishes, 2);
+  EXPECT_EQ(ports.published.at("e1aaaaaaaaaa").bindings,
+            std::vector<portmap::Binding>{tcp(18093, 8080)});
+  program({});  // a gateway without ports
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+}
+
+TEST_F(PortsTest, RevokeRepeatedAndOutOfOrder) {
+  drv->revoke_external_connectivity({"net1", "e1aaaaaaaaaa"});  // before any Program
+  drv->revoke_external_connectivity({"net1", "nosuchendpoint"});
+  program({tcp(18092, 8080)});
+  drv->revoke_external_connectivity({"net1", "e1aaaaaaaaaa"});
+  drv->revoke_external_connectivity({"net1", "e1aaaaaaaaaa"});
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+  EXPECT_EQ(ports.unpublishes, 1);
+  program({tcp(18092, 8080)});  // the endpoint is the gateway again
+  EXPECT_TRUE(ports.has("e1aaaaaaaaaa"));
+}
+
+TEST_F(PortsTest, LeaveWithoutRevokeStillUnpublishes) {
+  program({tcp(18092, 8080)});
+  drv->leave({"net1", "e1aaaaaaaaaa"});  // Docker 29 after a live-restore sends no Revoke
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+  EXPECT_EQ(state->endpoints().at(0).ports, "");
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  program({tcp(18092, 8080)});
+  drv->delete_endpoint({"net1", "e1aaaaaaaaaa"});  // the container died: no Leave either
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+}
+
+TEST_F(PortsTest, PublishedAgainAfterARestart) {
+  program({tcp(18092, 8080), tcp(18093, 8081, "::1")});
+  ports.published.clear();  // a new wgnetd has no listeners
+  start();
+  ASSERT_TRUE(ports.has("e1aaaaaaaaaa")) << "Docker never sends Program again: wgnetd must";
+  EXPECT_EQ(ports.published.at("e1aaaaaaaaaa").bindings.size(), 2u);
+}
+
+TEST_F(PortsTest, APortInUseFailsTheCallAndRecordsNothing) {
+  ports.fail = true;
+  try {
+    program({tcp(18092, 8080)});
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("18092"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(state->endpoints().at(0).ports, "");
+  start();
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+}
+
+TEST_F(PortsTest, RefusedBindings) {
+  auto message = [&](std::vector<portmap::Binding> b, const std::string& endpoint) {
+    try {
+      drv->program_external_connectivity({"net1", endpoint, std::move(b)});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // `docker run -p 8080` or -P: a random host port, which a remote driver cannot report back.
+  EXPECT_NE(message({tcp(0, 8080)}, "e1aaaaaaaaaa").find("-p HOSTPORT:CONTAINERPORT"),
+            std::string::npos);
+  EXPECT_NE(message({tcp(18092, 8080)}, "nosuchendpoint").find("not known"), std::string::npos);
+  drv->leave({"net1", "e1aaaaaaaaaa"});
+  EXPECT_NE(message({tcp(18092, 8080)}, "e1aaaaaaaaaa").find("not joined"), std::string::npos);
+  EXPECT_EQ(ports.publishes, 0);
+}
+
+// Docker 28/29 say no_proxy_6to4 when another endpoint is the container's IPv6 gateway: that one
+// publishes on the host's IPv6 addresses, wgnet on IPv4 only ("every address" becomes 0.0.0.0).
+TEST_F(PortsTest, AnotherIpv6GatewayLeavesWgnetIpv4) {
+  driver::ExternalConnectivityRequest r{
+      "net1",
+      "e1aaaaaaaaaa",
+      {tcp(18092, 8080), tcp(18093, 8080, "::1"), tcp(18094, 8080, "127.0.0.1")},
+      true};
+  drv->program_external_connectivity(r);
+  EXPECT_EQ(
+      ports.published.at("e1aaaaaaaaaa").bindings,
+      (std::vector<portmap::Binding>{tcp(18092, 8080, "0.0.0.0"), tcp(18094, 8080, "127.0.0.1")}));
+}
+
+// Docker 29 programs an internal network's endpoint when it is the only gateway; an internal
+// network publishes nothing.
+TEST_F(DriverTest, InternalNetworksPublishNothing) {
+  auto n = network();
+  n.internal = true;
+  drv->create_network(n);
+  drv->create_endpoint(endpoint("e1aaaaaaaaaa", "10.0.42.2/24"));
+  drv->join({"net1", "e1aaaaaaaaaa", kSandbox});
+  portmap::Binding b;
+  b.container_port = 8080;
+  b.host_port = b.host_port_end = 18092;
+  drv->program_external_connectivity({"net1", "e1aaaaaaaaaa", {b}});
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
+  start();  // and remembers it across restarts
+  drv->program_external_connectivity({"net1", "e1aaaaaaaaaa", {b}});
+  EXPECT_FALSE(ports.has("e1aaaaaaaaaa"));
 }

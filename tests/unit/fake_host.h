@@ -1,5 +1,6 @@
 // In-memory stand-ins for what the driver reaches outside itself: the host (links, sandboxes,
-// name resolution) and a backend whose devices are map entries. Test code only.
+// name resolution, path MTUs), the port publisher and a backend whose devices are map entries.
+// Test code only.
 #pragma once
 #include <condition_variable>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "driver/host.h"
+#include "portmap/publisher.h"
 #include "util/error.h"
 #include "wg/backend.h"
 
@@ -60,9 +62,41 @@ struct FakeHost : driver::Host {
     resolves++;
     if (auto a = IpAddress::parse(name)) return *a;
     auto it = names.find(name);
-    if (it == names.end())
-      throw InputError(std::string(what) + ": cannot resolve '" + name + "'");
+    if (it == names.end()) throw InputError(std::string(what) + ": cannot resolve '" + name + "'");
     return *IpAddress::parse(it->second);
+  }
+};
+
+// What is published, per key; `fail` makes the next publish() throw (a port in use).
+struct FakePublisher : portmap::Publisher {
+  std::mutex mutex;
+  struct Publication {
+    portmap::Target target;
+    std::vector<portmap::Binding> bindings;
+  };
+  std::map<std::string, Publication> published;
+  int publishes = 0, unpublishes = 0;
+  bool fail = false;
+
+  void publish(const std::string& key, const portmap::Target& target,
+               const std::vector<portmap::Binding>& bindings) override {
+    std::lock_guard lock(mutex);
+    if (fail) {
+      fail = false;
+      throw InputError("cannot publish " + portmap::describe(bindings.at(0)) +
+                       ": address already in use");
+    }
+    publishes++;
+    published[key] = {target, bindings};
+  }
+  void unpublish(const std::string& key) override {
+    std::lock_guard lock(mutex);
+    unpublishes++;
+    published.erase(key);
+  }
+  bool has(const std::string& key) {
+    std::lock_guard lock(mutex);
+    return published.count(key) > 0;
   }
 };
 

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "http/throttle.h"
 #include "http/worker_pool.h"
 
 using namespace wgnet::http;
@@ -117,14 +116,4 @@ TEST(HttpWorkerPool, StopDropsWaitingJobsAndRefusesNewOnes) {
   jobs.release();
   pool.join();
   EXPECT_FALSE(ran);
-}
-
-TEST(HttpThrottle, ReportsAtOnceThenAtMostOncePerIntervalWithTheCountHeldBack) {
-  Throttle throttle(10s);
-  const auto t0 = Throttle::Clock::time_point{} + 1h;
-  EXPECT_EQ(throttle.note(t0), 1u);
-  EXPECT_EQ(throttle.note(t0 + 1s), 0u);
-  EXPECT_EQ(throttle.note(t0 + 9s), 0u);
-  EXPECT_EQ(throttle.note(t0 + 10s), 3u);
-  EXPECT_EQ(throttle.note(t0 + 11s), 0u);
 }

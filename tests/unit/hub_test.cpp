@@ -66,6 +66,23 @@ TEST(Enumerate, RefusesHugeSubnets) {
   EXPECT_THROW(keys::enumerate_addresses(range("fd00::/64")), InputError);
 }
 
+// Docker allocates IPv6 networks as /64s (27+: a ULA /64 for `--ipv6` without a subnet): a range
+// inside one is what a hub lists, within the same 2^20 bound.
+TEST(Enumerate, RangeInsideAHugeSubnet) {
+  auto r = range("fd00:28::/64");
+  std::tie(r.first, r.last) = keys::parse_range("fd00:28::1-fd00:28::a", "--range");
+  auto a = keys::enumerate_addresses(r);
+  ASSERT_EQ(a.size(), 10u);
+  EXPECT_EQ(a[9].str(), "fd00:28::a");
+  std::tie(r.first, r.last) = keys::parse_range("fd00:28::1-fd00:28::10:0", "--range");
+  EXPECT_EQ(keys::enumerate_addresses(r).size(), 1u << 20);
+  std::tie(r.first, r.last) = keys::parse_range("fd00:28::1-fd00:28::10:1", "--range");
+  EXPECT_THROW(keys::enumerate_addresses(r), InputError);
+  auto all = range("::/0");
+  std::tie(all.first, all.last) = keys::parse_range("::1-::2", "--range");
+  EXPECT_EQ(keys::enumerate_addresses(all).size(), 2u);
+}
+
 TEST(HubConfig, ArticleWgQuick) {
   auto r = range("192.168.5.0/30");
   r.skip.push_back(*IpAddress::parse("192.168.5.1"));

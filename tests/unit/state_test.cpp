@@ -2,9 +2,8 @@
 #include "driver/state.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -21,8 +20,8 @@ TEST(State, RoundTripAndReopen) {
                    {"10.0.0.0/24"},
                    {},
                    "external"});
-    s.put_endpoint({"n1", "e1", "10.0.0.2/24", "", "wgnet-e1", "external", "", ""});
-    s.put_endpoint({"n1", "e2", "10.0.0.3/24", "fd00::3/64", "wgnet-e2", "external", "", ""});
+    s.put_endpoint({"n1", "e1", "10.0.0.2/24", "", "wgnet-e1", "external", "", "", ""});
+    s.put_endpoint({"n1", "e2", "10.0.0.3/24", "fd00::3/64", "wgnet-e2", "external", "", "", ""});
     s.set_sandbox("e2", "/var/run/docker/netns/abc");
     s.set_handle("e2", "pid=42 start=7");
     s.delete_endpoint("e1");
@@ -84,8 +83,10 @@ TEST(State, BadRowsAreSkippedAndNamedWithoutTheirContent) {
     s.put_network({"good", {{"wgnet.seed", "c2VjcmV0"}}, {"10.0.0.0/24"}, {}, "external"});
   }
   exec(dir / "state.db",
-       "INSERT INTO networks VALUES ('bad', '{\"wgnet.seed\": \"U0VDUkVU', '[]', '[]', 'x');"
-       "INSERT INTO endpoints VALUES ('', 'n1', '10.0.0.2/24', '', 'wgnet-x', 'external', '', '');");
+       "INSERT INTO networks (id, options, pools4, pools6, backend) VALUES ('bad', "
+       "'{\"wgnet.seed\": \"U0VDUkVU', '[]', '[]', 'x');"
+       "INSERT INTO endpoints (endpoint_id, network_id, address4, address6, ifname, backend, "
+       "sandbox, handle) VALUES ('', 'n1', '10.0.0.2/24', '', 'wgnet-x', 'external', '', '');");
   driver::StateStore s(dir.string());
   std::vector<std::string> skipped;
   auto nets = s.networks(&skipped);
@@ -104,8 +105,8 @@ TEST(State, TextIsReadByItsStoredLength) {
   fs::path dir = fs::path(mkdtemp(tmpl));
   {
     driver::StateStore s(dir.string());
-    s.put_endpoint({"n1", "e1", std::string("10.0.0.5\0junk/24", 16), "", "wgnet-e1", "external",
-                    "", ""});
+    s.put_endpoint(
+        {"n1", "e1", std::string("10.0.0.5\0junk/24", 16), "", "wgnet-e1", "external", "", "", ""});
   }
   driver::StateStore s(dir.string());
   auto eps = s.endpoints();

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstddef>
 
-namespace wgnet::http {
+namespace wgnet {
 
-// Not thread-safe: the server uses it from its io thread only.
+// Not thread-safe: each user keeps it on one thread (an io thread).
 class Throttle {
  public:
   using Clock = std::chrono::steady_clock;
@@ -30,4 +30,4 @@ class Throttle {
   std::size_t held_ = 0;
 };
 
-}  // namespace wgnet::http
+}  // namespace wgnet

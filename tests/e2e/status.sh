@@ -99,9 +99,18 @@ assert_not_contains "metrics carry no container key" "$metrics" "$PUB1"
 assert_not_contains "metrics carry no hub key" "$metrics" "$HUB_PUB"
 
 # ---- scenario 2: more containers, `wgnet hub sync` on the running hub --------------------------
-HS1="$(hub_peer_field "$PUB1" latest-handshakes)"
-[[ "$HS1" =~ ^[1-9][0-9]*$ ]] || fail "the hub has no handshake with c1: '$HS1'"
-sleep 2 # a new handshake would now show as a new time
+# c1's session at the hub must have settled before the sync: right after start both ends may
+# initiate, and a retry a few seconds later would look like a new handshake caused by the sync
+# (seen once on Docker 28). Settled = the same handshake time 3 s apart (then a new handshake
+# would show as a new time).
+HS1=""
+for _ in $(seq 1 10); do
+  seen="$(hub_peer_field "$PUB1" latest-handshakes)"
+  [[ "$seen" =~ ^[1-9][0-9]*$ ]] || fail "the hub has no handshake with c1: '$seen'"
+  if [[ "$seen" == "$HS1" ]]; then break; fi
+  HS1="$seen"
+  sleep 3
+done
 hub_sync() { nsenter -t "$HUB_PID" -m -n "$WGNET" hub sync wg-hub --seed-file "$SEED" --subnet "$P.0/24" --address "$HUB_IP/24" "$@"; }
 dry="$(hub_sync --range "$P.1-$P.3" --dry-run)"
 say "wgnet hub sync --dry-run:"$'\n'"$dry"

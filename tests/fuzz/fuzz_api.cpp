@@ -1,6 +1,7 @@
 // Fuzzes the libnetwork API dispatcher (driver::dispatch) with a fake driver: input is a path line
 // then a JSON body. Checks: never throws, always one JSON object as the reply, no control
-// character reaches the driver, parse errors never quote the body, the reply stays bounded.
+// character reaches the driver, parse errors never quote the body, the reply stays bounded,
+// published ports that validate round-trip through their stored form.
 #include <nlohmann/json.hpp>
 
 #include "driver/api.h"
@@ -53,6 +54,15 @@ struct FakeDriver : driver::Driver {
     return j;
   }
   void leave(const driver::EndpointRef& r) override { check_id(r.endpoint_id); }
+  // Bindings that validate survive the state's text form unchanged (driver/ports.cpp stores them).
+  void program_external_connectivity(const driver::ExternalConnectivityRequest& r) override {
+    check_id(r.endpoint_id);
+    for (const auto& b : r.bindings) portmap::validate(b);  // InputError: an {"Err"} reply
+    FUZZ_CHECK(portmap::decode(portmap::encode(r.bindings)) == r.bindings);
+  }
+  void revoke_external_connectivity(const driver::EndpointRef& r) override {
+    check_id(r.endpoint_id);
+  }
 };
 
 }  // namespace

@@ -78,6 +78,27 @@ def api():
     req("discover_new", "NetworkDriver.DiscoverNew", {"DiscoveryType": 1, "DiscoveryData": {}})
     req("program_external", "NetworkDriver.ProgramExternalConnectivity",
         {"NetworkID": NID, "EndpointID": EID, "Options": {}})
+    # Docker 28.5.2 for -p 127.0.0.1:18092:8080 -p 18100-18101:9000-9001/udp; 29 for a v6 range.
+    req("program_external_28", "NetworkDriver.ProgramExternalConnectivity", {
+        "NetworkID": NID, "EndpointID": EID,
+        "Options": {"com.docker.network.driver.private.no_proxy_6to4": False,
+                    "com.docker.network.endpoint.exposedports": [
+                        {"Proto": 17, "Port": 9001}, {"Proto": 17, "Port": 9000},
+                        {"Proto": 6, "Port": 8080}],
+                    "com.docker.network.portmap": [
+                        {"Proto": 17, "IP": "", "Port": 9001, "HostIP": "", "HostPort": 18101,
+                         "HostPortEnd": 18101},
+                        {"Proto": 17, "IP": "", "Port": 9000, "HostIP": "", "HostPort": 18100,
+                         "HostPortEnd": 18100},
+                        {"Proto": 6, "IP": "", "Port": 8080, "HostIP": "127.0.0.1",
+                         "HostPort": 18092, "HostPortEnd": 18092}]}})
+    req("program_external_29", "NetworkDriver.ProgramExternalConnectivity", {
+        "NetworkID": NID, "EndpointID": EID,
+        "Options": {"com.docker.network.portmap": [
+            {"Proto": 6, "IP": "", "Port": 80, "HostIP": "::1", "HostPort": 8000,
+             "HostPortEnd": 8010}]}})
+    req("revoke_external", "NetworkDriver.RevokeExternalConnectivity",
+        {"NetworkID": NID, "EndpointID": EID})
     req("allocate_network", "NetworkDriver.AllocateNetwork", {"NetworkID": NID, "Options": {}})
     req("refused_id", "NetworkDriver.DeleteNetwork", {"NetworkID": "x-unknown"})
     req("malformed", "NetworkDriver.CreateNetwork",

@@ -76,6 +76,19 @@ class Netns {
   Fd fd_;
 };
 
+// A veth pair between two namespaces: `a_name` in `a`, `b_name` in `b`, both down and without
+// addresses (this kernel may have no dummy links; the kernel names the peer, moved and renamed).
+inline void veth_between(const Netns& a, const std::string& a_name, const Netns& b,
+                         const std::string& b_name) {
+  a.run([&] {
+    netlink::rtnl::create_link(a_name, "veth");
+    std::string peer;
+    for (auto& l : netlink::rtnl::list_links())
+      if (l.kind == "veth" && l.name != a_name) peer = l.name;
+    netlink::rtnl::move_link(peer, b.fd(), b_name);
+  });
+}
+
 // Turns off duplicate address detection on `ifname` (current namespace), so IPv6 addresses are
 // usable at once.
 inline void disable_dad(const std::string& ifname) {

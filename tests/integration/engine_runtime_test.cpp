@@ -60,12 +60,8 @@ struct Link {
   Netns a = Netns::create();
   Netns b = Netns::create();
   Link() {
+    itest::veth_between(a, "va", b, "vb");
     a.run([&] {
-      rtnl::create_link("va", "veth");
-      std::string peer;
-      for (auto& l : rtnl::list_links())
-        if (l.kind == "veth" && l.name != "va") peer = l.name;
-      rtnl::move_link(peer, b.fd(), "vb");
       rtnl::add_address("va", *Cidr::parse("198.18.93.1/24"));
       rtnl::set_up("va", true);
     });

@@ -36,12 +36,8 @@ struct Link {
   Netns b = Netns::create();
 
   Link() {
+    itest::veth_between(a, "va", b, "vb");
     a.run([&] {
-      rtnl::create_link("va", "veth");
-      std::string peer;
-      for (auto& l : rtnl::list_links())
-        if (l.kind == "veth" && l.name != "va") peer = l.name;
-      rtnl::move_link(peer, b.fd(), "vb");
       itest::disable_dad("va");
       rtnl::add_address("va", *Cidr::parse("198.18.0.1/24"));
       rtnl::add_address("va", *Cidr::parse("2001:2::1/64"));

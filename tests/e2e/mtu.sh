@@ -15,7 +15,7 @@ assert_contains "wgnetd says why" "$(cat "$WGNETD_LOG")" "has MTU 1400, less 60"
 
 # busybox's ping cannot set DF: iputils' ping runs in the container's network namespace.
 pid="$(dk inspect -f '{{.State.Pid}}' "$(ctr_name c1)")"
-df_ping() { nsenter -t "$pid" -n ping -M do -c1 -W2 -s "$1" "$HUB_IP"; }
+df_ping() { nsenter -t "$pid" -n ping -M "do" -c1 -W2 -s "$1" "$HUB_IP"; }
 assert_ok "the hub answers a DF ping of exactly wg0's MTU (1340 = 1312 + 28)" retry 3 df_ping 1312
 assert_fails "one byte more does not fit wg0 with DF set" df_ping 1313
 

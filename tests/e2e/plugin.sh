@@ -9,7 +9,8 @@
 #  - with --live-restore: the plugin and a running container's tunnel stay up while dockerd is down
 #    and after; a container killed meanwhile gets Leave/DeleteEndpoint at restart, its device goes.
 # Then the plugin itself is restarted (docker plugin disable --force, enable) under running
-# containers: their tunnels come back.
+# containers: their tunnels come back. On Docker 28+, a published port (a privileged one) is
+# served by the plugin.
 # `docker plugin disable` and `docker plugin rm` (and scripts/plugin --remove) refuse while a network
 # uses the plugin; once the network is gone, scripts/plugin --remove removes it.
 # WGNETD_BACKEND=engine (e2e.engine.plugin): the plugin on wgnet's engine instead of external (its
@@ -184,6 +185,23 @@ fi
 sandbox2="$(dk inspect -f '{{.NetworkSettings.SandboxKey}}' "$(ctr_name c2)")"
 assert_eq "inside the plugin, c2's sandbox $sandbox2 is its network namespace" nsfs \
   "$(stat -f -c %T "/proc/$pid/root$sandbox2")"
+
+# Published ports (Docker 28+), from the plugin's wgnetd: in the host's namespace, on a privileged
+# host port (the plugin's CAP_NET_BIND_SERVICE).
+major="$(docker_server_version)"
+if ((${major%%.*} >= 28)); then
+  ! ss -Hltn "sport = :1023" | grep -q . || fail "127.0.0.1:1023 is taken on this host; the scenario needs it"
+  name="$(ctr_name web)"
+  defer ctr_rm "$name"
+  out="$(dk run -d --name "$name" --hostname web --label "wgnet-e2e=$E2E_PREFIX" --network "$(net_name net)" \
+    -p 127.0.0.1:1023:80 "$E2E_IMAGE" sh -c 'mkdir -p /www && hostname >/www/index.html &&
+      busybox httpd -p 80 -h /www && exec sleep 3600' 2>&1)" || fail "docker run -p 127.0.0.1:1023:80 failed: $out"
+  assert_eventually "the plugin publishes 127.0.0.1:1023 (a privileged port) to the container" 10 \
+    http_get 127.0.0.1 1023
+  assert_eq "what answers is the container's web server" web "$(http_get 127.0.0.1 1023)"
+  ctr_rm "$name"
+  assert_fails "removed with its container" http_get 127.0.0.1 1023
+fi
 
 # Docker's own refusals while a network uses the plugin.
 assert_fails "docker plugin disable refuses while the network uses it" dk plugin disable "$PLUGIN"

@@ -19,24 +19,6 @@ e2e_standard 10.28.0
 # A web server in the container (busybox httpd) on 8080 and 8081, whatever starts it.
 SERVE='mkdir -p /www && hostname >/www/index.html && busybox httpd -p 8080 -h /www &&
   busybox httpd -p 8081 -h /www && exec sleep 3600'
-# http_get HOST PORT: the body served there (fails when nothing answers within 3 s).
-http_get() {
-  "$E2E_PYTHON" - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-head, _, body = data.partition(b"\r\n\r\n")
-if b" 200 " not in head.split(b"\r\n")[0]:
-    sys.exit(1)
-print(body.decode().strip())
-PY
-}
 # udp_echo HOST PORT MESSAGE: the answer to one datagram (fails without one within 3 s).
 udp_echo() {
   "$E2E_PYTHON" - "$@" <<'PY'

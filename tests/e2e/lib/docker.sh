@@ -1,6 +1,7 @@
-# e2e lib: Docker helpers (dk, net_*, ctr_*): networks of this scenario's driver, its containers.
-# Needs assert.sh (say, fail, defer, retry, assert_not_contains), dockerd.sh (DOCKER), image.sh
-# (E2E_IMAGE), wgnetd.sh (E2E_DRIVER); e2e_init sets E2E_PREFIX, E2E_TMP.
+# e2e lib: Docker helpers (dk, net_*, ctr_*): networks of this scenario's driver, its containers;
+# http_get for their published ports. Needs assert.sh (say, fail, defer, retry,
+# assert_not_contains), dockerd.sh (DOCKER), image.sh (E2E_IMAGE), wgnetd.sh (E2E_DRIVER,
+# E2E_PYTHON); e2e_init sets E2E_PREFIX, E2E_TMP.
 # shellcheck shell=bash
 
 # Docker helpers. Names are "$E2E_PREFIX-SHORT"; containers carry label wgnet-e2e=$E2E_PREFIX.
@@ -90,3 +91,23 @@ ctr_exec() {
 
 # ctr_ping SHORT IP [TRIES]: one ping from inside the container answered within TRIES attempts.
 ctr_ping() { retry "${3:-3}" ctr_exec "$1" ping -c1 -W2 "$2"; }
+
+# http_get HOST PORT: the body a web server there serves at / (fails when nothing answers within
+# 3 s): for published ports.
+http_get() {
+  "$E2E_PYTHON" - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+if b" 200 " not in head.split(b"\r\n")[0]:
+    sys.exit(1)
+print(body.decode().strip())
+PY
+}

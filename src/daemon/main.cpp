@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -97,6 +98,7 @@ int serve(const Settings& s) {
   log::set_info_to_stdout(s.log_info_to_stdout);
   ::umask(077);  // state files, logs and the socket are for root only
   disable_core_dumps();
+  const unsigned long open_files = raise_open_file_limit();
 
   // Signals are taken by one thread with sigwait, so block them everywhere first.
   sigset_t signals;
@@ -118,7 +120,8 @@ int serve(const Settings& s) {
     backend_options.engine_test_timings = t;
   wg::Backends backends(backend_options);
   driver::StateStore state(s.state_dir);
-  log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe());
+  log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe() +
+            "; open files up to " + std::to_string(open_files));
   std::string chosen = backends.resolve(s.backend, "--backend");
   log::info("default backend: " + chosen + (s.backend == "auto" ? " (auto)" : ""));
   driver::LinuxHost host;
@@ -129,7 +132,11 @@ int serve(const Settings& s) {
   config.scope = s.scope;
   config.metrics = &registry;
   // Published ports: listeners in wgnetd's (the host's) namespace, relayed into containers.
-  portmap::Relay ports;
+  portmap::RelayOptions relay_options;
+  // A quarter of the descriptors at most for relayed connections and flows (two each).
+  relay_options.max_relayed =
+      std::clamp<unsigned long>(open_files / 4, 64, relay_options.max_relayed);
+  portmap::Relay ports(relay_options);
   driver::WgDriver drv(state, backends, host, ports, config);
   daemon::RequestMetrics request_metrics(registry);
   daemon::StatusSource status([&drv] { return drv.device_reports(); }, &registry);

@@ -127,6 +127,7 @@ struct Loop {
   explicit Loop(const RelayOptions& o) : options(o) {
     options.max_tcp_connections = std::max<size_t>(options.max_tcp_connections, 1);
     options.max_udp_flows = std::max<size_t>(options.max_udp_flows, 1);
+    options.max_relayed = std::max<size_t>(options.max_relayed, 1);
     options.udp_idle_timeout =
         std::max<Clock::duration>(options.udp_idle_timeout, std::chrono::milliseconds(1));
     // The namespace the I/O thread starts in (it inherits the constructing thread's) and returns
@@ -152,6 +153,17 @@ struct Loop {
     return socket;
   }
 
+  // A place for one more relayed connection or flow, held by it until it is destroyed (its
+  // descriptors closed); null when the relay holds options.max_relayed already. I/O thread only.
+  std::shared_ptr<Loop> take_slot() {
+    if (relayed >= options.max_relayed) return nullptr;
+    relayed++;
+    return std::shared_ptr<Loop>(this, [](Loop* loop) { loop->relayed--; });
+  }
+
+  // Before io: the connections and flows its handlers still hold give their slots back as io
+  // is destroyed.
+  size_t relayed = 0;  // connections and flows of every binding (take_slot)
   asio::io_context io;
   Fd home_netns;
   RelayOptions options;
@@ -203,6 +215,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       : owner_(std::move(owner)), client_(std::move(client)), upstream_(client_.get_executor()) {}
   ~TcpConnection();
 
+  std::shared_ptr<Loop> slot;  // its place among the relay's connections and flows
   void start(Fd upstream, const tcp::endpoint& destination, std::string where);
   void close();
 
@@ -258,20 +271,24 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
       });
       return;
     }
-    if (connections_.size() >= loop_.options.max_tcp_connections) {
+    auto slot =
+        connections_.size() < loop_.options.max_tcp_connections ? loop_.take_slot() : nullptr;
+    if (!slot) {
       if (const size_t n = refusals_.note())
         log::warn("port relay: closed " + std::to_string(n) + " connection(s) to " + route_.name +
                   " at once: " + std::to_string(loop_.options.max_tcp_connections) +
-                  " are open already, the most one published port relays");
+                  " are open to it already, the most one published port relays, or the relay "
+                  "holds " +
+                  std::to_string(loop_.options.max_relayed) + " in all");
       error_code ignored;
       client.close(ignored);
     } else {
-      relay(std::move(client));
+      relay(std::move(client), std::move(slot));
     }
     accept();
   }
 
-  void relay(tcp::socket client) {
+  void relay(tcp::socket client, std::shared_ptr<Loop> slot) {
     error_code ec;
     const auto local = client.local_endpoint(ec);
     if (ec) return;  // the client is gone already
@@ -284,6 +301,7 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
       return;
     }
     auto connection = std::make_shared<TcpConnection>(weak_from_this(), std::move(client));
+    connection->slot = std::move(slot);
     connections_.emplace(connection.get(), connection);
     connection->start(std::move(upstream), destination, route_.where(to));
   }
@@ -403,7 +421,8 @@ class UdpListener final : public Listener, public std::enable_shared_from_this<U
   struct Flow {
     Flow(asio::io_context& io, udp::endpoint c) : client(std::move(c)), upstream(io) {}
     udp::endpoint client;
-    udp::socket upstream;  // in the container, connected to its address and port
+    udp::socket upstream;        // in the container, connected to its address and port
+    std::shared_ptr<Loop> slot;  // its place among the relay's connections and flows
     Clock::time_point last_active;
     std::list<std::shared_ptr<Flow>>::iterator position;  // in flows_
   };
@@ -446,6 +465,16 @@ class UdpListener final : public Listener, public std::enable_shared_from_this<U
                  " flows open, the most per published port: forgetting the least recent one");
       close_flow(flows_.back());
     }
+    auto slot = loop_.take_slot();
+    if (!slot && !flows_.empty()) {  // the relay is full: this port's least recent flow makes room
+      close_flow(flows_.back());
+      slot = loop_.take_slot();
+    }
+    if (!slot) {
+      warn("port relay: " + route_.name + ": the relay holds " +
+           std::to_string(loop_.options.max_relayed) + " connections and flows; datagram dropped");
+      return nullptr;
+    }
     const IpAddress to = route_.destination(is_ipv6_client(client.address()));
     const udp::endpoint destination(to_asio(to), route_.container_port);
     error_code ec;
@@ -456,6 +485,7 @@ class UdpListener final : public Listener, public std::enable_shared_from_this<U
       return nullptr;
     }
     auto flow = std::make_shared<Flow>(loop_.io, client);
+    flow->slot = std::move(slot);
     flow->upstream.assign(destination.protocol(), fd.get(), ec);
     if (!ec) {
       fd.release();  // flow->upstream owns it now
@@ -712,6 +742,15 @@ struct Relay::Impl {
     Route route;
   };
 
+  // publish() with `mutex_` held and the bindings sorted: keeps the ports the key holds, binds
+  // the others, all or nothing.
+  void publish_locked(const std::string& key, const Target& target, std::vector<Binding> bindings);
+  // Whether the key holds a port of `bindings` under another host address (every address becoming
+  // 0.0.0.0, as Docker 29 asks when a dual-stack gateway becomes IPv4-only): the kernel refuses
+  // the new address while the old one is bound, so the old set must go first.
+  static bool holds_under_other_address(const Publication& old,
+                                        const std::vector<Binding>& bindings);
+  void unpublish_locked(const std::string& key);
   // Runs `fn` on the I/O thread and waits for it; its exception is rethrown here.
   void run_on_io(const std::function<void()>& fn);
   void apply(std::vector<Change>& changes, const std::vector<uint64_t>& dropped);
@@ -778,6 +817,40 @@ void Relay::Impl::publish(const std::string& key, const Target& target,
   bindings.erase(std::unique(bindings.begin(), bindings.end()), bindings.end());
 
   std::lock_guard lock(mutex_);
+  try {
+    publish_locked(key, target, bindings);
+  } catch (const InputError&) {
+    const auto found = publications_.find(key);
+    if (found == publications_.end() || !holds_under_other_address(found->second, bindings)) throw;
+    // Free the key's own ports, then bind the new set; put the old one back if that fails too.
+    const Publication saved = found->second;
+    unpublish_locked(key);
+    try {
+      publish_locked(key, target, bindings);
+    } catch (...) {
+      try {
+        publish_locked(key, saved.target, saved.bindings);
+      } catch (const std::exception& e) {
+        log::warn("port relay: " + key +
+                  ": the previous ports cannot be published again: " + e.what());
+      }
+      throw;
+    }
+  }
+}
+
+bool Relay::Impl::holds_under_other_address(const Publication& old,
+                                            const std::vector<Binding>& bindings) {
+  for (const Held& h : old.held)
+    for (const Binding& b : bindings)
+      if (h.proto == b.proto && h.host_ip != b.host_ip && h.port >= b.host_port &&
+          h.port <= b.host_port_end)
+        return true;
+  return false;
+}
+
+void Relay::Impl::publish_locked(const std::string& key, const Target& target,
+                                 std::vector<Binding> bindings) {
   const auto found = publications_.find(key);
   const Publication* old = found == publications_.end() ? nullptr : &found->second;
   if (old && old->target == target && old->bindings == bindings) return;
@@ -864,6 +937,10 @@ void Relay::Impl::close_listeners(const std::vector<uint64_t>& ids) {
 
 void Relay::Impl::unpublish(const std::string& key) {
   std::lock_guard lock(mutex_);
+  unpublish_locked(key);
+}
+
+void Relay::Impl::unpublish_locked(const std::string& key) {
   const auto found = publications_.find(key);
   if (found == publications_.end()) return;
   std::vector<uint64_t> ids;

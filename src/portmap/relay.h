@@ -21,6 +21,10 @@ struct RelayOptions {
   // the least recently active flow.
   std::size_t max_tcp_connections = 1024;
   std::size_t max_udp_flows = 1024;
+  // In all, over every binding: each holds two descriptors (and a TCP connection 64 KiB), so a
+  // flood on published ports cannot take the descriptors the rest of wgnetd needs. Beyond it a
+  // new TCP connection is closed at once and a new UDP client takes its port's least recent flow.
+  std::size_t max_relayed = 16384;
 };
 
 // Threads: publish() and unpublish() may be called from any number of threads at once (they are

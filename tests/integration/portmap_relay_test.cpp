@@ -593,6 +593,19 @@ TEST_F(PortmapRelay, ADifferentSetReplacesThePublication) {
   EXPECT_EQ(round_trip(kept, "two"), "two") << "the kept port lost its open connection";
 }
 
+// Docker 29, a dual-stack gateway becoming IPv4-only: the same port, every address -> 0.0.0.0, with
+// no Revoke between (the kernel refuses 0.0.0.0:P while the key's own [::]:P is bound). And back.
+TEST_F(PortmapRelay, TheSamePortUnderAnotherHostAddressIsRebound) {
+  relay().publish("k", target(), {tcp(nullptr, 18310)});
+  EXPECT_EQ(round_trip(tcp_connect("::1", 18310), "six"), "six");
+  relay().publish("k", target(), {tcp("0.0.0.0", 18310)});
+  EXPECT_EQ(round_trip(tcp_connect("127.0.0.1", 18310), "four"), "four");
+  EXPECT_EQ(connect_error("::1", 18310), ECONNREFUSED) << "IPv6 still answers after 0.0.0.0";
+  relay().publish("k", target(), {tcp(nullptr, 18310)});
+  EXPECT_EQ(round_trip(tcp_connect("::1", 18310), "six"), "six");
+  EXPECT_EQ(round_trip(tcp_connect("127.0.0.1", 18310), "four"), "four");
+}
+
 TEST_F(PortmapRelay, AKeptPortWithANewContainerPortClosesItsOldConnections) {
   relay().publish("k", target(), {tcp("127.0.0.1", 18303)});
   auto old = tcp_connect("127.0.0.1", 18303);
@@ -725,6 +738,21 @@ TEST_F(PortmapRelay, TcpConnectionsBeyondTheCapAreClosedAtOnce) {
   }
   EXPECT_TRUE(relayed);
   EXPECT_EQ(round_trip(b, "still"), "still");
+}
+
+// The relay-wide cap holds over every binding: two ports, two connections in all.
+TEST_F(PortmapRelay, TheRelayWideCapCountsEveryPort) {
+  relay(RelayOptions{.max_relayed = 2})
+      .publish("k", target(), {tcp("127.0.0.1", 18375), tcp("127.0.0.1", 18376)});
+  auto a = tcp_connect("127.0.0.1", 18375);
+  auto b = tcp_connect("127.0.0.1", 18376);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(round_trip(a, "a"), "a");
+  ASSERT_EQ(round_trip(b, "b"), "b");
+  auto over = tcp_connect("127.0.0.1", 18376);
+  ASSERT_TRUE(over) << std::strerror(errno);
+  EXPECT_TRUE(closes_within(over, kDeadline)) << "a connection over the relay's cap was relayed";
+  EXPECT_EQ(round_trip(a, "still"), "still");
 }
 
 TEST_F(PortmapRelay, RefusesWhatItCannotPublishWithTheReason) {

@@ -58,9 +58,6 @@ struct EndpointStatus {
   std::string container_label() const;
 };
 
-// 12 characters, as Docker shortens IDs.
-std::string short_id(std::string_view id);
-
 // The admin socket's reply to GET /status: {"endpoints":[...]}.
 std::string encode_report(const std::vector<EndpointStatus>& endpoints, int64_t now);
 // Reads that reply; throws SystemError when it is not one (the daemon's fault, not the user's).

@@ -2,6 +2,8 @@
 // for points in time), which `promtool check metrics` enforces in the tests.
 #include "daemon/metrics.h"
 
+#include "util/error.h"
+
 #include <array>
 #include <ctime>
 #include <map>
@@ -98,12 +100,12 @@ std::vector<metrics::FamilySnapshot> endpoint_families(
       {}};
   std::map<std::pair<std::string, std::string>, std::pair<double, double>> per_network;
   for (const auto& e : endpoints) {
-    auto& n = per_network[{admin::short_id(e.network_id), e.backend}];
+    auto& n = per_network[{short_id(e.network_id), e.backend}];
     n.first += 1;
     n.second += e.joined ? 1 : 0;
     if (!e.error.empty()) continue;  // no device read: no device samples
-    metrics::LabelPairs labels{{"network", admin::short_id(e.network_id)},
-                               {"endpoint", admin::short_id(e.endpoint_id)}};
+    metrics::LabelPairs labels{{"network", short_id(e.network_id)},
+                               {"endpoint", short_id(e.endpoint_id)}};
     handshake.samples.push_back({"", labels, static_cast<double>(e.last_handshake())});
     rx.samples.push_back({"", labels, static_cast<double>(e.rx_bytes())});
     tx.samples.push_back({"", labels, static_cast<double>(e.tx_bytes())});

@@ -13,7 +13,6 @@ namespace wgnet::driver {
 
 namespace {
 
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
 std::optional<Cidr> parse_cidr(const std::string& text, const std::string& what) {
   if (text.empty()) return std::nullopt;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "util/log.h"
+
 namespace wgnet::driver {
 
 namespace {
@@ -21,7 +23,14 @@ TunnelMtu tunnel_mtu(const NetworkOptions& o, const wg::DeviceConfig& config, bo
   for (const auto& peer : config.peers) {
     if (!peer.endpoint) continue;
     const IpAddress& to = peer.endpoint->address;
-    auto path = host.path_mtu(to);
+    std::optional<uint32_t> path;
+    try {
+      path = host.path_mtu(to);
+    } catch (const std::exception& e) {
+      // A blackhole or prohibit route answers with an error: the MTU is advice, not a reason
+      // to refuse the device.
+      log::warn("the MTU of the path to " + to.str() + " is unknown: " + e.what());
+    }
     if (!path) continue;
     uint32_t overhead = to.is_v4() ? kOverheadV4 : kOverheadV6;
     uint32_t fits = *path > overhead ? *path - overhead : 0;

@@ -13,7 +13,6 @@
 namespace wgnet::driver {
 
 namespace {
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
 // Whether a stored record is usable; `why` says why not.
 bool usable(const EndpointRecord& e, std::string& why) {

@@ -10,7 +10,6 @@
 namespace wgnet::driver {
 
 namespace {
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
 }  // namespace
 
 void WgDriver::recover(const std::string& ifname) {

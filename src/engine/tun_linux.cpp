@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "netlink/rtnl.h"
+#include "util/error.h"
 
 namespace wgnet::engine {
 
@@ -24,7 +25,6 @@ constexpr unsigned kTunFUso4 = 0x20;
 constexpr unsigned kTunFUso6 = 0x40;
 constexpr unsigned kTsoOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 
-std::string errno_text(int error) { return std::strerror(error); }
 
 // Descriptor errors that mean the device went away under us.
 bool device_gone(int error) { return error == EBADFD || error == ENXIO || error == ENODEV; }

@@ -29,7 +29,6 @@ constexpr size_t kControlSize = 128;
 // How long a full socket buffer may hold a sender before the rest of its batch is dropped.
 constexpr int kSendWaitMs = 10;
 
-std::string errno_text(int error) { return std::strerror(error); }
 
 union SockAddr {
   sockaddr sa;

@@ -16,7 +16,6 @@
 namespace wgnet::http {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
 
 void make_directories(const std::filesystem::path& dir) {
   if (dir.empty()) return;

@@ -72,8 +72,9 @@ constexpr auto kWarnInterval = std::chrono::seconds(10);
 // After a failed accept (out of descriptors): retrying at once would spin.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
-std::string errno_text(int error) {
-  std::string text = std::strerror(error);
+// The system's text, lower-cased to continue a sentence: "...: address already in use".
+std::string errno_phrase(int error) {
+  std::string text = errno_text(error);
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }
@@ -134,7 +135,7 @@ struct Loop {
     // to after each visit to a container.
     home_netns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!home_netns)
-      throw SystemError("port relay: cannot open its own network namespace: " + errno_text(errno));
+      throw SystemError("port relay: cannot open its own network namespace: " + errno_phrase(errno));
   }
 
   // A non-blocking socket of `family` and `type` created inside `netns`. I/O thread only.
@@ -146,7 +147,7 @@ struct Loop {
     Fd socket(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const int socket_error = errno;
     if (::setns(home_netns.get(), CLONE_NEWNET) != 0)
-      log::error("port relay: cannot return to the host's network namespace: " + errno_text(errno) +
+      log::error("port relay: cannot return to the host's network namespace: " + errno_phrase(errno) +
                  " (harmless for the relay, which creates sockets only in "
                  "containers' namespaces; it tries again with the next socket)");
     if (!socket) ec = errno_code(socket_error);
@@ -650,7 +651,7 @@ std::string bind_error_text(const Binding& b, int error, bool whole_range) {
       return "permission denied (ports below net.ipv4.ip_unprivileged_port_start need "
              "CAP_NET_BIND_SERVICE)";
     default:
-      return errno_text(error);
+      return errno_phrase(error);
   }
 }
 
@@ -694,7 +695,7 @@ std::shared_ptr<const Fd> open_netns(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd)
     throw InputError("cannot publish ports into the network namespace " + path + ": " +
-                     errno_text(errno));
+                     errno_phrase(errno));
   if (::ioctl(fd.get(), NS_GET_NSTYPE) != CLONE_NEWNET)
     throw InputError("cannot publish ports into " + path +
                      ": it is not a network namespace (has the container stopped?)");

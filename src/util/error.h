@@ -1,7 +1,10 @@
-// One error type for input that came from outside: its message is meant for the user.
+// The error types (input from outside, with a message meant for the user; the system refusing)
+// and the small helpers their messages are built with.
 #pragma once
+#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace wgnet {
 
@@ -17,5 +20,11 @@ class SystemError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The system's text for an errno value, for messages ("No such file or directory").
+inline std::string errno_text(int error) { return std::strerror(error); }
+
+// Docker's short form of a 64-hex object ID (12 characters), as `docker ps` prints it.
+inline std::string short_id(std::string_view id) { return std::string(id.substr(0, 12)); }
 
 }  // namespace wgnet

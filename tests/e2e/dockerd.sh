@@ -32,6 +32,7 @@ docker_select() {
       DOCKERD=/usr/sbin/dockerd
       CONTAINERD=""
       DOCKER_ENGINE_PATH=""
+      unset DOCKER_CONFIG  # an unpacked engine's, when one was chosen before
       ;;
     *)
       if ! dir="$(docker_engine_dir "$1")"; then

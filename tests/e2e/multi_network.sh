@@ -4,7 +4,8 @@
 #  - Two wgnet networks, two hubs: the container gets two tunnels (wg0 and wg1, in the order Docker
 #    joins them, which the user does not choose), two keys (one per network's seed and address),
 #    each hub reachable through its own tunnel only. The second network tunnels only its hub's
-#    subnet (wgnet.allowed-ips), as two default routes cannot both be had.
+#    subnet (wgnet.allowed-ips), as two default routes cannot both be had; without that, one of
+#    them (the last joined) holds the default route.
 #  - A wgnet network beside a bridge network: `gw-priority` chooses which one carries the default
 #    route (Docker 28, API 1.48), both ways; the other keeps only its subnet.
 #  - Interface names: a wgnet interface is called wg0, wg1, ... (Docker names it from wgnet's prefix
@@ -59,18 +60,37 @@ assert_ne "two keys" "$pub_a" "$pub_b"
 hub_select a
 assert_ok "c1 pings hub a through $if_a" ctr_ping c1 10.26.1.254
 assert_ok "hub a pings c1 at $ip_a" hub_ping "$ip_a"
-assert_eq "hub a knows c1 by network a's key only" "" "$(hub_peer_field "$pub_b" endpoints)"
 assert_ne "hub a has a handshake with c1's key of network a" "0" "$(hub_peer_field "$pub_a" latest-handshakes)"
 hub_select b
 assert_ok "c1 pings hub b through $if_b" ctr_ping c1 10.26.2.254
 assert_ok "hub b pings c1 at $ip_b" hub_ping "$ip_b"
 assert_ne "hub b has a handshake with c1's key of network b" "0" "$(hub_peer_field "$pub_b" latest-handshakes)"
-# No route leaks between them: hub b's side cannot reach network a's addresses through c1.
+# No route leaks between them: even with hub b sending network a's subnet to c1 (its peer allowing
+# it), nothing from network b gets into network a. (c1 forwards, as every container inherits the
+# host's IPv4 forwarding; hub a's WireGuard drops what c1's key sends from any address but c1's.)
+hub_wg set wg-hub peer "$pub_b" allowed-ips "$ip_b/32,10.26.1.0/24"
 ip -n "$HUB_NS" route add 10.26.1.0/24 dev wg-hub
-assert_fails "hub b cannot reach network a's hub through c1" ip netns exec "$HUB_NS" ping -c1 -W1 10.26.1.254
-assert_fails "hub b cannot reach c1's address on network a" ip netns exec "$HUB_NS" ping -c1 -W1 "$ip_a"
+assert_eq "hub b's peer c1 now allows network a's subnet" "$ip_b/32 10.26.1.0/24" \
+  "$(hub_peer_field "$pub_b" allowed-ips)"
+hub_select a
+tunnel_rx() { ip -n "$HUB_NS" -s -j link show wg-hub | "$E2E_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+rx_a="$(tunnel_rx)"
+hub_select b
+assert_fails "hub b cannot reach hub a's address through c1" ip netns exec "$HUB_NS" ping -c2 -W1 10.26.1.254
 ip -n "$HUB_NS" route del 10.26.1.0/24 dev wg-hub
+hub_select a
+assert_eq "nothing came out of hub a's tunnel meanwhile" "$rx_a" "$(tunnel_rx)"
 ctr_rm "$(ctr_name c1)"
+
+# Two networks that both tunnel 0.0.0.0/0: the container still starts, with one default route,
+# through one of its tunnels (the one Docker joins last).
+net_create c --subnet 10.26.3.0/24 --gateway 10.26.3.254 "${OPTS_A[@]}"
+run_on c5 --network "$(net_name a)" --network "$(net_name c)"
+assert_eq "c5 has lo and two tunnels" "lo wg0 wg1" "$(links c5)"
+defaults="$(ctr_exec c5 ip -4 route show | grep '^default' || true)"
+assert_eq "one default route" 1 "$(grep -c . <<<"$defaults")"
+assert_contains "through a tunnel" "$defaults" "default dev wg"
+ctr_rm "$(ctr_name c5)"
 
 run_on c4 --network "name=$(net_name a),driver-opt=com.docker.network.endpoint.ifname=vpn0"
 assert_eq "asked for vpn0, the tunnel is still wg0 (Docker 28 names remote drivers' interfaces by prefix)" \

@@ -12,8 +12,6 @@ namespace wgnet::driver {
 
 namespace {
 
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
-
 portmap::Target target_of(const EndpointRecord& e) {
   portmap::Target t;
   t.sandbox = e.sandbox;
@@ -27,9 +25,6 @@ std::string describe_all(const std::vector<portmap::Binding>& bindings) {
   return out;
 }
 
-}  // namespace
-
-namespace {
 // With another endpoint the container's IPv6 gateway, that one publishes on the host's IPv6
 // addresses (as Docker's bridge driver does): this one keeps to IPv4.
 std::vector<portmap::Binding> for_family(const ExternalConnectivityRequest& r) {
@@ -67,8 +62,9 @@ void WgDriver::program_external_connectivity(const ExternalConnectivityRequest& 
   if (e.sandbox.empty())
     throw InputError("endpoint " + short_id(r.endpoint_id) +
                      " has not joined a container: its ports cannot be published");
+  // Docker 29 repeats itself: the publisher makes the same set again cost nothing, and so a
+  // repeat also heals a set that could not be published again at start-up.
   std::string encoded = portmap::encode(bindings);
-  if (encoded == e.ports) return;  // Docker 29 repeats itself; the listeners are up
   ports_.publish(r.endpoint_id, target_of(e), bindings);  // all or nothing; throws InputError
   try {
     state_.set_ports(r.endpoint_id, encoded);
@@ -86,7 +82,8 @@ void WgDriver::program_external_connectivity(const ExternalConnectivityRequest& 
     throw;
   }
   endpoints_.update(entry, [&](EndpointRecord& rec) { rec.ports = encoded; });
-  log::info("endpoint " + short_id(r.endpoint_id) + ": publishing " + describe_all(bindings));
+  if (encoded != e.ports)
+    log::info("endpoint " + short_id(r.endpoint_id) + ": publishing " + describe_all(bindings));
 }
 
 void WgDriver::revoke_external_connectivity(const EndpointRef& r) {

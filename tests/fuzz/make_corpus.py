@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # Writes the seed corpora of tests/fuzz/corpus/<target>/ from real inputs: Docker's requests
-# (docs/spec shapes, tests/unit/api_test.cpp), option sets, peers files, netlink messages as the
-# kernel and wgnet write them (tests/unit/netlink_wireguard_test.cpp), UAPI exchanges
-# (tests/unit/uapi_test.cpp, engine_uapi_test.cpp) and IPv4/IPv6 TCP/UDP packets with virtio-net
-# headers. Deterministic; files found by fuzzing (crash-*, named regressions) are left alone.
+# (docs/spec shapes, tests/unit/driver_api_test.cpp), option sets, peers files, netlink messages
+# as the kernel and wgnet write them (tests/unit/netlink_wireguard_test.cpp), UAPI exchanges
+# (tests/unit/wgconf_uapi_codec_test.cpp, engine_uapi_test.cpp) and IPv4/IPv6 TCP/UDP packets
+# with virtio-net headers. Deterministic; files found by fuzzing (crash-*, named regressions) are
+# left alone.
 import json
 import os
 import struct

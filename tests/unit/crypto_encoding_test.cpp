@@ -1,8 +1,7 @@
 // Base64 and hex: round trips, strictness, key lengths.
-#include "crypto/encoding.h"
-
 #include <gtest/gtest.h>
 
+#include "crypto/encoding.h"
 #include "util/error.h"
 
 using namespace wgnet;

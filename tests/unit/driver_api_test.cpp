@@ -1,10 +1,9 @@
 // The dispatcher: Docker's JSON in, typed calls out, {"Err": ...} for every failure.
-#include "driver/api.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "driver/api.h"
 #include "util/error.h"
 
 using namespace wgnet;

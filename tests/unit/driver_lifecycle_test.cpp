@@ -1,8 +1,6 @@
 // The driver's logic against an in-memory host and backend: what Docker sees (Join replies,
 // errors), what the device gets (key, peer, MTU), restarts, damaged state, lost devices and
 // containers that vanish. Nothing real is touched; the real backends run in integration and e2e.
-#include "driver/driver.h"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -13,6 +11,7 @@
 #include <thread>
 
 #include "crypto/encoding.h"
+#include "driver/driver.h"
 #include "fake_host.h"
 #include "keys/derive.h"
 #include "util/error.h"
@@ -549,10 +548,13 @@ TEST_F(PortsTest, ProgramPublishesIntoTheContainer) {
 
 TEST_F(PortsTest, ProgramRepeatedIsIdempotentAndReplaces) {
   program({tcp(18092, 8080)});
-  program({tcp(18092, 8080)});  // Docker 29, the same gateway role again
-  EXPECT_EQ(ports.publishes, 1);
+  // Docker 29, the same gateway role again: asked of the publisher again (for which the same set
+  // is no change), so a set that could not be published again at start-up heals.
+  ports.published.clear();
+  program({tcp(18092, 8080)});
+  EXPECT_EQ(ports.published.at("e1aaaaaaaaaa").bindings,
+            std::vector<portmap::Binding>{tcp(18092, 8080)});
   program({tcp(18093, 8080)});  // dual-stack -> IPv4-only: Program again, no Revoke between
-  EXPECT_EQ(ports.publishes, 2);
   EXPECT_EQ(ports.published.at("e1aaaaaaaaaa").bindings,
             std::vector<portmap::Binding>{tcp(18093, 8080)});
   program({});  // a gateway without ports

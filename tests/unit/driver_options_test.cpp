@@ -1,6 +1,4 @@
 // Network options: the product.md table, the article's aliases, and every refusal.
-#include "driver/options.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -8,6 +6,7 @@
 #include <fstream>
 
 #include "crypto/encoding.h"
+#include "driver/options.h"
 #include "driver/peers_file.h"
 #include "util/error.h"
 

@@ -1,11 +1,11 @@
 // The state store: round trips, file mode, survival across reopen.
-#include "driver/state.h"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
+
+#include "driver/state.h"
 
 using namespace wgnet;
 namespace fs = std::filesystem;

@@ -1,6 +1,7 @@
-# HTTP server tests: a real unix socket in a temporary directory, raw hand-written requests.
-add_executable(wgnet_http_tests
-  http_client.cpp http_server_test.cpp http_socket_file_test.cpp http_worker_pool_test.cpp)
-target_link_libraries(wgnet_http_tests PRIVATE wgnet_http GTest::gtest_main Threads::Threads
-                      nlohmann_json::nlohmann_json)
-gtest_discover_tests(wgnet_http_tests TEST_PREFIX http. DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit TIMEOUT 60)
+# Unit tests of src/http: the server on a real unix socket in a temporary directory with raw
+# hand-written requests (http_client.*), its worker pool, HTTP on TCP and the unix socket client.
+wgnet_module_unit_tests(http
+  SOURCES http_client.cpp http_server_test.cpp http_socket_file_test.cpp
+          http_worker_pool_test.cpp http_tcp_client_test.cpp
+  LIBRARIES wgnet_http Threads::Threads nlohmann_json::nlohmann_json
+  TIMEOUT 60)

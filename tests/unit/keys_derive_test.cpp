@@ -1,10 +1,9 @@
 // Every vector of spec/keys.md, both schemes, IPv4 and IPv6.
-#include "keys/derive.h"
-
 #include <gtest/gtest.h>
 
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
+#include "keys/derive.h"
 #include "util/error.h"
 
 using namespace wgnet;

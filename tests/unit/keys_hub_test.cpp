@@ -1,11 +1,10 @@
 // Address enumeration and hub config formatting.
-#include "keys/hub.h"
-
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "crypto/encoding.h"
+#include "keys/hub.h"
 #include "util/error.h"
 
 using namespace wgnet;

@@ -1,6 +1,4 @@
 // Seed files: reading, permission warnings, confinement to the seed directory.
-#include "keys/seed.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "keys/seed.h"
 #include "util/error.h"
 
 using namespace wgnet;

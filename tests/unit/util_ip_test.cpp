@@ -1,7 +1,7 @@
 // Address and prefix parsing.
-#include "util/ip.h"
-
 #include <gtest/gtest.h>
+
+#include "util/ip.h"
 
 using namespace wgnet;
 

@@ -1,7 +1,7 @@
 // Log lines cannot be forged: control characters in what is logged are escaped.
-#include "util/log.h"
-
 #include <gtest/gtest.h>
+
+#include "util/log.h"
 
 using namespace wgnet;
 

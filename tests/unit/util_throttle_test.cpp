@@ -1,9 +1,9 @@
 // The rate limiter of repeated warnings (the HTTP server's, the port relay's).
-#include "util/throttle.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
+
+#include "util/throttle.h"
 
 using namespace std::chrono_literals;
 using wgnet::Throttle;

@@ -1,13 +1,12 @@
 // The peer diff behind `wgnet hub sync`: which peers are added, updated, removed or left alone
 // (unchanged, or outside the subnet), the operations that apply it (nothing else of the device is
 // touched) and the dry-run description (no preshared key ever printed).
-#include "wgconf/peer_diff.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "crypto/encoding.h"
+#include "wgconf/peer_diff.h"
 
 using namespace wgnet;
 using namespace wgnet::wg;

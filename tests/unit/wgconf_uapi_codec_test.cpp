@@ -1,10 +1,9 @@
 // The UAPI text protocol, checked against what wireguard.md and wireguard-go specify.
-#include "wgconf/uapi_codec.h"
-
 #include <gtest/gtest.h>
 
 #include "crypto/encoding.h"
 #include "util/error.h"
+#include "wgconf/uapi_codec.h"
 
 using namespace wgnet;
 

@@ -1,0 +1,5 @@
+# Unit tests of src/util: addresses and prefixes, log lines that cannot be forged, the warning
+# throttle, the daemons' process settings.
+wgnet_module_unit_tests(util
+  SOURCES util_ip_test.cpp util_log_test.cpp util_throttle_test.cpp util_hardening_test.cpp
+  LIBRARIES wgnet_util)

@@ -75,6 +75,40 @@ TEST(State, OldDatabaseGainsTheHandleColumn) {
   fs::remove_all(dir);
 }
 
+// The schema before published ports: networks without `internal`, endpoints without `ports`. Rows
+// keep their values; the new columns read as "not internal" and "nothing published".
+TEST(State, DatabaseBeforePublishedPortsGainsItsColumns) {
+  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
+  fs::path dir = fs::path(mkdtemp(tmpl));
+  exec(dir / "state.db",
+       "CREATE TABLE networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, pools4 TEXT NOT NULL, "
+       "pools6 TEXT NOT NULL, backend TEXT NOT NULL); "
+       "CREATE TABLE endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT NULL, "
+       "address4 TEXT NOT NULL, address6 TEXT NOT NULL, ifname TEXT NOT NULL UNIQUE, "
+       "backend TEXT NOT NULL, sandbox TEXT NOT NULL DEFAULT '', handle TEXT NOT NULL DEFAULT ''); "
+       "INSERT INTO networks VALUES ('n1', '{}', '[\"10.0.0.0/24\"]', '[]', 'engine'); "
+       "INSERT INTO endpoints VALUES ('e1','n1','10.0.0.2/24','','wgnet-e1','engine','/sb','h');");
+  {
+    driver::StateStore s(dir.string());
+    auto nets = s.networks();
+    ASSERT_EQ(nets.size(), 1u);
+    EXPECT_FALSE(nets[0].internal);
+    EXPECT_EQ(nets[0].pools4, std::vector<std::string>{"10.0.0.0/24"});
+    auto eps = s.endpoints();
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].sandbox, "/sb");
+    EXPECT_EQ(eps[0].handle, "h");
+    EXPECT_EQ(eps[0].ports, "");
+    nets[0].internal = true;
+    s.put_network(nets[0]);
+    s.set_ports("e1", "tcp 127.0.0.1 18092 18092 8080");
+  }
+  driver::StateStore again(dir.string());  // migrated once: opens as it is
+  EXPECT_TRUE(again.networks()[0].internal);
+  EXPECT_EQ(again.endpoints()[0].ports, "tcp 127.0.0.1 18092 18092 8080");
+  fs::remove_all(dir);
+}
+
 TEST(State, BadRowsAreSkippedAndNamedWithoutTheirContent) {
   char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
   fs::path dir = fs::path(mkdtemp(tmpl));

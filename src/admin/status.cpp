@@ -41,7 +41,6 @@ bool EndpointStatus::healthy(int64_t now) const {
   return last > 0 && now - last < kHealthySeconds;
 }
 
-
 std::string EndpointStatus::network_label() const {
   return network.empty() ? short_id(network_id) : network;
 }

@@ -2,13 +2,12 @@
 // for points in time), which `promtool check metrics` enforces in the tests.
 #include "daemon/metrics.h"
 
-#include "util/error.h"
-
 #include <array>
 #include <ctime>
 #include <map>
 
 #include "driver/metrics.h"
+#include "util/error.h"
 
 namespace wgnet::daemon {
 

@@ -13,7 +13,6 @@ namespace wgnet::driver {
 
 namespace {
 
-
 std::optional<Cidr> parse_cidr(const std::string& text, const std::string& what) {
   if (text.empty()) return std::nullopt;
   auto c = Cidr::parse(text);

@@ -9,8 +9,7 @@
 
 namespace wgnet::driver {
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 void WgDriver::recover(const std::string& ifname) {
   auto id = endpoints_.by_ifname(ifname);

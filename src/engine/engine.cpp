@@ -52,7 +52,6 @@ constexpr size_t kHandshakesPerTask = 4;
 constexpr int kTasksAfterEvent = 1;
 constexpr int kTasksWhenIdle = 16;
 
-
 // The engine whose worker this thread is (remove() must not wait for itself there).
 thread_local const void* t_worker_of = nullptr;
 

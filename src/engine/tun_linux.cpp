@@ -25,7 +25,6 @@ constexpr unsigned kTunFUso4 = 0x20;
 constexpr unsigned kTunFUso6 = 0x40;
 constexpr unsigned kTsoOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 
-
 // Descriptor errors that mean the device went away under us.
 bool device_gone(int error) { return error == EBADFD || error == ENXIO || error == ENODEV; }
 

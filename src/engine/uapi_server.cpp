@@ -40,7 +40,6 @@ constexpr uint64_t id_of(uint64_t data) { return data & ((uint64_t{1} << 56) - 1
 constexpr size_t kMaxOpLine = 64;
 constexpr size_t kReadChunk = 64 * 1024;
 
-
 void check_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name == "." || name == ".." ||
       name.find_first_of("/\n") != std::string::npos || name.find('\0') != std::string::npos)

@@ -29,7 +29,6 @@ constexpr size_t kControlSize = 128;
 // How long a full socket buffer may hold a sender before the rest of its batch is dropped.
 constexpr int kSendWaitMs = 10;
 
-
 union SockAddr {
   sockaddr sa;
   sockaddr_in v4;

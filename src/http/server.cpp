@@ -23,9 +23,9 @@
 
 #include "http/session.h"
 #include "http/socket_file.h"
-#include "util/throttle.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/throttle.h"
 
 namespace wgnet::http {
 namespace asio = boost::asio;
@@ -38,8 +38,8 @@ namespace {
 std::string refusal_text(const ErrorReply& error_reply, std::size_t max_connections) {
   std::ostringstream text;
   text << to_wire(error_reply(503, "too many connections: " + std::to_string(max_connections) +
-                                          " are open already, the most this server takes; "
-                                          "try again later"),
+                                       " are open already, the most this server takes; "
+                                       "try again later"),
                   false);
   return text.str();
 }

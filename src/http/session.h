@@ -16,8 +16,8 @@
 
 #include "http/message.h"
 #include "http/server.h"
-#include "util/throttle.h"
 #include "http/worker_pool.h"
+#include "util/throttle.h"
 
 namespace wgnet::http {
 

@@ -16,7 +16,6 @@
 namespace wgnet::http {
 namespace {
 
-
 void make_directories(const std::filesystem::path& dir) {
   if (dir.empty()) return;
   struct stat st {};

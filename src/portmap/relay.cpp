@@ -135,7 +135,8 @@ struct Loop {
     // to after each visit to a container.
     home_netns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     if (!home_netns)
-      throw SystemError("port relay: cannot open its own network namespace: " + errno_phrase(errno));
+      throw SystemError("port relay: cannot open its own network namespace: " +
+                        errno_phrase(errno));
   }
 
   // A non-blocking socket of `family` and `type` created inside `netns`. I/O thread only.
@@ -147,9 +148,10 @@ struct Loop {
     Fd socket(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const int socket_error = errno;
     if (::setns(home_netns.get(), CLONE_NEWNET) != 0)
-      log::error("port relay: cannot return to the host's network namespace: " + errno_phrase(errno) +
-                 " (harmless for the relay, which creates sockets only in "
-                 "containers' namespaces; it tries again with the next socket)");
+      log::error(
+          "port relay: cannot return to the host's network namespace: " + errno_phrase(errno) +
+          " (harmless for the relay, which creates sockets only in "
+          "containers' namespaces; it tries again with the next socket)");
     if (!socket) ec = errno_code(socket_error);
     return socket;
   }

@@ -210,7 +210,8 @@ TEST_F(NetlinkNamespace, AddressesRoutesAndMove) {
     if (l.name != "lo") rtnl::delete_link(l.name);  // a veth peer left behind
 }
 
-// The path MTU the driver sizes tunnels by: the output link's MTU, or the route's own when it has one.
+// The path MTU the driver sizes tunnels by: the output link's MTU, or the route's own when it has
+// one.
 TEST_F(NetlinkNamespace, PathMtuOfARoute) {
   std::string kind = test_kind();
   rtnl::create_link("nlt2", kind);
@@ -252,7 +253,8 @@ class KernelWireguard : public NetlinkNamespace {
     if (IsSkipped() || HasFatalFailure()) return;
     std::string why;
     if (wg::kernel_wireguard_available(&why)) return;
-    if (std::getenv("WGNET_REQUIRE_KERNEL_WIREGUARD")) FAIL() << "WireGuard module required: " << why;
+    if (std::getenv("WGNET_REQUIRE_KERNEL_WIREGUARD"))
+      FAIL() << "WireGuard module required: " << why;
     GTEST_SKIP() << "no WireGuard in this kernel (" << why << "); scripts/vm runs this in a VM";
   }
   void TearDown() override {
@@ -383,16 +385,17 @@ TEST_F(KernelWireguard, CreateConfigureDump) {
   // wireguard-tools reads the same device: keys, preshared key, port, fwmark, endpoints.
   std::string tools = wg_dump("wgk0");
   if (!tools.empty()) {
-    EXPECT_NE(tools.find(b64(*config.private_key) + "\t" + b64(*d.status.public_key) +
-                         "\t51820\t0x42"),
-              std::string::npos)
+    EXPECT_NE(
+        tools.find(b64(*config.private_key) + "\t" + b64(*d.status.public_key) + "\t51820\t0x42"),
+        std::string::npos)
         << tools;
     EXPECT_NE(tools.find(b64(config.peers[0].public_key) + "\t" +
                          b64(*config.peers[0].preshared_key) + "\t198.18.7.2:51821\t"),
               std::string::npos)
         << tools;
-    EXPECT_NE(tools.find(b64(config.peers[1].public_key) + "\t(none)\t[fd18::3]:51822\t10.78.1.5/32"),
-              std::string::npos)
+    EXPECT_NE(
+        tools.find(b64(config.peers[1].public_key) + "\t(none)\t[fd18::3]:51822\t10.78.1.5/32"),
+        std::string::npos)
         << tools;
   }
 

@@ -1,8 +1,8 @@
 // The daemons' process settings: the open-file limit raised to its hard limit.
-#include "util/hardening.h"
-
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+
+#include "util/hardening.h"
 
 TEST(Hardening, RaisesTheOpenFileLimitToTheHardLimit) {
   rlimit before{};

@@ -124,12 +124,12 @@ dockerd_ensure_running() {
   return 1
 }
 
-# _stop_pid PID: SIGTERM, SIGKILL after 30 s.
+# _stop_pid PID: SIGTERM, SIGKILL after 30 s, to a process we started.
 _stop_pid() {
-  local i
+  local _
   [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null || return 0
   kill -TERM "$1"
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     kill -0 "$1" 2>/dev/null || return 0
     sleep 0.5
   done
@@ -231,15 +231,8 @@ dockerd_private_kill() {
 
 # private_stop PIDFILE COMM: SIGTERM, then SIGKILL after 30 s, to the process in PIDFILE.
 private_stop() {
-  local pid i
   private_pid_alive "$1" "$2" || return 0
-  pid="$(cat "$1")"
-  kill -TERM "$pid"
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.5
-  done
-  kill -KILL "$pid" 2>/dev/null || true
+  _stop_pid "$(cat "$1")"
 }
 
 # dockerd_private_stop DIR: stops the private dockerd (its containers go with it unless it runs with

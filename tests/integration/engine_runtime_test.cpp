@@ -245,7 +245,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
   Link link;
   auto ea = engine_in(link.a);
   auto eb = engine_in(link.b);
-  const size_t threads = itest::thread_count();
+  const size_t threads = itest::settled_thread_count();
   constexpr int kPairs = 40;
   std::vector<Keys> ka(kPairs), kb(kPairs);
   for (int i = 0; i < kPairs; i++) {
@@ -259,7 +259,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
                               "10.94." + n + ".1/32"));
   }
   // Fixed threads whatever the number of interfaces.
-  EXPECT_EQ(itest::thread_count(), threads);
+  EXPECT_EQ(itest::settled_thread_count(), threads);
   EXPECT_EQ(ea->names().size(), static_cast<size_t>(kPairs));
   for (int i = 0; i < kPairs; i += 3) {
     const std::string n = std::to_string(i);
@@ -276,7 +276,7 @@ TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {
   for (int i = 0; i < kPairs; i += 2) EXPECT_TRUE(ea->remove("a" + std::to_string(i)));
   EXPECT_FALSE(ea->remove("a0"));
   EXPECT_EQ(ea->names().size(), static_cast<size_t>(kPairs / 2));
-  EXPECT_EQ(itest::thread_count(), threads);
+  EXPECT_EQ(itest::settled_thread_count(), threads);
 }
 
 TEST_F(EngineRuntime, PersistentTunReattachedInsideAnotherNamespace) {

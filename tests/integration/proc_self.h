@@ -2,9 +2,11 @@
 #pragma once
 #include <dirent.h>
 
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace wgnet::itest {
 
@@ -17,6 +19,20 @@ inline size_t thread_count() {
     ::closedir(d);
   }
   return n;
+}
+
+// The thread count once it holds still: a thread that was just joined can still be listed for a
+// moment (pthread_join returns when the thread has cleared its tid, before the kernel releases
+// it), as the helper threads of netns::run_in are. Two equal reads 20 ms apart, for at most 2 s.
+inline size_t settled_thread_count() {
+  size_t last = thread_count();
+  for (int i = 0; i < 100; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const size_t now = thread_count();
+    if (now == last) return now;
+    last = now;
+  }
+  return last;
 }
 
 // Resident memory in KiB (VmRSS of /proc/self/status), -1 when it cannot be read.

@@ -15,6 +15,7 @@
 #include "cli/hub_sync.h"
 #include "cli/status.h"
 #include "crypto/encoding.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 using namespace wgnet;
@@ -138,7 +139,8 @@ void make_socket_file(const std::string& path) {
 // default is absent and none was chosen.
 TEST(StatusSocket, ManagedPluginsSocketIsFoundWhenTheDefaultIsAbsent) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() / ("wgnet-plugins-" + std::to_string(::getpid()));
+  wgnet::testing::TempDir tmp("wgnet-plugins");
+  const fs::path& dir = tmp.path();
   fs::create_directories(dir / "0123abcd");
   fs::create_directories(dir / "not-a-plugin");
   std::string absent = (dir / "nothing.sock").string();
@@ -153,5 +155,4 @@ TEST(StatusSocket, ManagedPluginsSocketIsFoundWhenTheDefaultIsAbsent) {
   fs::create_directories(dir / "4567ef01");
   make_socket_file((dir / "4567ef01" / "admin.sock").string());
   EXPECT_THROW(find_admin_socket(absent, false, dir.string()), InputError);
-  fs::remove_all(dir);
 }

@@ -17,6 +17,7 @@
 #include "daemon/metrics.h"
 #include "driver/metrics.h"
 #include "fake_host.h"
+#include "temp_dir.h"
 
 using namespace wgnet;
 using wgnet::testing::FakeHost;
@@ -56,8 +57,6 @@ struct StatusBackend : MemoryBackend {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-daemon-test-XXXXXX";
-    root = mkdtemp(tmpl);
     fs::create_directory(root / "seeds");
     std::ofstream(root / "seeds" / "seed") << "an example seed of thirty-two by";
     ::chmod((root / "seeds" / "seed").c_str(), 0600);
@@ -84,13 +83,11 @@ class DaemonTest : public ::testing::Test {
     n.ipv4 = {{"10.0.42.0/24", "10.0.42.254/24"}};
     drv->create_network(n);
   }
-  void TearDown() override {
-    drv.reset();
-    fs::remove_all(root);
-  }
+  void TearDown() override { drv.reset(); }
 
   const std::string kNet = "5e7a1b2c3d4e5f60718293a4b5c6d7e8f9";
-  fs::path root;
+  wgnet::testing::TempDir tmp{"wgnet-daemon-test"};
+  fs::path root = tmp.path();
   FakeHost host;
   wgnet::testing::FakePublisher ports;
   StatusBackend* backend = nullptr;

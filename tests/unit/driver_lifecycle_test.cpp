@@ -14,6 +14,7 @@
 #include "driver/driver.h"
 #include "fake_host.h"
 #include "keys/derive.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 using namespace wgnet;
@@ -29,18 +30,13 @@ constexpr const char* kSandbox = "/var/run/docker/netns/c1";
 class DriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-driver-test-XXXXXX";
-    root = mkdtemp(tmpl);
     fs::create_directory(root / "seeds");
     std::ofstream(root / "seeds" / "seed") << "an example seed of thirty-two by";
     ::chmod((root / "seeds" / "seed").c_str(), 0600);
     host.sandboxes.insert(kSandbox);
     start();
   }
-  void TearDown() override {
-    drv.reset();
-    fs::remove_all(root);
-  }
+  void TearDown() override { drv.reset(); }
   // (Re)starts the daemon's pieces on the same state directory, as a restart would; devices
   // outlive the daemon.
   void start() {
@@ -92,7 +88,8 @@ class DriverTest : public ::testing::Test {
     ASSERT_EQ(rc, SQLITE_OK) << why;
   }
 
-  fs::path root;
+  wgnet::testing::TempDir tmp{"wgnet-driver-test"};
+  fs::path root = tmp.path();
   FakeHost host;
   wgnet::testing::FakePublisher ports;
   MemoryBackend* backend = nullptr;

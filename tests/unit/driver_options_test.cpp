@@ -8,6 +8,7 @@
 #include "crypto/encoding.h"
 #include "driver/options.h"
 #include "driver/peers_file.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 using namespace wgnet;
@@ -21,15 +22,12 @@ constexpr const char* kHubKey = "ZDT64H99t/mK5RFAxcZRx2KTK4PN8cVP55zWhkFXWgk=";
 class Options : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-options-test-XXXXXX";
-    root = mkdtemp(tmpl);
     fs::create_directory(root / "seeds");
     write("seeds/seed", "0123456789abcdef0123456789abcdef");
     write("seeds/short", "0123456789");
     write("outside", "0123456789abcdef0123456789abcdef");
     ctx.seed_dir = (root / "seeds").string();
   }
-  void TearDown() override { fs::remove_all(root); }
   void write(const std::string& rel, const std::string& data) {
     std::ofstream(root / rel) << data;
     ::chmod((root / rel).c_str(), 0600);
@@ -48,7 +46,8 @@ class Options : public ::testing::Test {
       return e.what();
     }
   }
-  fs::path root;
+  wgnet::testing::TempDir tmp{"wgnet-options-test"};
+  fs::path root = tmp.path();
   driver::OptionContext ctx;
 };
 

@@ -6,13 +6,14 @@
 #include <filesystem>
 
 #include "driver/state.h"
+#include "temp_dir.h"
 
 using namespace wgnet;
 namespace fs = std::filesystem;
 
 TEST(State, RoundTripAndReopen) {
-  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
-  fs::path dir = fs::path(mkdtemp(tmpl)) / "state";
+  wgnet::testing::TempDir tmp("wgnet-state-test");
+  fs::path dir = tmp.path() / "state";
   {
     driver::StateStore s(dir.string());
     s.put_network({"n1",
@@ -45,7 +46,6 @@ TEST(State, RoundTripAndReopen) {
   EXPECT_EQ(eps[0].handle, "pid=42 start=7");
   s.delete_network("n1");
   EXPECT_TRUE(s.networks().empty());
-  fs::remove_all(dir.parent_path());
 }
 
 namespace {
@@ -58,8 +58,8 @@ void exec(const fs::path& db, const char* sql) {
 }  // namespace
 
 TEST(State, OldDatabaseGainsTheHandleColumn) {
-  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
-  fs::path dir = fs::path(mkdtemp(tmpl));
+  wgnet::testing::TempDir tmp("wgnet-state-test");
+  const fs::path& dir = tmp.path();
   // The schema of wgnet 0.1 (no handle).
   exec(dir / "state.db",
        "CREATE TABLE endpoints (endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT NULL, "
@@ -72,14 +72,13 @@ TEST(State, OldDatabaseGainsTheHandleColumn) {
   EXPECT_EQ(eps[0].handle, "");
   s.set_handle("e1", "pid=1 start=2");
   EXPECT_EQ(s.endpoints()[0].handle, "pid=1 start=2");
-  fs::remove_all(dir);
 }
 
 // The schema before published ports: networks without `internal`, endpoints without `ports`. Rows
 // keep their values; the new columns read as "not internal" and "nothing published".
 TEST(State, DatabaseBeforePublishedPortsGainsItsColumns) {
-  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
-  fs::path dir = fs::path(mkdtemp(tmpl));
+  wgnet::testing::TempDir tmp("wgnet-state-test");
+  const fs::path& dir = tmp.path();
   exec(dir / "state.db",
        "CREATE TABLE networks (id TEXT PRIMARY KEY, options TEXT NOT NULL, pools4 TEXT NOT NULL, "
        "pools6 TEXT NOT NULL, backend TEXT NOT NULL); "
@@ -106,12 +105,11 @@ TEST(State, DatabaseBeforePublishedPortsGainsItsColumns) {
   driver::StateStore again(dir.string());  // migrated once: opens as it is
   EXPECT_TRUE(again.networks()[0].internal);
   EXPECT_EQ(again.endpoints()[0].ports, "tcp 127.0.0.1 18092 18092 8080");
-  fs::remove_all(dir);
 }
 
 TEST(State, BadRowsAreSkippedAndNamedWithoutTheirContent) {
-  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
-  fs::path dir = fs::path(mkdtemp(tmpl));
+  wgnet::testing::TempDir tmp("wgnet-state-test");
+  const fs::path& dir = tmp.path();
   {
     driver::StateStore s(dir.string());
     s.put_network({"good", {{"wgnet.seed", "c2VjcmV0"}}, {"10.0.0.0/24"}, {}, "external"});
@@ -131,12 +129,11 @@ TEST(State, BadRowsAreSkippedAndNamedWithoutTheirContent) {
   ASSERT_EQ(skipped.size(), 2u);
   EXPECT_NE(skipped[0].find("'bad'"), std::string::npos) << skipped[0];
   for (const auto& why : skipped) EXPECT_EQ(why.find("U0VDUkVU"), std::string::npos) << why;
-  fs::remove_all(dir);
 }
 
 TEST(State, TextIsReadByItsStoredLength) {
-  char tmpl[] = "/tmp/wgnet-state-test-XXXXXX";
-  fs::path dir = fs::path(mkdtemp(tmpl));
+  wgnet::testing::TempDir tmp("wgnet-state-test");
+  const fs::path& dir = tmp.path();
   {
     driver::StateStore s(dir.string());
     s.put_endpoint(
@@ -146,5 +143,4 @@ TEST(State, TextIsReadByItsStoredLength) {
   auto eps = s.endpoints();
   ASSERT_EQ(eps.size(), 1u);
   EXPECT_EQ(eps[0].address4.size(), 16u) << "the text was cut at its NUL";
-  fs::remove_all(dir);
 }

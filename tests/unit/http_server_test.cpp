@@ -2,8 +2,6 @@
 // limits (of what a connection may send, of connections, of waiting calls, of a handler's time)
 // and shutdown.
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 #include <stdlib.h>
 
 #include <atomic>
@@ -12,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -20,6 +19,7 @@
 
 #include "http/server.h"
 #include "http_client.h"
+#include "temp_dir.h"
 
 using namespace wgnet::http;
 using wgnet::http::testing::docker_request;
@@ -108,15 +108,12 @@ constexpr std::size_t kMostTaken = 1 << 20;
 class HttpServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-http-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
     // A directory that does not exist yet, as /run/docker/plugins may not on a fresh boot.
     path_ = (root_ / "plugins" / "wgnet.sock").string();
   }
   void TearDown() override {
     stuck_may_finish_.open();  // a failed test must not leave stop() waiting for its handlers
     stop();
-    fs::remove_all(root_);
   }
 
   // The server's own errors in the shape Docker expects, as wgnetd words them.
@@ -165,7 +162,8 @@ class HttpServer : public ::testing::Test {
     return client.read_reply();
   }
 
-  fs::path root_;
+  wgnet::testing::TempDir tmp_{"wgnet-http-test"};
+  fs::path root_ = tmp_.path();
   std::string path_;
   std::unique_ptr<UnixServer> server_;
   std::future<void> running_;

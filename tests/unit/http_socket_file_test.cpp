@@ -13,6 +13,7 @@
 
 #include "http/server.h"
 #include "http_client.h"
+#include "temp_dir.h"
 #include "util/error.h"
 #include "util/fd.h"
 
@@ -49,14 +50,10 @@ std::string error_of(const std::function<void()>& action) {
 
 class HttpSocketFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-http-sock-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    path_ = (root_ / "wgnet.sock").string();
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { path_ = (root_ / "wgnet.sock").string(); }
 
-  fs::path root_;
+  wgnet::testing::TempDir tmp_{"wgnet-http-sock-test"};
+  fs::path root_ = tmp_.path();
   std::string path_;
 };
 

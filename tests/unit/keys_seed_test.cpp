@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "keys/seed.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 using namespace wgnet;
@@ -15,18 +16,16 @@ namespace fs = std::filesystem;
 class SeedFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/wgnet-seed-test-XXXXXX";
-    root = mkdtemp(tmpl);
     fs::create_directory(root / "seeds");
     write(root / "seeds" / "seed", "0123456789abcdef0123456789abcdef", 0600);
     write(root / "outside", "0123456789abcdef", 0600);
   }
-  void TearDown() override { fs::remove_all(root); }
   static void write(const fs::path& p, const std::string& data, mode_t mode) {
     std::ofstream(p) << data;
     ::chmod(p.c_str(), mode);
   }
-  fs::path root;
+  wgnet::testing::TempDir tmp{"wgnet-seed-test"};
+  fs::path root = tmp.path();
 };
 
 TEST_F(SeedFiles, ReadsRawBytesQuietly) {

@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "netlink/message.h"
+#include "netlink/wireguard.h"
 #include "netlink_test_util.h"
 #include "util/error.h"
-#include "netlink/wireguard.h"
 
 using namespace wgnet;
 using namespace wgnet::wg;

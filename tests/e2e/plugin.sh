@@ -13,7 +13,7 @@
 # served by the plugin.
 # `docker plugin disable` and `docker plugin rm` (and scripts/plugin --remove) refuse while a network
 # uses the plugin; once the network is gone, scripts/plugin --remove removes it.
-# WGNETD_BACKEND=engine (e2e.engine.plugin): the plugin on wgnet's engine instead of external (its
+# WGNETD_BACKEND=engine (e2e.plugin, the default): the plugin on wgnet's engine instead of external (its
 # default WGNETD_BACKEND auto, which picks the engine where no WireGuard module can be loaded; set
 # to engine elsewhere): the same checks, on the devices the engine inside the plugin serves.
 # Usage: plugin.sh [WGNET [WGNETD]]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e.recover: the wireguard-go process serving a running container's device dies (killed
+# e2e.external.recover: the wireguard-go process serving a running container's device dies (killed
 # here, as a crash would): wgnetd notices, builds a new device with the same key and puts it
 # back into the container as wg0 with its address and routes; the container reaches the hub
 # again without being restarted, and is still removed cleanly.

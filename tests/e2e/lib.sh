@@ -30,6 +30,8 @@ source "$E2E_DIR/dockerd.sh"
 
 E2E_RUN_DIR="/run/wgnet-e2e"   # pid files, to clean up after a run that was killed (ctest timeout)
 E2E_UAPI_DIR="/var/run/wireguard"
+# The helpers' HTTP client and the scenarios' small checks run on Debian's python3.
+E2E_PYTHON="$(command -v /usr/bin/python3 || command -v python3 || true)"
 
 # shellcheck source=tests/e2e/lib/assert.sh
 source "$E2E_DIR/lib/assert.sh"

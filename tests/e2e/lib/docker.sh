@@ -1,7 +1,7 @@
 # e2e lib: Docker helpers (dk, net_*, ctr_*): networks of this scenario's driver, its containers;
-# http_get for their published ports. Needs assert.sh (say, fail, defer, retry,
-# assert_not_contains), dockerd.sh (DOCKER), image.sh (E2E_IMAGE), wgnetd.sh (E2E_DRIVER,
-# E2E_PYTHON); e2e_init sets E2E_PREFIX, E2E_TMP.
+# http_exchange, the one HTTP client (http_get for their published ports). Needs assert.sh (say,
+# fail, defer, retry, assert_not_contains), dockerd.sh (DOCKER), image.sh (E2E_IMAGE), wgnetd.sh
+# (E2E_DRIVER), lib.sh (E2E_PYTHON); e2e_init sets E2E_PREFIX, E2E_TMP.
 # shellcheck shell=bash
 
 # Docker helpers. Names are "$E2E_PREFIX-SHORT"; containers carry label wgnet-e2e=$E2E_PREFIX.
@@ -92,13 +92,20 @@ ctr_exec() {
 # ctr_ping SHORT IP [TRIES]: one ping from inside the container answered within TRIES attempts.
 ctr_ping() { retry "${3:-3}" ctr_exec "$1" ping -c1 -W2 "$2"; }
 
-# http_get HOST PORT: the body a web server there serves at / (fails when nothing answers within
-# 3 s): for published ports.
-http_get() {
-  "$E2E_PYTHON" - "$1" "$2" <<'PY'
+# http_exchange TIMEOUT REQUEST unix PATH | tcp HOST PORT: sends REQUEST (a whole HTTP/1 request)
+# over a unix socket or TCP and prints the body of a 200 answer; fails on any other answer, or none
+# within TIMEOUT seconds. The one HTTP client of the e2e scenarios.
+http_exchange() {
+  "$E2E_PYTHON" - "$@" <<'PY'
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+timeout, request, kind = float(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+if kind == "unix":
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(sys.argv[4])
+else:
+    s = socket.create_connection((sys.argv[4], int(sys.argv[5])), timeout=timeout)
+s.sendall(request)
 data = b""
 while True:
     chunk = s.recv(65536)
@@ -106,8 +113,13 @@ while True:
         break
     data += chunk
 head, _, body = data.partition(b"\r\n\r\n")
-if b" 200 " not in head.split(b"\r\n")[0]:
+status = head.split(b"\r\n")[0]
+if not status.startswith(b"HTTP/1.") or b" 200 " not in status:
     sys.exit(1)
-print(body.decode().strip())
+sys.stdout.write(body.decode(errors="replace"))
 PY
 }
+
+# http_get HOST PORT: the body a web server there serves at / (fails when nothing answers within
+# 3 s): for published ports.
+http_get() { http_exchange 3 $'GET / HTTP/1.0\r\n\r\n' tcp "$1" "$2"; }

@@ -1,10 +1,10 @@
 # e2e lib: the wgnetd under test (wgnetd_start/stop/kill, plugin_activate) and its seed files.
-# Needs assert.sh (say, fail, assert_contains, defer, kill_pid), leftovers.sh
-# (e2e_remove_stale_networks), lib.sh's E2E_RUN_DIR; e2e_init sets E2E_PREFIX, E2E_TMP, WGNETD.
+# Needs assert.sh (say, fail, assert_contains, defer, kill_pid), docker.sh (http_exchange),
+# leftovers.sh (e2e_remove_stale_networks), lib.sh's E2E_RUN_DIR; e2e_init sets E2E_PREFIX,
+# E2E_TMP, WGNETD.
 # shellcheck shell=bash
 
 E2E_PLUGIN_DIR="/run/docker/plugins"
-E2E_PYTHON="$(command -v /usr/bin/python3 || command -v python3 || true)"
 WGNETD_PID=""
 WGNETD_ARGS=()
 
@@ -60,24 +60,9 @@ wgnetd_start() {
 # POSTs /Plugin.Activate on a unix socket, prints the body (fails when nothing answers).
 plugin_activate() {
   [[ -S "$1" ]] || return 1
-  "$E2E_PYTHON" - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"POST /Plugin.Activate HTTP/1.1\r\nHost: plugin\r\nContent-Length: 0\r\n"
-          b"Accept: application/vnd.docker.plugins.v1.2+json\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-head, _, body = data.partition(b"\r\n\r\n")
-if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
-    sys.exit(1)
-print(body.decode(errors="replace"))
-PY
+  local request=$'POST /Plugin.Activate HTTP/1.1\r\nHost: plugin\r\nContent-Length: 0\r\n'
+  request+=$'Accept: application/vnd.docker.plugins.v1.2+json\r\nConnection: close\r\n\r\n'
+  http_exchange 5 "$request" unix "$1"
 }
 
 # Kills wgnetd hard, like a crash: its socket file stays.

@@ -9,8 +9,6 @@
 
 namespace wgnet::driver {
 
-namespace {}  // namespace
-
 void WgDriver::recover(const std::string& ifname) {
   auto id = endpoints_.by_ifname(ifname);
   if (!id) return;

@@ -60,6 +60,21 @@ Link decode_link(const Message& m) {
   return link;
 }
 
+// Sends an RTM_GETLINK request; the link it answers with, nullopt when there is none (ENODEV).
+std::optional<Link> get_link(MessageBuilder b, const std::string& what) {
+  auto msg = b.finish();
+  std::vector<uint8_t> reply;
+  try {
+    reply = Socket(NETLINK_ROUTE).request(msg, what);
+  } catch (const NetlinkError& e) {
+    if (e.error_number() == ENODEV) return std::nullopt;
+    throw;
+  }
+  for (const Message& m : parse_messages(reply))
+    if (m.header.nlmsg_type == RTM_NEWLINK) return decode_link(m);
+  return std::nullopt;
+}
+
 // The index of link `name`, for requests that must address it by index; ENODEV names `what`.
 int require_index(std::string_view name, const std::string& what) {
   auto index = ifindex(name);
@@ -142,17 +157,15 @@ void set_txqueuelen(std::string_view name, uint32_t length) {
 }
 
 std::optional<Link> find_link(std::string_view name) {
-  auto msg = link_request(RTM_GETLINK, 0, name).finish();
-  std::vector<uint8_t> reply;
-  try {
-    reply = Socket(NETLINK_ROUTE).request(msg, "look up link " + std::string(name));
-  } catch (const NetlinkError& e) {
-    if (e.error_number() == ENODEV) return std::nullopt;
-    throw;
-  }
-  for (const Message& m : parse_messages(reply))
-    if (m.header.nlmsg_type == RTM_NEWLINK) return decode_link(m);
-  return std::nullopt;
+  return get_link(link_request(RTM_GETLINK, 0, name), "look up link " + std::string(name));
+}
+
+std::optional<Link> find_link_by_index(int index) {
+  ifinfomsg info{};
+  info.ifi_index = index;
+  MessageBuilder b(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+  b.fixed(info);
+  return get_link(std::move(b), "look up link " + std::to_string(index));
 }
 
 std::optional<int> ifindex(std::string_view name) {
@@ -255,9 +268,9 @@ std::optional<uint32_t> path_mtu(const IpAddress& destination) {
   auto route = route_get(destination);
   if (!route) return std::nullopt;
   if (route->mtu != 0) return route->mtu;
-  for (const Link& link : list_links())
-    if (link.index == route->oif && link.mtu != 0) return link.mtu;
-  return std::nullopt;
+  auto link = find_link_by_index(route->oif);
+  if (!link || link->mtu == 0) return std::nullopt;
+  return link->mtu;
 }
 
 }  // namespace wgnet::netlink::rtnl

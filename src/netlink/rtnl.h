@@ -38,6 +38,8 @@ void set_mtu(std::string_view name, uint32_t mtu);
 void set_up(std::string_view name, bool up);
 std::optional<int> ifindex(std::string_view name);
 std::optional<Link> find_link(std::string_view name);
+// The link of that index, when there is one (one request, not a dump).
+std::optional<Link> find_link_by_index(int index);
 std::vector<Link> list_links();
 
 // Sets the alias (IFLA_IFALIAS, at most 254 bytes, no NUL) of link `name`; "" removes it.

@@ -218,7 +218,9 @@ TEST_F(NetlinkNamespace, PathMtuOfARoute) {
   rtnl::set_mtu("nlt2", 1400);
   rtnl::add_address("nlt2", *Cidr::parse("198.18.250.1/30"));
   rtnl::set_up("nlt2", true);
-  EXPECT_EQ(rtnl::path_mtu(*IpAddress::parse("198.18.250.2")), 1400u);
+  EXPECT_EQ(rtnl::path_mtu(*IpAddress::parse("198.18.250.2")), 1400u);  // the link's
+  EXPECT_EQ(rtnl::find_link_by_index(*rtnl::ifindex("nlt2"))->name, "nlt2");
+  EXPECT_FALSE(rtnl::find_link_by_index(999999));
   run("ip route add 198.18.251.0/24 dev nlt2 mtu 1300");
   EXPECT_EQ(rtnl::path_mtu(*IpAddress::parse("198.18.251.9")), 1300u);
   EXPECT_FALSE(rtnl::path_mtu(*IpAddress::parse("203.0.113.1")));  // no route in this namespace

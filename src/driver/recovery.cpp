@@ -34,7 +34,9 @@ void WgDriver::recover_locked(const EndpointTable::Entry& entry) {
   auto& backend = backends_.get(e.backend);
   try {
     auto options = options_of(*n);
-    backend.remove({e.ifname, e.handle, ""});  // what the dead server left (its UAPI socket)
+    // What the dead server left: its UAPI socket, and a persistent link still inside the container
+    // (an engine TUN nobody serves), which would otherwise stay there as wg0 beside the new wg1.
+    backend.remove(ref(e));
     auto setup = setup_for(*n, e);
     e.handle = backend.create(e.ifname, setup.config, setup.mtu);
     state_.set_handle(e.endpoint_id, e.handle);
@@ -56,7 +58,7 @@ void WgDriver::recover_locked(const EndpointTable::Entry& entry) {
                "; restart the container");
     count_recovery(config_.metrics, e.backend, false);
     try {
-      backend.remove({e.ifname, e.handle, ""});
+      backend.remove(ref(e));
     } catch (const std::exception&) {
     }
   }

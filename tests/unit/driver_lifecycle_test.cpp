@@ -280,6 +280,11 @@ TEST_F(DriverTest, DeviceThatDiedWhileDownIsRebuiltIntoItsContainerAtRestart) {
   EXPECT_EQ(host.placements[0].addresses, std::vector<std::string>{"10.0.42.2/24"});
   EXPECT_EQ(host.placements[0].routes, std::vector<std::string>{"0.0.0.0/0"});
   EXPECT_FALSE(backend->dead.count("wgnet-e1aaaaaa"));
+  // What the dead device left inside the container is removed there, before the new one goes in
+  // (else a stale wg0 stays beside a new wg1).
+  ASSERT_FALSE(backend->removed.empty());
+  EXPECT_EQ(backend->removed.back().ifname, "wgnet-e1aaaaaa");
+  EXPECT_EQ(backend->removed.back().netns, kSandbox);
 }
 
 TEST_F(DriverTest, LostDeviceIsRebuiltOrRemovedWithItsContainer) {
@@ -289,6 +294,8 @@ TEST_F(DriverTest, LostDeviceIsRebuiltOrRemovedWithItsContainer) {
   backend->kill("wgnet-e1aaaaaa");
   EXPECT_TRUE(backend->has("wgnet-e1aaaaaa")) << "not rebuilt";
   EXPECT_EQ(host.placements.size(), 1u);
+  ASSERT_EQ(backend->removed.size(), 1u);
+  EXPECT_EQ(backend->removed[0].netns, kSandbox) << "the lost device was not removed in its container";
   // Its container dies with it: the endpoint goes, nothing is rebuilt.
   host.sandboxes.erase(kSandbox);
   backend->kill("wgnet-e1aaaaaa");

@@ -113,6 +113,7 @@ struct MemoryBackend : wg::Backend {
   std::map<std::string, Device> devices;
   std::set<std::string> dead;  // devices whose server died: adopt() says false
   std::set<std::string> adopted;
+  std::vector<wg::DeviceRef> removed;  // every remove() call, in order
   int creates = 0, configures = 0, removes = 0;
 
   std::string name() const override { return backend_name; }
@@ -133,6 +134,7 @@ struct MemoryBackend : wg::Backend {
   void remove(const wg::DeviceRef& d) override {
     std::lock_guard lock(mutex);
     devices.erase(d.ifname);
+    removed.push_back(d);
     removes++;
   }
   bool exists(const wg::DeviceRef& d) override {

@@ -953,7 +953,10 @@ void Engine::Impl::on_netlink() {
   bool resync = false;
   for (;;) {
     iovec iov{buf, sizeof buf};
+    sockaddr_nl from{};
     msghdr h{};
+    h.msg_name = &from;
+    h.msg_namelen = sizeof from;
     h.msg_iov = &iov;
     h.msg_iovlen = 1;
     h.msg_control = control;
@@ -965,6 +968,9 @@ void Engine::Impl::on_netlink() {
       continue;
     }
     if (r <= 0) break;
+    // Any process of the namespace can send to this socket's port: only the kernel's (port 0)
+    // link events are believed, or one could take a device down or change its MTU.
+    if (h.msg_namelen < sizeof from || from.nl_pid != 0) continue;
     int nsid = kOwnNs;
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
       if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID)

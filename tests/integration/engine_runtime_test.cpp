@@ -4,6 +4,10 @@
 // held by a descriptor and vanishes with the test process.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -25,6 +29,7 @@
 #include "engine/engine.h"
 #include "engine/tun_linux.h"
 #include "engine_io_test_util.h"
+#include "netlink/message.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"
 #include "proc_self.h"
@@ -338,6 +343,67 @@ TEST_F(EngineRuntime, MtuFollowsTheDeviceAcrossNamespaceMoves) {
   EXPECT_TRUE(eventually([&] { return ea->info("m").ifname == "moved0"; }));
   c.run([] { rtnl::set_mtu("moved0", 9000); });
   EXPECT_TRUE(eventually([&] { return ea->info("m").mtu == 9000; })) << ea->info("m").mtu;
+}
+
+// The netlink port ids of this process's sockets that listen to link events: the engines' link
+// watches (a test finds them as an attacker would, by trying).
+std::vector<uint32_t> link_watch_ports() {
+  std::vector<uint32_t> ports;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return ports;
+  while (auto* e = ::readdir(d)) {
+    const int fd = std::atoi(e->d_name);
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (fd < 3 || ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+        domain != AF_NETLINK)
+      continue;
+    sockaddr_nl sa{};
+    len = sizeof sa;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0 &&
+        (sa.nl_groups & RTMGRP_LINK))
+      ports.push_back(sa.nl_pid);
+  }
+  ::closedir(d);
+  return ports;
+}
+
+TEST_F(EngineRuntime, LinkEventsForgedByAProcessAreIgnored) {
+  Link link;
+  auto ea = engine_in(link.a);
+  ea->add("m", make_tun(link.a, "10.96.0.1/24"));
+  const std::string name = ea->info("m").ifname;
+  link.a.run([&] { rtnl::set_mtu(name, 1280); });
+  ASSERT_TRUE(eventually([&] { return ea->info("m").mtu == 1280; }));
+  const auto ports = link_watch_ports();
+  ASSERT_FALSE(ports.empty());
+  // Any process of the namespace may send a unicast message to a netlink socket: a link event
+  // that says the device has another MTU (or, flags 0, went down). Only the kernel's (port 0) count.
+  link.a.run([&] {
+    ifinfomsg ifi{};
+    ifi.ifi_index = static_cast<int>(::if_nametoindex(name.c_str()));
+    netlink::MessageBuilder b(RTM_NEWLINK, 0);
+    b.fixed(ifi).put_u32(IFLA_MTU, 9000);
+    const auto msg = b.finish();
+    Fd s(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    ASSERT_TRUE(s);
+    int sent = 0;
+    for (uint32_t port : ports) {
+      sockaddr_nl to{};
+      to.nl_family = AF_NETLINK;
+      to.nl_pid = port;
+      if (::sendto(s.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                   sizeof to) == static_cast<ssize_t>(msg.size()))
+        sent++;
+    }
+    EXPECT_GT(sent, 0) << "no link watch reached";
+  });
+  // Believed, it shows within milliseconds (the old code did).
+  EXPECT_FALSE(eventually([&] { return ea->info("m").mtu != 1280; }, 500ms))
+      << "a forged link event was believed: MTU " << ea->info("m").mtu;
+  // The watch still works: a real change is seen.
+  link.a.run([&] { rtnl::set_mtu(name, 1300); });
+  EXPECT_TRUE(eventually([&] { return ea->info("m").mtu == 1300; }));
 }
 
 TEST_F(EngineRuntime, DeletedLinkOrDestroyedNamespaceIsReportedOnce) {

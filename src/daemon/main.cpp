@@ -23,6 +23,7 @@
 #include "driver/host_linux.h"
 #include "driver/metrics.h"
 #include "driver/state.h"
+#include "engine/test_hooks.h"
 #include "http/server.h"
 #include "portmap/relay.h"
 #include "util/error.h"
@@ -115,9 +116,7 @@ int serve(const Settings& s) {
   wg::BackendOptions backend_options;
   backend_options.external_program = s.wireguard_go;
   backend_options.log_dir = s.state_dir + "/logs";
-  // Tests only: the engine's protocol timers shortened (engine::parse_timings syntax).
-  if (const char* t = std::getenv("WGNET_ENGINE_TEST_TIMINGS"); t && *t)
-    backend_options.engine_test_timings = t;
+  backend_options.engine_test_timings = engine::test_hooks::timings_from_env();
   wg::Backends backends(backend_options);
   driver::StateStore state(s.state_dir);
   log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe() +
@@ -234,7 +233,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
       "Gives each container a WireGuard interface as its only network."};
-  app.set_version_flag("--version", std::string(WGNET_VERSION));
+  app.set_version_flag("--version", std::string(WGNET_VERSION) +
+                                       (wgnet::engine::test_hooks::enabled()
+                                            ? " (test build: test hooks compiled in)"
+                                            : ""));
   app.add_option("--socket", s.socket,
                  "unix socket Docker finds the plugin at; the driver name is "
                  "its file name without .sock")

@@ -20,7 +20,7 @@
 #include <string_view>
 
 #include "engine/engine.h"
-#include "engine/timers.h"
+#include "engine/test_hooks.h"
 #include "engine/tun_linux.h"
 #include "engine/uapi_server.h"
 #include "util/error.h"
@@ -50,7 +50,8 @@ void usage(std::ostream& out, const char* argv0) {
          "  LOG_LEVEL=verbose|debug|error|silent   what is logged to stderr (default: error)\n"
          "  WGNET_ENGINE_WORKERS=N   worker threads (default: one per CPU)\n"
          "  WGNET_ENGINE_TEST_TIMINGS=name=value,...\n"
-         "                           TEST ONLY, never in production: shortened protocol timers,\n"
+         "                           test builds only (-DWGNET_TEST_HOOKS=ON; --version says\n"
+         "                           so), ignored otherwise: shortened protocol timers,\n"
          "                           e.g. rekey_after_time=10s,reject_after_time=15s,\n"
          "                           rekey_timeout=500ms (names of engine/timers.h Timings)\n";
 }
@@ -148,6 +149,7 @@ std::string describe(const engine::InterfaceInfo& i) {
 int run(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[1]) == "--version") {
     std::cout << "wgnet-engine v" << WGNET_VERSION
+              << (engine::test_hooks::enabled() ? " (test build: test hooks compiled in)" : "")
               << "\n\nUserspace WireGuard daemon (wgnet's engine), wireguard-go's command line.\n";
     return 0;
   }
@@ -177,10 +179,7 @@ int run(int argc, char** argv) {
   options.uapi_dir = kUapiDir;
   if (auto w = env("WGNET_ENGINE_WORKERS"))
     options.workers = parse_count(*w, "WGNET_ENGINE_WORKERS");
-  if (auto t = env("WGNET_ENGINE_TEST_TIMINGS")) {
-    options.device.timings = engine::parse_timings(*t);
-    log::warn("WGNET_ENGINE_TEST_TIMINGS is set: protocol timers are shortened (tests only)");
-  }
+  if (auto t = engine::test_hooks::timings_from_env()) options.device.timings = *t;
   if (env("WG_TUN_FD"))
     throw InputError("WG_TUN_FD is not supported: wgnet-engine creates its TUN device itself");
 

@@ -4,10 +4,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/timers.h"
 #include "wg/backend.h"
 
 namespace wgnet::wg {
@@ -16,7 +18,7 @@ struct BackendOptions {
   std::string external_program = "wireguard-go";
   std::string log_dir;  // per-device logs of external programs
   unsigned engine_workers = 0;         // the engine's worker threads; 0: one per CPU
-  std::string engine_test_timings;     // tests only: shortened protocol timers of the engine
+  std::optional<engine::Timings> engine_test_timings;  // engine::test_hooks: shortened timers
   std::string uapi_dir = "/var/run/wireguard";  // where engine devices' UAPI sockets go
 };
 

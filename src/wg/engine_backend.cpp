@@ -36,10 +36,7 @@ EngineBackend::EngineBackend(Options options) : uapi_dir_(options.uapi_dir) {
   engine::EngineOptions eo;
   eo.workers = options.workers;
   eo.uapi_dir = options.uapi_dir;
-  if (!options.test_timings.empty()) {
-    eo.device.timings = engine::parse_timings(options.test_timings);
-    log::warn("engine: protocol timers are shortened (a test-only setting)");
-  }
+  if (options.test_timings) eo.device.timings = *options.test_timings;
   eo.on_lost = [this](const std::string& name, const std::string& why) { lost(name, why); };
   engine_ = std::make_unique<engine::Engine>(std::move(eo));
 }

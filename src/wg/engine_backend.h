@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
@@ -18,7 +19,7 @@ class EngineBackend final : public Backend {
   struct Options {
     std::string uapi_dir = "/var/run/wireguard";  // `wg` works on every engine device
     unsigned workers = 0;                         // 0: one per CPU
-    std::string test_timings;  // tests only: shortened protocol timers (engine::parse_timings)
+    std::optional<engine::Timings> test_timings;  // engine::test_hooks: shortened protocol timers
   };
   explicit EngineBackend(Options options);
   ~EngineBackend() override;

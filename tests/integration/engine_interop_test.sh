@@ -7,6 +7,8 @@
 ENGINE=${1:-}
 source "$(dirname "$0")/engine_test_lib.sh"
 command -v wireguard-go >/dev/null || { echo "SKIP: wireguard-go missing"; exit 77; }
+[[ $("$ENGINE" --version) == *"test hooks"* ]] ||
+  fail "$ENGINE has no test hooks (shortened timers): build it with WGNET_TEST_HOOKS=ON scripts/build"
 
 ns_add a
 ns_add b

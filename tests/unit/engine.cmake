@@ -5,3 +5,12 @@ wgnet_module_unit_tests(engine
   SOURCES engine_noise_test.cpp engine_tables_test.cpp engine_device_test.cpp
           engine_uapi_test.cpp engine_offload_test.cpp
   LIBRARIES wgnet_engine)
+
+# engine/test_hooks as a release build has it: a second copy of test_hooks.cpp compiled without
+# WGNET_TEST_HOOKS (the build's own copy has them when scripts/test builds), so an executable of
+# its own.
+add_executable(wgnet_engine_test_hooks_off_tests engine_test_hooks_off_test.cpp
+                                                 ${PROJECT_SOURCE_DIR}/src/engine/test_hooks.cpp)
+target_link_libraries(wgnet_engine_test_hooks_off_tests PRIVATE wgnet_engine GTest::gtest_main)
+gtest_discover_tests(wgnet_engine_test_hooks_off_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS unit)

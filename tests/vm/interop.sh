@@ -68,7 +68,9 @@ for t in ip wg wireguard-go python3 nsenter; do
 done
 [[ -x "$KDEV" ]] || fail "$KDEV not found (build it: scripts/build)"
 if [[ -n "$ENGINE" ]]; then
-  [[ -x "$ENGINE" ]] || fail "$ENGINE not found (build it: scripts/build)"
+  [[ -x "$ENGINE" ]] || fail "$ENGINE not found (build it: WGNET_TEST_HOOKS=ON scripts/build)"
+  [[ $("$ENGINE" --version) == *"test hooks"* ]] ||
+    fail "$ENGINE has no test hooks (shortened timers): build it with WGNET_TEST_HOOKS=ON scripts/build"
   PEER_KINDS+=(engine)
 fi
 trap cleanup EXIT

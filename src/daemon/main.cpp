@@ -29,6 +29,7 @@
 #include "util/error.h"
 #include "util/hardening.h"
 #include "util/log.h"
+#include "util/user.h"
 #include "wg/backends.h"
 
 namespace {
@@ -46,6 +47,7 @@ struct Settings {
   std::string admin_socket = wgnet::admin::kDefaultSocket;  // empty: none
   std::string metrics;                                      // ADDR:PORT, empty: none
   std::string scope = "local";
+  std::string engine_user;  // empty: wgnet-engine if the system has it, else nobody
 };
 
 // Calls that only read memory: they get a lane of their own, so activation and `docker inspect`
@@ -84,6 +86,18 @@ wgnet::http::ServerOptions side_server_options() {
   return o;
 }
 
+// The user that owns the engine's TUN devices (--engine-user): an unprivileged one no container
+// process runs as, so none can attach to its wg0 while no engine holds it.
+wgnet::UserIds engine_user(const std::string& spec) {
+  if (!spec.empty()) return wgnet::parse_user(spec, "--engine-user");
+  try {
+    return wgnet::parse_user("wgnet-engine", "--engine-user");
+  } catch (const wgnet::InputError&) {
+    wgnet::log::info("no user wgnet-engine on this system: engine devices belong to nobody (65534)");
+    return {65534, 65534};
+  }
+}
+
 // "--metrics ADDR:PORT": a numeric address ("[::]:9586" for IPv6) and a port other than 0.
 wgnet::wg::Endpoint parse_metrics_address(const std::string& text) {
   auto e = wgnet::wg::Endpoint::parse(text);
@@ -117,6 +131,7 @@ int serve(const Settings& s) {
   backend_options.external_program = s.wireguard_go;
   backend_options.log_dir = s.state_dir + "/logs";
   backend_options.engine_test_timings = engine::test_hooks::timings_from_env();
+  backend_options.engine_tun_owner = engine_user(s.engine_user).uid;
   wg::Backends backends(backend_options);
   driver::StateStore state(s.state_dir);
   log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe() +
@@ -280,6 +295,11 @@ int main(int argc, char** argv) {
                  "driver serves no network outside swarm)")
       ->check(CLI::IsMember({"local", "global"}))
       ->capture_default_str();
+  app.add_option("--engine-user", s.engine_user,
+                 "user (NAME, UID or UID:GID, not root) that owns the engine's TUN devices, so "
+                 "no process in a container can attach to its wg0 while no engine holds it; "
+                 "default: wgnet-engine if the system has that user, else nobody (65534)")
+      ->type_name("USER");
   // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).
   for (CLI::Option* o : app.get_options()) {

@@ -27,7 +27,8 @@ const std::vector<Kind>& kinds() {
       {"engine", [](const BackendOptions&, std::string* why) { return EngineBackend::available(why); },
        [](const BackendOptions& o) {
          return std::make_unique<EngineBackend>(
-             EngineBackend::Options{o.uapi_dir, o.engine_workers, o.engine_test_timings});
+             EngineBackend::Options{o.uapi_dir, o.engine_workers, o.engine_test_timings,
+                                    o.engine_tun_owner});
        }},
       {"external",
        [](const BackendOptions& o, std::string* why) {

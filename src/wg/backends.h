@@ -19,6 +19,7 @@ struct BackendOptions {
   std::string log_dir;  // per-device logs of external programs
   unsigned engine_workers = 0;         // the engine's worker threads; 0: one per CPU
   std::optional<engine::Timings> engine_test_timings;  // engine::test_hooks: shortened timers
+  std::optional<uid_t> engine_tun_owner;  // TUNSETOWNER of the engine's devices (wgnetd's --engine-user)
   std::string uapi_dir = "/var/run/wireguard";  // where engine devices' UAPI sockets go
 };
 

@@ -32,7 +32,8 @@ std::optional<uint16_t> port_of(const std::string& handle) {
 
 }  // namespace
 
-EngineBackend::EngineBackend(Options options) : uapi_dir_(options.uapi_dir) {
+EngineBackend::EngineBackend(Options options)
+    : uapi_dir_(options.uapi_dir), tun_owner_(options.tun_owner) {
   engine::EngineOptions eo;
   eo.workers = options.workers;
   eo.uapi_dir = options.uapi_dir;
@@ -59,6 +60,7 @@ engine::TunOptions EngineBackend::tun_options(const std::string& ifname, uint32_
   o.name = ifname;
   o.mtu = mtu;
   o.persist = true;  // it must outlive wgnetd, or a restart would take the container's wg0
+  o.owner = tun_owner_;  // and while nobody holds it, nobody else may take it
   o.alias = ifname;
   return o;
 }

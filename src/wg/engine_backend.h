@@ -20,6 +20,9 @@ class EngineBackend final : public Backend {
     std::string uapi_dir = "/var/run/wireguard";  // `wg` works on every engine device
     unsigned workers = 0;                         // 0: one per CPU
     std::optional<engine::Timings> test_timings;  // engine::test_hooks: shortened protocol timers
+    // Owner of every TUN device (TUNSETOWNER, set on create and re-attach): a persistent device
+    // with none can be attached by any process that opens /dev/net/tun in its namespace.
+    std::optional<uid_t> tun_owner;
   };
   explicit EngineBackend(Options options);
   ~EngineBackend() override;
@@ -52,6 +55,7 @@ class EngineBackend final : public Backend {
   static void delete_link(const std::string& ifname, const std::string& netns);
 
   const std::string uapi_dir_;
+  const std::optional<uid_t> tun_owner_;
   std::mutex mutex_;
   LostHandler lost_;
   int handlers_running_ = 0;

@@ -1,7 +1,9 @@
-# The external backend (wireguard-go over UAPI) on its own: root, inside a network namespace each
-# test process creates; needs Debian's wireguard-go.
+# The external backend (wireguard-go over UAPI) and the engine backend's devices on their own:
+# root, inside a network namespace each test process creates; the first needs Debian's
+# wireguard-go.
 include(GoogleTest)
-add_executable(wgnet_wg_integration_tests wg_external_integration_test.cpp)
+add_executable(wgnet_wg_integration_tests wg_external_integration_test.cpp
+                                          wg_engine_backend_test.cpp)
 target_link_libraries(wgnet_wg_integration_tests PRIVATE wgnet_wg GTest::gtest_main)
 gtest_discover_tests(wgnet_wg_integration_tests TEST_PREFIX wg. DISCOVERY_TIMEOUT 30
                      PROPERTIES LABELS integration TIMEOUT 60)

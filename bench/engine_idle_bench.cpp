@@ -14,8 +14,8 @@
 
 #include "crypto/dh.h"
 #include "crypto/x25519.h"
-#include "engine/engine.h"
-#include "engine/tun_linux.h"
+#include "engine/linux/engine.h"
+#include "engine/linux/tun_linux.h"
 #include "proc_self.h"
 #include "util/ip.h"
 

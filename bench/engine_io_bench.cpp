@@ -13,9 +13,9 @@
 #include <cstdio>
 #include <ctime>
 
-#include "engine/offload.h"
-#include "engine/tun_linux.h"
-#include "engine/udp_linux.h"
+#include "engine/linux/offload.h"
+#include "engine/linux/tun_linux.h"
+#include "engine/linux/udp_linux.h"
 #include "engine_io_relay.h"
 #include "engine_io_test_util.h"
 

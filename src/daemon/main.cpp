@@ -23,7 +23,7 @@
 #include "driver/host_linux.h"
 #include "driver/metrics.h"
 #include "driver/state.h"
-#include "engine/test_hooks.h"
+#include "engine/linux/test_hooks.h"
 #include "http/server.h"
 #include "portmap/relay.h"
 #include "util/error.h"

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/engine.h"
+#include "engine/linux/engine.h"
 #include "wg/backend.h"
 
 namespace wgnet::wg {

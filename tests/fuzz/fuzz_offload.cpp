@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/offload.h"
+#include "engine/linux/offload.h"
 #include "fuzz_util.h"
 
 using namespace wgnet;

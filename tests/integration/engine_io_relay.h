@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/tun_linux.h"
+#include "engine/linux/tun_linux.h"
 #include "engine_io_test_util.h"
 
 namespace wgnet::itest {

@@ -26,8 +26,8 @@
 
 #include "crypto/dh.h"
 #include "crypto/x25519.h"
-#include "engine/engine.h"
-#include "engine/tun_linux.h"
+#include "engine/linux/engine.h"
+#include "engine/linux/tun_linux.h"
 #include "engine_io_test_util.h"
 #include "netlink/message.h"
 #include "netlink/rtnl.h"

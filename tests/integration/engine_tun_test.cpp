@@ -12,8 +12,8 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/offload.h"
-#include "engine/tun_linux.h"
+#include "engine/linux/offload.h"
+#include "engine/linux/tun_linux.h"
 #include "engine_io_relay.h"
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/uapi_server.h"
+#include "engine/linux/uapi_server.h"
 #include "util/error.h"
 #include "util/fd.h"
 

@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/udp_linux.h"
+#include "engine/linux/udp_linux.h"
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"

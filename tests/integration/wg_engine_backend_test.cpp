@@ -14,7 +14,7 @@
 #include <string>
 
 #include "crypto/dh.h"
-#include "engine/tun_linux.h"
+#include "engine/linux/tun_linux.h"
 #include "netlink/rtnl.h"
 #include "private_netns.h"
 #include "wg/engine_backend.h"

@@ -1,16 +1,22 @@
-# Unit tests of src/engine: the handshake, the core's tables, the UAPI server side, two devices
-# joined by an in-memory network with a fake clock (engine_fakes.h: no sockets, no sleeps), and
-# offload's virtio-net header, checksums, GSO split and coalescing (pure, table-driven).
+# Unit tests of src/engine, the protocol core: the handshake, the core's tables, two devices joined
+# by an in-memory network with a fake clock (engine_fakes.h: no sockets, no sleeps), the UAPI
+# requests a device answers. Linked with the core alone: a core that called the OS would not link.
 wgnet_module_unit_tests(engine
   SOURCES engine_noise_test.cpp engine_tables_test.cpp engine_device_test.cpp
-          engine_uapi_test.cpp engine_offload_test.cpp
+          engine_uapi_test.cpp
+  LIBRARIES wgnet_engine_core)
+
+# Unit tests of src/engine/linux's pure parts: offload's virtio-net header, checksums, GSO split
+# and coalescing (table-driven).
+wgnet_module_unit_tests(engine_linux
+  SOURCES engine_linux_offload_test.cpp
   LIBRARIES wgnet_engine)
 
-# engine/test_hooks as a release build has it: a second copy of test_hooks.cpp compiled without
-# WGNET_TEST_HOOKS (the build's own copy has them when scripts/test builds), so an executable of
-# its own.
-add_executable(wgnet_engine_test_hooks_off_tests engine_test_hooks_off_test.cpp
-                                                 ${PROJECT_SOURCE_DIR}/src/engine/test_hooks.cpp)
+# engine/linux/test_hooks as a release build has it: a second copy of test_hooks.cpp compiled
+# without WGNET_TEST_HOOKS (the build's own copy has them when scripts/test builds), so an
+# executable of its own.
+add_executable(wgnet_engine_test_hooks_off_tests engine_linux_test_hooks_off_test.cpp
+                                                 ${PROJECT_SOURCE_DIR}/src/engine/linux/test_hooks.cpp)
 target_link_libraries(wgnet_engine_test_hooks_off_tests PRIVATE wgnet_engine GTest::gtest_main)
-gtest_discover_tests(wgnet_engine_test_hooks_off_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+gtest_discover_tests(wgnet_engine_test_hooks_off_tests TEST_PREFIX engine_linux. DISCOVERY_TIMEOUT 30
                      PROPERTIES LABELS unit)

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/offload.h"
+#include "engine/linux/offload.h"
 #include "engine/tun.h"
 #include "util/error.h"
 #include "util/fd.h"

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "engine/device.h"
-#include "engine/tun_linux.h"
-#include "engine/uapi_server.h"
-#include "engine/udp_linux.h"
+#include "engine/linux/tun_linux.h"
+#include "engine/linux/uapi_server.h"
+#include "engine/linux/udp_linux.h"
 #include "util/fd.h"
 #include "wgconf/config.h"
 

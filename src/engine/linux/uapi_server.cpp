@@ -1,7 +1,7 @@
 // UAPI sockets on one epoll thread: listeners, connections with bounded buffers and pipelined
 // operations, and an inotify watch that notices a socket file deleted under us. Facts about what
 // `wg` expects are in wireguard.md "UAPI" and engine.md "Pitfalls".
-#include "engine/uapi_server.h"
+#include "engine/linux/uapi_server.h"
 
 #include <fcntl.h>
 #include <sys/epoll.h>

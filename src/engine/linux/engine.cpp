@@ -2,7 +2,7 @@
 // reader per fd at a time), the three-stage data path of device.h around them, one timerfd for
 // every device's timers, a task queue for handshakes, and one rtnetlink watch that follows each
 // TUN device's MTU and namespace moves (in every namespace, without pinning any: netns ids).
-#include "engine/engine.h"
+#include "engine/linux/engine.h"
 
 #include <fcntl.h>
 #include <linux/if.h>

@@ -1,7 +1,7 @@
 // GSO split and coalescing for TUN offloads, and the checksums they need. Every length read from a
 // packet is checked before it is used: the input comes from the kernel (reads) or from the
 // network after decryption (writes), and fuzzers drive these functions with arbitrary bytes.
-#include "engine/offload.h"
+#include "engine/linux/offload.h"
 
 #include <algorithm>
 #include <bit>

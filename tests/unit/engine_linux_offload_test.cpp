@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/offload.h"
+#include "engine/linux/offload.h"
 
 using namespace wgnet::engine;
 using namespace wgnet::engine::offload;

@@ -19,10 +19,10 @@
 #include <string>
 #include <string_view>
 
-#include "engine/engine.h"
-#include "engine/test_hooks.h"
-#include "engine/tun_linux.h"
-#include "engine/uapi_server.h"
+#include "engine/linux/engine.h"
+#include "engine/linux/test_hooks.h"
+#include "engine/linux/tun_linux.h"
+#include "engine/linux/uapi_server.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/hardening.h"

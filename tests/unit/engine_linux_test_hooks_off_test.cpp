@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "engine/test_hooks.h"
+#include "engine/linux/test_hooks.h"
 
 using namespace wgnet::engine;
 

@@ -1,6 +1,6 @@
 // /dev/net/tun for the engine: device set-up (flags, offloads, persistence, alias, queue length)
 // and batched reads and writes around offload's split and coalesce.
-#include "engine/tun_linux.h"
+#include "engine/linux/tun_linux.h"
 
 #include <fcntl.h>
 #include <linux/if.h>

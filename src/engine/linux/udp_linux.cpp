@@ -1,6 +1,6 @@
 // UDP for the engine: socket set-up with feature detection, recvmmsg with GRO splitting and
 // pktinfo, sendmmsg with UDP_SEGMENT runs and a sticky source that falls back when it is gone.
-#include "engine/udp_linux.h"
+#include "engine/linux/udp_linux.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "engine/test_hooks.h"
+#include "engine/linux/test_hooks.h"
 
 #include <cstdlib>
 

@@ -1,5 +1,6 @@
-// The listener of both servers (a unix socket, or TCP): accepting connections up to the cap,
-// tracking them for shutdown, running the loop.
+// The listener of both servers (a unix socket, or TCP): accepting connections up to the caps (in
+// all, per client), making room by closing the longest silent one, tracking them for shutdown,
+// running the loop.
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <vector>
 
+#include "http/client_id.h"
 #include "http/session.h"
 #include "http/socket_file.h"
 #include "util/error.h"
@@ -34,13 +36,10 @@ using Acceptor = asio::basic_socket_acceptor<Protocol>;  // the generic protocol
 
 namespace {
 
-// The whole reply a connection over the cap gets, serialized once.
-std::string refusal_text(const ErrorReply& error_reply, std::size_t max_connections) {
+// The whole reply a connection over a cap gets, serialized once.
+std::string refusal_text(const ErrorReply& error_reply, const std::string& message) {
   std::ostringstream text;
-  text << to_wire(error_reply(503, "too many connections: " + std::to_string(max_connections) +
-                                       " are open already, the most this server takes; "
-                                       "try again later"),
-                  false);
+  text << to_wire(error_reply(503, message), false);
   return text.str();
 }
 
@@ -48,21 +47,39 @@ std::string refusal_text(const ErrorReply& error_reply, std::size_t max_connecti
 
 namespace detail {
 
+// Connections refused for one reason: the reply they get and the warning that counts them.
+struct Refusal {
+  Refusal(const ErrorReply& error_reply, const std::string& message, std::string why)
+      : reply(refusal_text(error_reply, message)), reason(std::move(why)) {}
+  const std::string reply;
+  const std::string reason;                     // for the log line
+  Throttle warnings{std::chrono::seconds(10)};  // io thread only
+};
+
+// An open connection and whom it is from.
+struct Connection {
+  std::weak_ptr<Session> session;
+  std::string client;  // client_id(), when there is a per-client cap
+};
+
 struct Listener {
   // `path` is the socket file of a unix listener, empty for TCP (see listen_tcp).
   Listener(std::string socket_path, Handler handler_fn, const ServerOptions& options);
   void listen_unix();
   void listen_tcp(const std::string& address, uint16_t port);
   void accept();
-  void refuse(Protocol::socket socket);
+  void admit(Protocol::socket socket);
+  std::size_t connections_of(const std::string& client) const;
+  bool evict_longest_waiting();
+  void refuse(Protocol::socket socket, Refusal& refusal, const std::string& client);
   void shutdown();
   void run();
   void stop();
 
   const std::string path;
   const std::size_t max_connections;
-  const std::string refusal;
-  std::string where;  // for log lines: the path, or address:port
+  const std::size_t max_per_client;  // 0: no cap
+  std::string where;                 // for log lines: the path, or address:port
   // Members are destroyed in reverse order: the lanes are joined first, while everything a
   // running handler touches still exists, and the io_context goes last, taking with it the
   // pending operations that keep sessions alive.
@@ -70,16 +87,28 @@ struct Listener {
   Acceptor acceptor{io};
   std::optional<SocketFile> socket_file;
   asio::steady_timer accept_retry{io};
-  std::vector<std::weak_ptr<Session>> sessions;  // open ones, to count and close; io thread only
-  Throttle refusal_warnings{std::chrono::seconds(10)};  // io thread only
+  std::vector<Connection> connections;  // open ones, to count and close; io thread only
+  Refusal full;                         // every connection has a request in progress
+  Refusal client_full;                  // the client has its most
+  Throttle eviction_warnings{std::chrono::seconds(10)};  // io thread only
   SessionShared shared;
 };
 
 Listener::Listener(std::string socket_path, Handler handler_fn, const ServerOptions& options)
     : path(std::move(socket_path)),
       max_connections(std::max<std::size_t>(options.max_connections, 1)),
-      refusal(refusal_text(options.error_reply, max_connections)),
+      max_per_client(options.max_connections_per_client),
       where(path),
+      full(options.error_reply,
+           "too many connections: " + std::to_string(max_connections) +
+               " are open already, the most this server takes; try again later",
+           std::to_string(max_connections) + " open already, each with a call in progress"),
+      client_full(options.error_reply,
+                  "too many connections from one client: " + std::to_string(max_per_client) +
+                      " of yours are open already, the most one client may have; close one or "
+                      "try again later",
+                  "a client had " + std::to_string(max_per_client) +
+                      " open already, the most one may have"),
       shared(std::move(handler_fn), options) {}
 
 void Listener::listen_unix() {
@@ -127,30 +156,63 @@ void Listener::accept() {
       });
       return;
     }
-    // A session a stuck handler still holds is no longer a connection.
-    std::erase_if(sessions, [](const auto& weak) {
-      const auto session = weak.lock();
-      return !session || !session->is_open();
-    });
-    if (sessions.size() >= max_connections) {
-      refuse(std::move(socket));
-    } else {
-      auto session = std::make_shared<Session>(std::move(socket), shared);
-      sessions.push_back(session);
-      session->start();
-    }
+    admit(std::move(socket));
     accept();
   });
 }
 
-// Answers without reading the request: reading is what a connection over the cap must not cost.
+void Listener::admit(Protocol::socket socket) {
+  // A session a stuck handler still holds is no longer a connection.
+  std::erase_if(connections, [](const Connection& c) {
+    const auto session = c.session.lock();
+    return !session || !session->is_open();
+  });
+  std::string client = max_per_client ? client_id(socket) : "";
+  // Before making room: a client at its cap must not close other clients' connections.
+  if (max_per_client && connections_of(client) >= max_per_client)
+    return refuse(std::move(socket), client_full, client);
+  if (connections.size() >= max_connections && !evict_longest_waiting())
+    return refuse(std::move(socket), full, client);
+  auto session = std::make_shared<Session>(std::move(socket), shared);
+  connections.push_back({session, std::move(client)});
+  session->start();
+}
+
+std::size_t Listener::connections_of(const std::string& client) const {
+  return static_cast<std::size_t>(std::ranges::count(connections, client, &Connection::client));
+}
+
+// Closes the connection that has waited longest for a request head. That one is the likeliest to
+// be held open on purpose; a real caller sends its request as soon as it connects, and one with
+// a request in progress is never chosen. False if every connection has a request in progress.
+bool Listener::evict_longest_waiting() {
+  auto longest = connections.end();
+  std::optional<std::chrono::steady_clock::time_point> longest_since;
+  for (auto c = connections.begin(); c != connections.end(); ++c) {
+    const auto since = c->session.lock()->waiting_since();
+    if (since && (!longest_since || *since < *longest_since)) {
+      longest = c;
+      longest_since = since;
+    }
+  }
+  if (longest == connections.end()) return false;
+  longest->session.lock()->close();
+  connections.erase(longest);
+  if (const auto evicted = eviction_warnings.note())
+    log::warn("closed " + std::to_string(evicted) +
+              " connection(s) waiting for a request, the longest waiting first, to make room: " +
+              std::to_string(max_connections) + " open, the limit");
+  return true;
+}
+
+// Answers without reading the request: reading is what a connection over a cap must not cost.
 // The reply is small enough to fit the fresh socket's buffer, so the write never waits.
-void Listener::refuse(Protocol::socket socket) {
-  if (const auto refused = refusal_warnings.note())
+void Listener::refuse(Protocol::socket socket, Refusal& refusal, const std::string& client) {
+  if (const auto refused = refusal.warnings.note())
     log::warn("refused " + std::to_string(refused) + " connection(s) with HTTP 503: " +
-              std::to_string(max_connections) + " open already, the limit");
+              refusal.reason + (client.empty() ? "" : " (the latest from " + client + ")"));
   auto connection = std::make_shared<Protocol::socket>(std::move(socket));
-  asio::async_write(*connection, asio::buffer(refusal),
+  asio::async_write(*connection, asio::buffer(refusal.reply),
                     [connection](boost::system::error_code, std::size_t) {
                       boost::system::error_code ignored;
                       connection->shutdown(Protocol::socket::shutdown_both, ignored);
@@ -163,9 +225,9 @@ void Listener::shutdown() {
   acceptor.close(ignored);
   accept_retry.cancel();
   if (socket_file) socket_file->remove();
-  for (const auto& weak : sessions)
-    if (auto session = weak.lock()) session->close();
-  sessions.clear();
+  for (const auto& c : connections)
+    if (auto session = c.session.lock()) session->close();
+  connections.clear();
   // Handlers still running keep their sessions alive without any pending I/O; stopping the
   // loop outright ends run() without waiting for them here.
   io.stop();

@@ -36,8 +36,16 @@ struct ServerOptions {
   // lane, which may start up to as many threads again in place of stuck ones. Docker waits for
   // a plugin without a limit of its own, so this is what keeps a stuck handler from stalling it.
   std::chrono::steady_clock::duration handler_deadline = std::chrono::seconds(60);
-  // Open connections; past this a new one gets a 503 and is closed without being read.
+  // Open connections. When all are taken, a new one closes the connection that has waited longest
+  // for a request head (connected or answered, then silent), so peers holding connections open
+  // without calling cannot lock a caller out; one with a request in progress is never closed.
+  // Only when every connection has one does the new connection get a 503 and is closed unread.
   std::size_t max_connections = 128;
+  // Open connections per client (client_id.h: a peer uid on a unix socket, a remote address on
+  // TCP); past this a client's new one gets a 503 and is closed unread: a 503 with a reason reads
+  // better in a scraper's or `wgnet status`'s error than a dropped connection. 0: no cap, as on
+  // the plugin socket, where every connection comes from dockerd's one uid.
+  std::size_t max_connections_per_client = 0;
   // Larger bodies get a 413 before they are read; Docker's largest (CreateNetwork) is a few
   // kilobytes. A body must come with Content-Length: Docker never sends chunked ones, and
   // chunk extensions and trailers would escape every limit.
@@ -45,8 +53,9 @@ struct ServerOptions {
   // The request line and header fields; larger ones get a 431. The read buffer of a connection
   // is held to twice this, so with body_limit it bounds what one connection can make us hold.
   std::size_t header_limit = 8 * 1024;
-  // A connection with no request in progress for this long is closed. Generous, because
-  // Docker keeps its connections open between calls.
+  // Time a connection has for a whole request, from when it connects or its last reply went out,
+  // and for taking a reply; past it, it is closed. Generous, because Docker keeps its
+  // connections open between calls.
   std::chrono::steady_clock::duration idle_timeout = std::chrono::minutes(5);
   // How the server's own error replies are worded (see ErrorReply).
   ErrorReply error_reply = plain_error;

@@ -127,6 +127,7 @@ void Session::read_request() {
   parser_.emplace();
   parser_->body_limit(shared_.options.body_limit);
   parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
+  waiting_since_ = Clock::now();
   // Covers both a keep-alive connection idling between calls and a peer stalling mid-request.
   stream_.expires_after(shared_.options.idle_timeout);
   // The header first, so a body is refused on what the header says before any of it is read.
@@ -137,6 +138,7 @@ void Session::read_request() {
 
 void Session::on_header(beast::error_code ec) {
   if (ec) return on_read(ec);
+  waiting_since_.reset();  // a request is in progress from here to its reply
   if (has_transfer_coding(*parser_))
     return reply_and_close(
         411, "Transfer-Encoding is not supported: send the request body with a Content-Length");

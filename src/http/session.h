@@ -53,6 +53,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void close();
   // False once the connection is closed, though a handler may still hold the session.
   bool is_open() const { return stream_.socket().is_open(); }
+  // Since when it has waited for the head of its next request (since it connected, or since its
+  // last reply went out); nullopt while a request is in progress. io_context thread only.
+  std::optional<std::chrono::steady_clock::time_point> waiting_since() const {
+    return waiting_since_;
+  }
 
  private:
   using Stream = boost::beast::basic_stream<boost::asio::generic::stream_protocol>;
@@ -76,6 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::asio::steady_timer deadline_;  // of the call in progress
   WireResponse response_;               // must outlive async_write
+  std::optional<std::chrono::steady_clock::time_point> waiting_since_;
 };
 
 }  // namespace wgnet::http

@@ -1,6 +1,8 @@
 // The raw HTTP test client: hand-written requests, minimal reply parsing.
 #include "http_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -24,18 +26,36 @@ std::string docker_request(std::string_view target, std::string_view body) {
   return text;
 }
 
-RawClient::RawClient(const std::string& path, int timeout_seconds)
-    : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+void RawClient::open(int family, int timeout_seconds) {
+  fd_ = Fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd_) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   timeval tv{};
   tv.tv_sec = timeout_seconds;
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+RawClient::RawClient(const std::string& path, int timeout_seconds) {
+  open(AF_UNIX, timeout_seconds);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     throw std::runtime_error("connect " + path + ": " + std::strerror(errno));
+}
+
+RawClient::RawClient(const Loopback& server, int timeout_seconds) {
+  open(AF_INET, timeout_seconds);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, server.from.c_str(), &addr.sin_addr) != 1 ||
+      ::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("bind " + server.from + ": " + std::strerror(errno));
+  addr.sin_port = htons(server.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("connect 127.0.0.1:" + std::to_string(server.port) + ": " +
+                             std::strerror(errno));
 }
 
 bool RawClient::send(std::string_view bytes) {

@@ -1,7 +1,9 @@
-// A raw HTTP/1.1 client over a unix socket for the HTTP tests: requests are written by hand, the
-// way Docker's Go client sends them, and replies are parsed just enough to check them.
+// A raw HTTP/1.1 client over a unix socket (or loopback TCP) for the HTTP tests: requests are
+// written by hand, the way Docker's Go client sends them, and replies are parsed just enough to
+// check them.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,11 +22,20 @@ struct Reply {
 // `POST <target>` with Docker's headers and `body` (Content-Length always set).
 std::string docker_request(std::string_view target, std::string_view body = "");
 
+// A TCP server on loopback, reached from `from`: any address of 127.0.0.0/8 reaches it, so one
+// test can be several clients.
+struct Loopback {
+  uint16_t port = 0;
+  std::string from = "127.0.0.1";
+};
+
 class RawClient {
  public:
   // Connects to `path`; throws std::runtime_error. Every read and write gives up after
   // `timeout_seconds`, so a broken server fails a test instead of hanging it.
   explicit RawClient(const std::string& path, int timeout_seconds = 10);
+  // The same over TCP.
+  explicit RawClient(const Loopback& server, int timeout_seconds = 10);
 
   // Writes all of `bytes`; false if the server closed the connection first.
   bool send(std::string_view bytes);
@@ -41,6 +52,8 @@ class RawClient {
   bool closed_by_peer();
 
  private:
+  // Opens fd_ with the timeouts set.
+  void open(int family, int timeout_seconds);
   // Appends what arrives to buffer_; 0 at end of stream, -1 on error or timeout.
   long receive_some();
 

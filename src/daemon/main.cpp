@@ -18,6 +18,7 @@
 
 #include "daemon/admin.h"
 #include "daemon/metrics.h"
+#include "daemon/side_servers.h"
 #include "driver/api.h"
 #include "driver/driver.h"
 #include "driver/host_linux.h"
@@ -74,17 +75,6 @@ class ServerThread {
   Server& server_;
   std::thread thread_;
 };
-
-// The servers that answer people rather than Docker: small, and bounded like the plugin's.
-wgnet::http::ServerOptions side_server_options() {
-  wgnet::http::ServerOptions o;
-  o.handler_threads = 2;
-  o.cheap_threads = 1;
-  o.max_connections = 16;
-  o.max_queued_calls = 16;
-  o.body_limit = 64 * 1024;
-  return o;
-}
 
 // The user that owns the engine's TUN devices (--engine-user): an unprivileged one no container
 // process runs as, so none can attach to its wg0 while no engine holds it.
@@ -189,7 +179,7 @@ int serve(const Settings& s) {
           [&status, &registry](const http::Request& req) {
             return daemon::serve_admin(req, status, registry);
           },
-          side_server_options());
+          daemon::side_server_options());
     } catch (const SystemError& e) {
       log::error(std::string("no admin socket, so `wgnet status` cannot reach this wgnetd: ") +
                  e.what() + "; give it another with --admin-socket PATH");
@@ -203,7 +193,7 @@ int serve(const Settings& s) {
           if (req.target != "/metrics") return http::plain_error(404, "metrics are at /metrics");
           return http::Response{200, std::string(metrics::kContentType), registry.render()};
         },
-        side_server_options());
+        daemon::side_server_options());
   drv.restore();
   std::string name = std::filesystem::path(s.socket).stem().string();
   log::info("serving driver '" + name + "' on " + s.socket + " (scope " + s.scope + ")");
@@ -277,11 +267,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   app.add_option("--admin-socket", s.admin_socket,
-                 "unix socket (0600) `wgnet status` asks; '' for none (`wgnet status` also reads "
-                 "WGNETD_ADMIN_SOCKET)")
+                 "unix socket (0600) for `wgnet status` and GET /metrics; '' for none "
+                 "(`wgnet status` also reads WGNETD_ADMIN_SOCKET)")
       ->capture_default_str();
   app.add_option("--metrics", s.metrics,
-                 "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9586); "
+                 "serve Prometheus metrics at http://ADDR:PORT/metrics, without authentication: "
+                 "bind a loopback address (127.0.0.1:9586), or scrape the admin socket instead; "
                  "off by default")
       ->type_name("ADDR:PORT");
   app.add_option("--handler-timeout", s.handler_timeout,

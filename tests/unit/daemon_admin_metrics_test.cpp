@@ -1,7 +1,8 @@
 // wgnetd's admin socket and metrics against the driver on an in-memory host and backend: the
 // status of each endpoint (read without waiting behind an operation), recoveries and errors
 // counted, request metrics by method and result, the endpoint families (no key in any label),
-// the admin routes, and the scrape of a running daemon's registry accepted by promtool.
+// the admin routes, the admin socket's bounds (idle clients cut off, a handful of connections per
+// uid), and the scrape of a running daemon's registry accepted by promtool.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -9,17 +10,23 @@
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "daemon/admin.h"
 #include "daemon/metrics.h"
+#include "daemon/side_servers.h"
 #include "driver/metrics.h"
 #include "fake_host.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "http_client.h"
 #include "temp_dir.h"
 
 using namespace wgnet;
+using wgnet::http::testing::RawClient;
 using wgnet::testing::FakeHost;
 using wgnet::testing::MemoryBackend;
 namespace fs = std::filesystem;
@@ -96,6 +103,32 @@ class DaemonTest : public ::testing::Test {
   std::unique_ptr<driver::StateStore> state;
   std::unique_ptr<driver::WgDriver> drv;
 };
+
+// The admin socket as wgnetd serves it, with its bounds, running until destroyed.
+struct AdminSocket {
+  AdminSocket(const std::string& path, daemon::StatusSource& status,
+              const metrics::Registry& registry)
+      : server(
+            path,
+            [&status, &registry](const http::Request& request) {
+              return daemon::serve_admin(request, status, registry);
+            },
+            daemon::side_server_options()),
+        running(std::async(std::launch::async, [this] { server.run(); })) {}
+  ~AdminSocket() {
+    server.stop();
+    running.wait();
+  }
+  http::UnixServer server;
+  std::future<void> running;
+};
+
+// GET /status on `client`'s connection, which stays open. The send may fail, as a server
+// that refuses the connection answers and closes without reading.
+std::optional<wgnet::http::testing::Reply> get_status(RawClient& client) {
+  client.send("GET /status HTTP/1.1\r\nHost: wgnetd\r\n\r\n");
+  return client.read_reply();
+}
 
 }  // namespace
 
@@ -246,4 +279,49 @@ TEST_F(DaemonTest, AdminRoutes) {
             std::string::npos);
   EXPECT_EQ(daemon::serve_admin({"POST", "/status", ""}, source, registry).status, 405u);
   EXPECT_EQ(daemon::serve_admin({"GET", "/", ""}, source, registry).status, 404u);
+}
+
+TEST_F(DaemonTest, AdminSocketServesStatusAndClosesAnIdleConnectionWithinSeconds) {
+  daemon::StatusSource source([this] { return drv->device_reports(); }, &registry);
+  const std::string path = (root / "admin.sock").string();
+  AdminSocket admin(path, source, registry);
+  EXPECT_EQ(http::unix_request(path, "GET", "/status").status, 200u);  // as `wgnet status` asks
+
+  // Cut off well before this client gives up.
+  RawClient idle(path, 10);
+  EXPECT_TRUE(idle.closed_by_peer()) << "an idle connection was still open after 10 s";
+}
+
+TEST_F(DaemonTest, AdminSocketRefusesAUidsConnectionsPastAHandful) {
+  daemon::StatusSource source([this] { return drv->device_reports(); }, &registry);
+  const std::string path = (root / "admin.sock").string();
+  AdminSocket admin(path, source, registry);
+  const auto options = daemon::side_server_options();
+  ASSERT_GT(options.max_connections_per_client, 0u);
+  ASSERT_LT(options.max_connections_per_client, options.max_connections);
+
+  // Each answered once, so each is surely accepted and open (and idle, far from its timeout).
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (std::size_t i = 0; i < options.max_connections_per_client; ++i) {
+    held.push_back(std::make_unique<RawClient>(path));
+    auto reply = get_status(*held.back());
+    ASSERT_TRUE(reply && reply->status == 200u) << "connection " << i;
+  }
+  RawClient extra(path);
+  auto refused = get_status(extra);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503u);
+  EXPECT_NE(refused->body.find("too many connections from one client"), std::string::npos)
+      << refused->body;
+
+  // A connection closed makes room once the server has seen it go; each try is a round trip
+  // through the server, which sees the close meanwhile.
+  held.pop_back();
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    RawClient client(path);
+    const auto reply = get_status(client);
+    served = reply && reply->status == 200u;
+  }
+  EXPECT_TRUE(served);
 }

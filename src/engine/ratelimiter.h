@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 
@@ -15,12 +16,19 @@ namespace wgnet::engine {
 class RateLimiter {
  public:
   struct Limits {
-    uint32_t per_second = 20;   // sustained handshakes per source
-    uint32_t burst = 5;         // allowed at once after a quiet period
-    size_t max_entries = 8192;  // sources tracked at once; beyond, new sources are refused
+    uint32_t per_second = 20;  // sustained handshakes per source
+    uint32_t burst = 5;        // allowed at once after a quiet period
+    // Sources tracked at once; beyond, the least recently seen is forgotten. The engine's runtime
+    // sizes it from the machine's memory (entries_for_memory).
+    size_t max_entries = 8192;
   };
   RateLimiter() = default;
   explicit RateLimiter(Limits limits) : limits_(limits) {}
+
+  // The table size the Linux driver picks for a machine with `total_ram` bytes (ratelimiter.c,
+  // after xt_hashlimit): 8 entries per hash bucket, one bucket per 16 KiB of RAM per pointer's
+  // size, rounded up to a power of two, at least 16 buckets and at most 8192 (above 1 GiB).
+  static size_t entries_for_memory(uint64_t total_ram);
 
   // True when `source` may have one more handshake now. Thread-safe.
   bool allow(const IpAddress& source, Clock::Time now);
@@ -40,13 +48,16 @@ class RateLimiter {
   struct Bucket {
     int64_t tokens_ns = 0;  // time credit: one handshake costs 1 s / per_second
     Clock::Time last{};
+    std::list<Source>::iterator age;  // its place in recent_
   };
   void collect_idle(Clock::Time now);  // caller holds mu_
 
   Limits limits_;
   mutable std::mutex mu_;
   std::unordered_map<Source, Bucket, SourceHash> table_;
-  Clock::Time last_collect_{};
+  // The table's sources, most recently seen first: a full table forgets the back one, so a flood
+  // of new (spoofed) sources cannot lock out a peer it has not seen yet.
+  std::list<Source> recent_;
 };
 
 }  // namespace wgnet::engine

@@ -213,10 +213,39 @@ TEST(RateLimiter, TableIsBoundedAndForgetsIdleSources) {
   EXPECT_TRUE(rl.allow(ip("10.0.0.1"), t0));
   EXPECT_TRUE(rl.allow(ip("10.0.0.2"), t0));
   EXPECT_TRUE(rl.allow(ip("10.0.0.3"), t0));
-  EXPECT_FALSE(rl.allow(ip("10.0.0.4"), t0));  // full: new sources wait
+  EXPECT_TRUE(rl.allow(ip("10.0.0.4"), t0));
   EXPECT_EQ(rl.size(), 3u);
-  EXPECT_TRUE(rl.allow(ip("10.0.0.4"), t0 + 2s));  // idle entries were dropped
+  EXPECT_TRUE(rl.allow(ip("10.0.0.5"), t0 + 2s));  // idle entries were dropped
   EXPECT_EQ(rl.size(), 1u);
+}
+
+TEST(RateLimiter, FullTableForgetsTheLeastRecentlySeenSource) {
+  RateLimiter rl({20, 5, 3});
+  const Clock::Time t0{std::chrono::hours(1)};
+  // Three sources spend their burst; 10.0.0.1 is seen again last.
+  for (const char* s : {"10.0.0.1", "10.0.0.2", "10.0.0.3"})
+    for (int i = 0; i < 5; i++) ASSERT_TRUE(rl.allow(ip(s), t0)) << s;
+  EXPECT_FALSE(rl.allow(ip("10.0.0.1"), t0));
+  // A new source is let in (a flood of new sources cannot lock out a new peer); 10.0.0.2, the
+  // least recently seen, is forgotten: it starts over with a full burst.
+  EXPECT_TRUE(rl.allow(ip("10.0.0.4"), t0));
+  EXPECT_EQ(rl.size(), 3u);
+  EXPECT_TRUE(rl.allow(ip("10.0.0.2"), t0));  // (and 10.0.0.3 goes)
+  // The recently seen one kept its empty bucket.
+  EXPECT_FALSE(rl.allow(ip("10.0.0.1"), t0));
+  EXPECT_TRUE(rl.allow(ip("10.0.0.3"), t0));
+  EXPECT_EQ(rl.size(), 3u);
+}
+
+TEST(RateLimiter, TableSizedFromMemoryAsTheLinuxDriver) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20, kGiB = uint64_t{1} << 30;
+  EXPECT_EQ(RateLimiter::entries_for_memory(0), 16u * 8);  // at least 16 buckets
+  EXPECT_EQ(RateLimiter::entries_for_memory(kMiB), 16u * 8);
+  EXPECT_EQ(RateLimiter::entries_for_memory(100 * kMiB), 1024u * 8);  // 800 buckets, rounded up
+  EXPECT_EQ(RateLimiter::entries_for_memory(512 * kMiB), 4096u * 8);
+  EXPECT_EQ(RateLimiter::entries_for_memory(kGiB), 8192u * 8);
+  EXPECT_EQ(RateLimiter::entries_for_memory(64 * kGiB), 8192u * 8);  // at most 8192 buckets
+  EXPECT_EQ(RateLimiter::entries_for_memory(UINT64_MAX), 8192u * 8);
 }
 
 // ---- keypairs ----

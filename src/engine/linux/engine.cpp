@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -80,6 +81,14 @@ void in_netns(int nsfd, const std::function<void()>& fn) {
   const auto target = ns_of_fd(nsfd);
   if (target && target == ns_of_this_thread()) return fn();
   netns::run_in("/proc/self/fd/" + std::to_string(nsfd), fn);
+}
+
+// The machine's RAM, which sizes each device's rate-limiter table as the Linux driver's; the
+// table's default when it cannot be read.
+size_t rate_limiter_entries() {
+  struct sysinfo info{};
+  if (::sysinfo(&info) != 0) return RateLimiter::Limits{}.max_entries;
+  return RateLimiter::entries_for_memory(uint64_t{info.totalram} * info.mem_unit);
 }
 
 unsigned cpus_available() {
@@ -319,6 +328,7 @@ void Interface::timer_deadline_changed(Device&, Clock::Time when) { engine.sched
 // ---- set-up ----
 
 Engine::Impl::Impl(EngineOptions o) : options(std::move(o)) {
+  options.device.rate_limits.max_entries = rate_limiter_entries();
   own_ns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!own_ns) throw SystemError("engine: open own network namespace: " + errno_text(errno));
   binds = std::make_unique<EngineBinds>(own_ns, options.udp);

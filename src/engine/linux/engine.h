@@ -36,7 +36,9 @@ namespace wgnet::engine {
 struct EngineOptions {
   unsigned workers = 0;  // 0: one per CPU this process may run on
   size_t batch = 128;    // packets per TUN read / UDP receive
-  DeviceOptions device;  // for every interface (Timings: parse_timings for tests)
+  // For every interface (Timings: parse_timings for tests). Its rate_limits.max_entries is
+  // replaced by the size for this machine's memory (RateLimiter::entries_for_memory).
+  DeviceOptions device;
   UdpOptions udp;
   // Where UAPI sockets go ("/var/run/wireguard"); empty: no UAPI sockets, no UAPI thread.
   std::string uapi_dir;

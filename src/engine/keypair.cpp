@@ -1,7 +1,22 @@
 // Keypair rotation as wireguard-go and the Linux driver do it.
 #include "engine/keypair.h"
 
+#include <algorithm>
+
 namespace wgnet::engine {
+
+NonceRange Keypair::reserve_nonces(size_t n, uint64_t limit) {
+  // Compare-and-swap, not fetch_add: adding first and checking after would carry the counter past
+  // the limit by whatever callers asked for, and, added often enough, around 2^64 to nonces
+  // already used. expire_sending may store the limit meanwhile; then the swap fails and we retry.
+  uint64_t first = send_counter.load(std::memory_order_relaxed);
+  NonceRange r;
+  do {
+    if (first >= limit) return {first, 0};
+    r = {first, static_cast<size_t>(std::min<uint64_t>(n, limit - first))};
+  } while (!send_counter.compare_exchange_weak(first, first + r.count, std::memory_order_relaxed));
+  return r;
+}
 
 KeypairPtr Keypairs::current() const {
   std::lock_guard lock(mu_);

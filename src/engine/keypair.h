@@ -13,14 +13,25 @@
 
 namespace wgnet::engine {
 
+// Nonces a run of packets may be sealed with: first, first + 1, ..., first + count - 1.
+struct NonceRange {
+  uint64_t first = 0;
+  size_t count = 0;
+};
+
 struct Keypair {
   crypto::Key send_key, receive_key;
-  std::atomic<uint64_t> send_counter{0};  // next nonce to use; reserved under the peer's tx queue
-  ReplayFilter replay;                    // used only by the peer's ordered receive stage
+  // Next nonce to use; never beyond the limit (reserve_nonces), which expire_sending sets it to.
+  std::atomic<uint64_t> send_counter{0};
+  ReplayFilter replay;  // used only by the peer's ordered receive stage
   Clock::Time created{};
   bool initiator = false;
   uint32_t local_index = 0;   // the index the peer puts in packets to us
   uint32_t remote_index = 0;  // the index we put in packets to the peer
+
+  // Up to `n` nonces below `limit` (REJECT_AFTER_MESSAGES), fewer when the keypair runs out.
+  // Called under the peer's tx queue, so a run's nonces are consecutive and in ticket order.
+  NonceRange reserve_nonces(size_t n, uint64_t limit);
 };
 using KeypairPtr = std::shared_ptr<Keypair>;
 

@@ -1,7 +1,6 @@
 // The encrypt path (TUN → UDP) and everything the device sends on its own: handshake
 // initiations, keepalives and staged packets. Packets are encrypted in place: the transport
 // header goes into the headroom, padding and tag into the tailroom.
-#include <algorithm>
 #include <cstring>
 
 #include "crypto/aead.h"
@@ -71,21 +70,18 @@ void Device::prepare_outbound(std::span<Packet> packets, OutboundBatch& batch) {
 }
 
 size_t Device::take_ticket(Run& r) {
-  r.ok.assign(r.packets.size(), 1);
-  r.counters.resize(r.packets.size());
-  size_t exhausted = r.packets.size();
+  NonceRange nonces;
   r.peer->tx_queue.push(&r, [&] {
-    const uint64_t first = r.keypair->send_counter.fetch_add(r.packets.size());
-    for (size_t i = 0; i < r.packets.size(); i++) {
-      r.counters[i] = first + i;
-      // The nonce space is spent: these packets wait for the next session.
-      if (first + i >= options_.timings.reject_after_messages) {
-        r.ok[i] = 0;
-        exhausted = std::min(exhausted, i);
-      }
-    }
+    nonces = r.keypair->reserve_nonces(r.packets.size(), options_.timings.reject_after_messages);
   });
-  return exhausted;
+  // Packets past the keypair's last nonce are not sealed: they wait for the next session.
+  r.ok.assign(r.packets.size(), 0);
+  r.counters.resize(r.packets.size());
+  for (size_t i = 0; i < nonces.count; i++) {
+    r.ok[i] = 1;
+    r.counters[i] = nonces.first + i;
+  }
+  return nonces.count;
 }
 
 bool Device::stage_from(Run& r, size_t first) {

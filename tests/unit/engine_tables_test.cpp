@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/dh.h"
@@ -258,6 +259,49 @@ KeypairPtr kp(bool initiator, uint32_t index) {
   return k;
 }
 }  // namespace
+
+TEST(Keypair, NonceReservationStopsAtTheLimit) {
+  Keypair k;
+  constexpr uint64_t kLimit = kRejectAfterMessages;
+  // Near the limit: what is left, and the counter ends at the limit.
+  k.send_counter = kLimit - 3;
+  auto r = k.reserve_nonces(8, kLimit);
+  EXPECT_EQ(r.first, kLimit - 3);
+  EXPECT_EQ(r.count, 3u);
+  EXPECT_EQ(k.send_counter.load(), kLimit);
+  // Callers asking again and again get nothing, and the counter stays (no wrap around 2^64).
+  for (int i = 0; i < 10000; i++) ASSERT_EQ(k.reserve_nonces(1 << 20, kLimit).count, 0u) << i;
+  EXPECT_EQ(k.send_counter.load(), kLimit);
+  // A counter near UINT64_MAX (as overshooting callers once left it) never wraps to nonces
+  // already used.
+  k.send_counter = UINT64_MAX - 2;
+  EXPECT_EQ(k.reserve_nonces(8, kLimit).count, 0u);
+  EXPECT_EQ(k.send_counter.load(), UINT64_MAX - 2);
+}
+
+TEST(Keypair, ConcurrentReservationsShareTheNoncesExactly) {
+  // Reservations from several threads at once (the tx queue orders them, but expire_sending
+  // stores beside it): every nonce below the limit is handed out once, none at or above it, and
+  // the counter ends at the limit.
+  Keypair k;
+  constexpr uint64_t kLimit = 10'000;
+  std::vector<std::vector<uint64_t>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got)
+    threads.emplace_back([&k, &g] {
+      for (int i = 0; i < 2000; i++) {
+        const auto r = k.reserve_nonces(7, kLimit);
+        for (size_t j = 0; j < r.count; j++) g.push_back(r.first + j);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<uint64_t> all;
+  for (const auto& g : got) all.insert(all.end(), g.begin(), g.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), kLimit);
+  for (uint64_t i = 0; i < kLimit; i++) ASSERT_EQ(all[i], i);
+  EXPECT_EQ(k.send_counter.load(), kLimit);
+}
 
 TEST(Keypairs, InitiatorUsesAtOnceResponderWaitsForConfirmation) {
   Keypairs k;

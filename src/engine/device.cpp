@@ -26,6 +26,7 @@ Device::Device(Tun& tun, BindFactory& binds, const Clock& clock, DeviceOptions o
       clock_(clock),
       options_(std::move(options)),
       events_(events),
+      staged_budget_(std::make_shared<StagedBudget>(options_.max_staged_bytes)),
       cookie_checker_(options_.timings.cookie_refresh_time),
       rate_limiter_(options_.rate_limits) {}
 
@@ -145,7 +146,8 @@ Device::PeerPtr Device::find_peer(const crypto::Key& public_key) const {
 
 Device::PeerPtr Device::create_peer(const crypto::Key& public_key) {
   if (peers_.size() >= kMaxPeers) return nullptr;
-  auto p = std::make_shared<Peer>(public_key, options_.timings, options_.max_staged_packets);
+  auto p = std::make_shared<Peer>(public_key, options_.timings, options_.max_staged_packets,
+                                  staged_budget_);
   if (identity_.has_key &&
       !crypto::x25519(p->handshake.precomputed_ss, identity_.private_key, public_key))
     p->handshake.precomputed_ss = crypto::Key();  // a low-order key: no handshake possible

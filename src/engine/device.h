@@ -25,7 +25,7 @@
 // - Destroy the device only when no call into it is running and no batch of it is in flight.
 //
 // Memory: an idle device holds no buffers and no threads; queues allocate on first use and are
-// bounded (handshake queue, staged packets per peer, rate-limiter table).
+// bounded (handshake queue, staged packets per peer and per device, rate-limiter table).
 #pragma once
 #include <array>
 #include <atomic>
@@ -63,7 +63,13 @@ struct DeviceOptions {
   Timings timings;
   // Handshake messages waiting for process_handshakes(); at 1/8 full the device is under load.
   size_t handshake_queue_size = 1024;
-  size_t max_staged_packets = kMaxStagedPackets;
+  size_t max_staged_packets = kMaxStagedPackets;  // per peer
+  // Bytes of staged packets all peers together may hold; beyond, new ones are dropped. The Linux
+  // driver and wireguard-go bound staging per peer only (128 packets each), which a hub with
+  // thousands of peers turns into gigabytes (packets up to 64 KiB). 4 MiB still holds a full
+  // 128-packet queue of MTU-sized packets for about 20 peers handshaking at once, and a single
+  // peer's 128 packets unless they are super-sized.
+  size_t max_staged_bytes = size_t{4} << 20;
   RateLimiter::Limits rate_limits;
 };
 
@@ -87,7 +93,7 @@ struct DeviceCounters {
   uint64_t no_route = 0;            // TUN packet for an address no peer owns
   uint64_t invalid_packet = 0;      // not IPv4/IPv6, bad length, no room to encrypt
   uint64_t staged = 0;              // TUN packets kept for a handshake
-  uint64_t staged_dropped = 0;      // staged packets dropped (queue full, handshake given up)
+  uint64_t staged_dropped = 0;      // staged packets dropped (queue or budget full, given up)
   uint64_t unknown_index = 0;       // transport or response to no session of ours
   uint64_t expired_keypair = 0;     // transport under a keypair past REJECT_AFTER_TIME
   uint64_t decrypt_failed = 0;      // authentication failed
@@ -237,6 +243,7 @@ class Device {
   const Clock& clock_;
   const DeviceOptions options_;
   DeviceEvents* const events_;
+  const std::shared_ptr<StagedBudget> staged_budget_;  // held by every peer and staged packet
 
   std::mutex config_ops_mu_;             // one configuration change at a time
   mutable std::shared_mutex config_mu_;  // everything below until the next comment

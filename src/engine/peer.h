@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crypto/secure.h"
@@ -21,15 +22,49 @@
 
 namespace wgnet::engine {
 
+// The bytes all peers of a device may keep staged together (DeviceOptions::max_staged_bytes).
+// Thread-safe.
+class StagedBudget {
+ public:
+  explicit StagedBudget(size_t max) : max_(max) {}
+  // False when `bytes` more would pass the budget.
+  bool take(size_t bytes);
+  void give_back(size_t bytes);
+
+ private:
+  const size_t max_;
+  std::atomic<size_t> used_{0};
+};
+
+// A staged packet's bytes of its device's budget, given back when the packet is freed: so the
+// budget is right however the packet goes (sent, dropped, its peer removed, the device closed),
+// and the budget lives as long as the last packet that holds some of it.
+class StagedShare {
+ public:
+  StagedShare() = default;
+  StagedShare(std::shared_ptr<StagedBudget> budget, size_t bytes)
+      : budget_(std::move(budget)), bytes_(bytes) {}
+  StagedShare(StagedShare&& o) noexcept
+      : budget_(std::move(o.budget_)), bytes_(std::exchange(o.bytes_, 0)) {}
+  StagedShare& operator=(StagedShare&& o) noexcept;
+  ~StagedShare();
+
+ private:
+  std::shared_ptr<StagedBudget> budget_;
+  size_t bytes_ = 0;
+};
+
 // An IP packet copied aside until a session exists, with room to be encrypted in place.
 struct StagedPacket {
   std::vector<uint8_t> buffer;  // kHeadroom + size + kTailroom
   uint32_t size = 0;
+  StagedShare share;  // of the device's budget: the buffer's size (none for a keepalive)
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {
  public:
-  Peer(const crypto::Key& public_key, const Timings& timings, size_t max_staged);
+  Peer(const crypto::Key& public_key, const Timings& timings, size_t max_staged,
+       std::shared_ptr<StagedBudget> staged_budget);
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
 
@@ -53,7 +88,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // Forget the local (source) address: after failed handshakes it may be the problem.
   void clear_endpoint_source();
 
-  // Keeps a copy; when full the oldest is dropped (returns true when one was).
+  // Keeps a copy; when the peer's queue is full the oldest is dropped, when the device's budget
+  // is spent this one is (returns true when one was).
   bool stage(std::span<const uint8_t> packet);
   std::vector<StagedPacket> take_staged();
   bool has_staged() const;
@@ -66,6 +102,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
  private:
   const crypto::Key public_key_;
   const size_t max_staged_;
+  const std::shared_ptr<StagedBudget> staged_budget_;
   mutable std::mutex endpoint_mu_;
   std::optional<NetEndpoint> endpoint_;
   mutable std::mutex staged_mu_;

@@ -749,6 +749,46 @@ TEST_F(EngineDevice, AtMost128PacketsWaitForAHandshake) {
   EXPECT_EQ(b->tun.to_host.back().back(), 199);
 }
 
+TEST_F(EngineDevice, StagedPacketsOfAllPeersShareOneByteBudget) {
+  constexpr size_t kPayload = 1000, kStagedSize = kHeadroom + 20 + kPayload + kTailroom;
+  DeviceOptions budget;
+  budget.max_staged_bytes = 64 << 10;  // 61 such packets
+  make(budget);
+  configure();
+  // 200 more peers of A, none of which ever answers.
+  std::string peers;
+  for (int i = 0; i < 200; i++)
+    peers += "public_key=" + hex(crypto::public_key(crypto::generate_private_key())) +
+             "\nendpoint=198.18.1.1:1\nallowed_ip=10.1." + std::to_string(i) + ".1/32\n";
+  ASSERT_EQ(a->dev.uapi_set(peers + "\n"), 0);
+  net.filter = [](const MemoryNetwork::Datagram&) { return false; };
+  // 10 packets for B, then 1,000 for the others: no session anywhere, so all are staged.
+  for (int i = 0; i < 10; i++)
+    a->tun.from_host.push_back(ipv4("10.0.0.1", "10.0.0.2", kPayload, static_cast<uint8_t>(i)));
+  for (int i = 0; i < 200; i++)
+    for (int j = 0; j < 5; j++)
+      a->tun.from_host.push_back(
+          ipv4("10.0.0.1", ("10.1." + std::to_string(i) + ".1").c_str(), kPayload));
+  pump();
+  auto c = a->dev.counters();
+  EXPECT_EQ(c.staged, 1010u);
+  const uint64_t held = c.staged - c.staged_dropped;
+  EXPECT_LE(held * kStagedSize, budget.max_staged_bytes);
+  EXPECT_EQ(held, budget.max_staged_bytes / kStagedSize);  // the budget is used, not more
+  // B answers the retransmitted initiation: its 10 packets go, and their bytes are free again.
+  net.filter = [](const MemoryNetwork::Datagram& d) {
+    return d.to.remote.address != ip("198.18.1.1");
+  };
+  advance(6s);
+  ASSERT_EQ(b->tun.to_host.size(), 10u);
+  EXPECT_EQ(b->tun.to_host.back().back(), 9);
+  const uint64_t dropped = a->dev.counters().staged_dropped;
+  for (int i = 0; i < 10; i++) a->tun.from_host.push_back(ipv4("10.0.0.1", "10.1.7.1", kPayload));
+  pump();
+  EXPECT_EQ(a->dev.counters().staged_dropped, dropped);
+  EXPECT_EQ(a->dev.counters().staged, 1020u);
+}
+
 TEST_F(EngineDevice, MessageLimitsRekeyAndThenRefuseAKeypair) {
   DeviceOptions few;
   few.timings.rekey_after_messages = 5;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <mutex>
+#include <unordered_set>
 
 #include "crypto/dh.h"
 #include "crypto/x25519.h"
@@ -208,17 +209,24 @@ noise::StaticIdentity Device::identity() const {
 }
 
 void Device::apply(const wg::DeviceConfig& config) {
-  const int err = apply_ops(wg::uapi::ops_of(config));
+  // Not replace_peers' remove-all-then-add: the driver's every reconfiguration would then lose
+  // the sessions and forget the newest TAI64N seen from each peer, so that an initiation captured
+  // earlier could be replayed. A peer's lines are its whole state, so no preshared key means none.
+  wg::DeviceConfig sync = config;
+  sync.replace_peers = false;
+  for (auto& p : sync.peers)
+    if (!p.preshared_key) p.preshared_key = crypto::Key();
+  const int err = apply_ops(wg::uapi::ops_of(sync), config.replace_peers);
   if (err) throw SystemError("engine: configuration refused (errno " + std::to_string(-err) + ")");
 }
 
 int Device::uapi_set(std::string_view body) {
   auto request = wg::uapi::parse_set(body);
-  const int err = apply_ops(request.ops);
+  const int err = apply_ops(request.ops, false);
   return err ? err : request.error;
 }
 
-int Device::apply_ops(const std::vector<wg::uapi::SetOp>& ops) {
+int Device::apply_ops(const std::vector<wg::uapi::SetOp>& ops, bool remove_unnamed) {
   using K = wg::uapi::SetOp::Kind;
   struct Started {
     PeerPtr peer;
@@ -231,6 +239,13 @@ int Device::apply_ops(const std::vector<wg::uapi::SetOp>& ops) {
     std::lock_guard ops_lock(config_ops_mu_);
     std::unique_lock cfg(config_mu_);
     const auto bind_before = bind();
+    if (remove_unnamed) {
+      std::unordered_set<std::string> named;
+      for (const auto& op : ops)
+        if (op.kind == K::kPublicKey) named.insert(key_bytes(op.key));
+      for (const auto& p : std::vector(peers_))
+        if (!named.contains(key_bytes(p->public_key()))) remove_peer(p);
+    }
     // The peer the peer lines apply to; "dummy" when there is none (removed, update_only on a new
     // key, our own key): its lines are accepted and ignored, as wireguard-go does.
     PeerPtr peer;

@@ -132,12 +132,16 @@ class Device {
   std::shared_ptr<Bind> bind() const;
 
   // ---- configuration ----
-  // A whole configuration, as `wg setconf` would set it. Throws SystemError naming the errno
-  // wireguard-go would have answered; operations before the failing one stay applied.
+  // A whole configuration, as `wg syncconf` would set it: peers whose public key stays are
+  // updated in place (sessions and replay protection kept; no preshared key in the config means
+  // none, no endpoint keeps the one learned), and with config.replace_peers the peers it does not
+  // name are removed. Setting the same private key again changes nothing. Throws SystemError
+  // naming the errno wireguard-go would have answered; operations before the failing one stay
+  // applied.
   void apply(const wg::DeviceConfig& config);
-  // The body of a UAPI "set=1" request: 0, or the negative errno wireguard-go answers.
+  // The body of a UAPI "set=1" request: 0, or the negative errno wireguard-go answers
+  // (replace_peers=true removes every peer, as wireguard-go does).
   int uapi_set(std::string_view body);
-  int apply_ops(const std::vector<wg::uapi::SetOp>& ops);
   // The whole UAPI "get=1" reply, errno line included. It holds the private and preshared keys:
   // wipe it after sending.
   std::string uapi_get() const;
@@ -190,6 +194,9 @@ class Device {
   using PeerPtr = std::shared_ptr<Peer>;
 
   // configuration (device.cpp)
+  // Applies `ops` in order; first, with `remove_unnamed`, removes every peer no kPublicKey op of
+  // them names (under the same lock, so no peer configured meanwhile escapes the sync).
+  int apply_ops(const std::vector<wg::uapi::SetOp>& ops, bool remove_unnamed);
   PeerPtr find_peer(const crypto::Key& public_key) const;  // caller holds config_mu_
   PeerPtr create_peer(const crypto::Key& public_key);      // caller holds config_mu_ exclusive
   void remove_peer(PeerPtr peer);  // by value: callers pass elements of peers_; holds config_mu_

@@ -4,6 +4,7 @@
 // routing, preshared keys, replay, and the ordered three-stage data path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -850,4 +851,69 @@ TEST_F(EngineDevice, DownForgetsSessionsAndUpHandshakesAgain) {
   pump();
   EXPECT_EQ(b->tun.to_host.size(), 1u);
   EXPECT_EQ(a->dev.counters().initiations_sent, 2u);
+}
+
+TEST_F(EngineDevice, ApplyingAConfigurationAgainKeepsSessionsAndReplayProtection) {
+  make();
+  configure();
+  handshake();
+  ASSERT_EQ(net.log.front().bytes[0], 1);  // A's initiation, captured
+  const Bytes initiation = net.log.front().bytes;
+  const uint32_t index = load_le32(data_a_to_b().bytes.data() + 4);
+  // B's configuration as the driver gives it (replace_peers), twice over.
+  wg::DeviceConfig config;
+  config.private_key = b->priv;
+  config.listen_port = 51821;
+  wg::PeerConfig peer_a;
+  peer_a.public_key = a->pub;
+  peer_a.allowed_ips = {*Cidr::parse("10.0.0.1/32"), *Cidr::parse("fd00::1/128")};
+  config.peers.push_back(peer_a);
+  b->dev.apply(config);
+  b->dev.apply(config);
+  // The session carries on: no new handshake, the same receiver index, B still decrypts.
+  b->tun.to_host.clear();
+  EXPECT_EQ(load_le32(data_a_to_b().bytes.data() + 4), index);
+  EXPECT_EQ(b->tun.to_host.size(), 1u);
+  EXPECT_EQ(a->dev.counters().initiations_sent, 1u);
+  EXPECT_EQ(b->dev.counters().initiations_sent, 0u);
+  const auto learned = b->dev.status().peers[0].endpoint;  // from the handshake, kept
+  EXPECT_EQ(learned ? learned->str() : "none", "198.18.0.1:51820");
+  // B still knows the newest TAI64N A sent: the captured initiation is refused as a replay.
+  clock.advance(1s);
+  const auto before = b->dev.counters();
+  b->bind()->inbox.push_back({NetEndpoint{{ip("198.18.0.66"), 4444}, {}, 0}, {}, initiation});
+  pump();
+  EXPECT_EQ(b->dev.counters().handshake_failed, before.handshake_failed + 1);
+  EXPECT_EQ(b->dev.counters().responses_sent, before.responses_sent);
+
+  // A peer the configuration no longer names goes; a changed allowed-IP set replaces the old one.
+  ASSERT_EQ(
+      b->dev.uapi_set("public_key=" + hex(crypto::public_key(crypto::generate_private_key())) +
+                      "\nallowed_ip=10.0.0.3/32\n\n"),
+      0);
+  ASSERT_EQ(b->dev.status().peers.size(), 2u);
+  config.peers[0].allowed_ips = {*Cidr::parse("10.0.0.1/32"), *Cidr::parse("10.5.0.0/16")};
+  b->dev.apply(config);
+  const auto st = b->dev.status();
+  ASSERT_EQ(st.peers.size(), 1u);
+  EXPECT_EQ(st.peers[0].public_key, a->pub);
+  ASSERT_EQ(st.peers[0].allowed_ips.size(), 2u);
+  std::vector<std::string> allowed;
+  for (const auto& c : st.peers[0].allowed_ips) allowed.push_back(c.str());
+  std::sort(allowed.begin(), allowed.end());
+  EXPECT_EQ(allowed, (std::vector<std::string>{"10.0.0.1/32", "10.5.0.0/16"}));
+  b->tun.to_host.clear();
+  a->tun.from_host.push_back(ipv6("fd00::1", "fd00::2", 10));  // no longer A's to send from
+  data_a_to_b();
+  EXPECT_EQ(b->dev.counters().source_not_allowed, 1u);
+  EXPECT_EQ(b->tun.to_host.size(), 1u);
+  EXPECT_EQ(a->dev.counters().initiations_sent, 1u);  // the same session all along
+
+  // The raw UAPI replace_peers keeps wireguard-go's meaning: every peer goes, sessions with them.
+  ASSERT_EQ(b->dev.uapi_set("replace_peers=true\npublic_key=" + hex(a->pub) +
+                            "\nallowed_ip=10.0.0.1/32\n\n"),
+            0);
+  const uint64_t unknown = b->dev.counters().unknown_index;
+  data_a_to_b();
+  EXPECT_EQ(b->dev.counters().unknown_index, unknown + 1);
 }

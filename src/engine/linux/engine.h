@@ -103,8 +103,9 @@ class Engine {
   bool contains(const std::string& name) const;
   std::vector<std::string> names() const;
 
-  // The whole configuration, as `wg setconf` would set it. Throws SystemError (with wireguard-go's
-  // errno) when refused, InputError when there is no such interface.
+  // The whole configuration, as `wg syncconf` would set it (Device::apply: unchanged peers keep
+  // their sessions). Throws SystemError (with wireguard-go's errno) when refused, InputError when
+  // there is no such interface.
   void apply(const std::string& name, const wg::DeviceConfig& config);
   // No secrets. Throws InputError when there is no such interface.
   wg::DeviceStatus status(const std::string& name) const;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "engine/packet.h"
 #include "util/ip.h"
@@ -22,6 +23,19 @@ struct NetEndpoint {
   std::optional<IpAddress> local;  // IP_PKTINFO / IPV6_PKTINFO of the last datagram received
   int local_ifindex = 0;
   bool operator==(const NetEndpoint&) const = default;
+};
+
+// What a bind did (diagnostics: `wgnet-engine`, InterfaceInfo); a bind may count only some.
+struct BindStats {
+  uint64_t rx_datagrams = 0;       // handed out by receive()
+  uint64_t rx_syscalls = 0;        // recvmmsg calls that returned datagrams
+  uint64_t rx_coalesced = 0;       // GRO super-datagrams split
+  uint64_t rx_dropped = 0;         // truncated, or segments beyond the batch
+  uint64_t tx_datagrams = 0;       // sent
+  uint64_t tx_syscalls = 0;        // sendmmsg calls
+  uint64_t tx_gso_batches = 0;     // UDP_SEGMENT messages
+  uint64_t tx_dropped = 0;         // refused by the kernel (no route, buffer full, ...)
+  uint64_t tx_source_retries = 0;  // sends retried without a source address that was gone
 };
 
 class Bind {
@@ -45,6 +59,10 @@ class Bind {
   // SO_MARK for what is sent (wg's fwmark); 0 clears it.
   virtual void set_mark(uint32_t mark) = 0;
   virtual size_t batch_size() const = 0;
+  // The descriptors an event loop waits on: readable means receive() has datagrams. None for a
+  // bind that is not driven by readiness (the tests' in-memory network).
+  virtual std::vector<int> poll_fds() const { return {}; }
+  virtual BindStats stats() const { return {}; }
 };
 
 // Opens binds: the device asks for a new one when its listen port changes. Port 0 = any free port.

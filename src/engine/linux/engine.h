@@ -73,7 +73,7 @@ struct InterfaceInfo {
   uint16_t listen_port = 0;
   bool lost = false;
   TunStats tun;
-  UdpStats udp;
+  BindStats udp;
   DeviceCounters counters;
 };
 

@@ -263,7 +263,14 @@ void UdpBindLinux::set_mark(uint32_t mark) {
 
 UdpFeatures UdpBindLinux::features() const { return {ipv6_, gso_.load(), gro_}; }
 
-UdpStats UdpBindLinux::stats() const {
+std::vector<int> UdpBindLinux::poll_fds() const {
+  std::vector<int> fds;
+  for (int fd : {fd4_.get(), fd6_.get()})
+    if (fd >= 0) fds.push_back(fd);
+  return fds;
+}
+
+BindStats UdpBindLinux::stats() const {
   auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   const Counters& c = counters_;
   return {get(c.rx_datagrams),   get(c.rx_syscalls),  get(c.rx_coalesced),

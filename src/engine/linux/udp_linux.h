@@ -26,17 +26,6 @@ struct UdpFeatures {
   bool gro = false;
 };
 
-struct UdpStats {
-  uint64_t rx_datagrams = 0;       // handed out by receive()
-  uint64_t rx_syscalls = 0;        // recvmmsg calls that returned datagrams
-  uint64_t rx_coalesced = 0;       // GRO super-datagrams split
-  uint64_t rx_dropped = 0;         // truncated, or segments beyond the batch
-  uint64_t tx_datagrams = 0;       // sent
-  uint64_t tx_syscalls = 0;        // sendmmsg calls
-  uint64_t tx_gso_batches = 0;     // UDP_SEGMENT messages
-  uint64_t tx_dropped = 0;         // refused by the kernel (no route, buffer full, ...)
-  uint64_t tx_source_retries = 0;  // sends retried without a source address that was gone
-};
 
 class UdpBindLinux final : public Bind {
  public:
@@ -58,8 +47,9 @@ class UdpBindLinux final : public Bind {
   // The sockets to poll for EPOLLIN (-1 when that family is off).
   int fd4() const { return fd4_.get(); }
   int fd6() const { return fd6_.get(); }
+  std::vector<int> poll_fds() const override;
   UdpFeatures features() const;
-  UdpStats stats() const;
+  BindStats stats() const override;
 
  private:
   UdpBindLinux(Fd fd4, Fd fd6, uint16_t port, const UdpOptions& options);

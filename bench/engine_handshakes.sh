@@ -18,7 +18,7 @@ while (($#)); do
     *) args+=("$1"); shift ;;
   esac
 done
-ENGINE=${args[0]:-$(dirname "$0")/../build/src/engine/wgnet-engine}
+ENGINE=${args[0]:-$(dirname "$0")/../build/src/engine/linux/wgnet-engine}
 LOAD=${args[1]:-$(dirname "$0")/../build/tests/integration/wgnet_engine_handshake_load}
 [[ -x $ENGINE && -x $LOAD ]] || { echo "need wgnet-engine and wgnet_engine_handshake_load"; exit 1; }
 

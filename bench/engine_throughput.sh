@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tunnel throughput and latency between two network namespaces over a veth (198.18.100.0/24 and
-# up), three ways side by side in one run: plain veth, Debian's wireguard-go <-> wireguard-go, and
-# wgnet-engine <-> wgnet-engine. iperf3 TCP single stream for SECONDS, and ping round trips,
+# up), four ways side by side in one run: plain veth, Debian 12's wireguard-go <-> wireguard-go,
+# current wireguard-go from Debian sid (scripts/install-wireguard-go: the one a user would pick
+# instead) <-> itself, and wgnet-engine <-> wgnet-engine. iperf3 TCP single stream for SECONDS, and ping round trips,
 # RUNS rounds interleaved (the machine is shared: ratios of one run, medians of several).
 # Everything it makes goes at exit (trap); processes are stopped by PID. Root.
 # Usage: bench/engine_throughput.sh [--runs N] [--seconds S] [--pings N] [WGNET_ENGINE]
@@ -19,11 +20,12 @@ while (($#)); do
     *) ENGINE=$1; shift ;;
   esac
 done
-ENGINE=${ENGINE:-$(dirname "$0")/../build/src/engine/wgnet-engine}
+ENGINE=${ENGINE:-$(dirname "$0")/../build/src/engine/linux/wgnet-engine}
 [[ -x $ENGINE ]] || { echo "wgnet-engine not found at $ENGINE (build it, or pass its path)"; exit 1; }
 for tool in iperf3 wireguard-go wg python3; do
   command -v $tool >/dev/null || { echo "$tool missing (scripts/install-deps)"; exit 1; }
 done
+WGGO_SID=$("$(dirname "$0")/../scripts/install-wireguard-go")
 
 TAG="bt$$"
 PIDS=()
@@ -117,38 +119,49 @@ pair 1
 tunnel 1 wireguard-go
 pair 2
 tunnel 2 "$ENGINE"
+pair 3
+tunnel 3 "$WGGO_SID"
 
 declare -A GBPS RTT CPUGB
 for run in $(seq "$RUNS"); do
   iperf 0 198.18.100.2 && GBPS[veth]+=" $RESULT"
   iperf 1 10.101.0.2 && GBPS[wggo]+=" $RESULT"
   iperf 2 10.102.0.2 && GBPS[engine]+=" $RESULT"
+  iperf 3 10.103.0.2 && GBPS[sid]+=" $RESULT"
   RTT[veth]+=" $(rtt 0 198.18.100.2)"
   RTT[wggo]+=" $(rtt 1 10.101.0.2)"
   RTT[engine]+=" $(rtt 2 10.102.0.2)"
-  echo "run $run: veth ${GBPS[veth]##* }  wireguard-go ${GBPS[wggo]##* }  engine ${GBPS[engine]##* } Gbit/s;" \
-    "rtt veth ${RTT[veth]##* }  wireguard-go ${RTT[wggo]##* }  engine ${RTT[engine]##* } ms"
+  RTT[sid]+=" $(rtt 3 10.103.0.2)"
+  echo "run $run: veth ${GBPS[veth]##* }  wireguard-go ${GBPS[wggo]##* }  wireguard-go (sid)" \
+    "${GBPS[sid]##* }  engine ${GBPS[engine]##* } Gbit/s; rtt veth ${RTT[veth]##* }  wireguard-go" \
+    "${RTT[wggo]##* }  wireguard-go (sid) ${RTT[sid]##* }  engine ${RTT[engine]##* } ms"
 done
 
-python3 - "${GBPS[veth]}" "${GBPS[wggo]}" "${GBPS[engine]}" "${RTT[veth]}" "${RTT[wggo]}" "${RTT[engine]}" "${CPUGB[1]}" "${CPUGB[2]}" <<'PY'
+python3 - "${GBPS[veth]}" "${GBPS[wggo]}" "${GBPS[engine]}" "${GBPS[sid]}" "${RTT[veth]}" \
+  "${RTT[wggo]}" "${RTT[engine]}" "${RTT[sid]}" "${CPUGB[1]}" "${CPUGB[2]}" "${CPUGB[3]}" \
+  "$("$WGGO_SID" --version | head -1)" <<'PY'
 import statistics, sys
-v, g, e, rv, rg, re_, cg, ce = ([float(x) for x in a.split()] for a in sys.argv[1:])
+v, g, e, s, rv, rg, re_, rs, cg, ce, cs = ([float(x) for x in a.split()] for a in sys.argv[1:12])
+sid = "wireguard-go, Debian sid (%s)" % sys.argv[12].split()[-1]
 m = statistics.median
 print()
 print("| iperf3 TCP, 1 stream | median Gbit/s | runs |")
 print("|---|---|---|")
-for name, xs in (("plain veth", v), ("wireguard-go <-> wireguard-go", g), ("wgnet-engine <-> wgnet-engine", e)):
+for name, xs in (("plain veth", v), ("wireguard-go, Debian 12 <-> itself", g),
+                 (sid + " <-> itself", s), ("wgnet-engine <-> wgnet-engine", e)):
     print("| %s | %.2f | %s |" % (name, m(xs), " ".join("%.2f" % x for x in xs)))
 print()
-print("engine / wireguard-go = %.1fx; engine / veth = %.0f %%" % (m(e) / m(g), 100 * m(e) / m(v)))
+print("engine / wireguard-go (Debian 12) = %.1fx; engine / wireguard-go (sid) = %.1fx; engine / veth = %.0f %%"
+      % (m(e) / m(g), m(e) / m(s), 100 * m(e) / m(v)))
 print()
 print("| tunnel processes' CPU per GB carried (both ends) | median CPU-s/GB |")
 print("|---|---|")
-print("| wireguard-go | %.2f |" % m(cg))
+print("| wireguard-go, Debian 12 | %.2f |" % m(cg))
+print("| %s | %.2f |" % (sid, m(cs)))
 print("| wgnet-engine | %.2f |" % m(ce))
 print()
 print("| ping RTT (median of each run's pings) | median ms |")
 print("|---|---|")
-for name, xs in (("plain veth", rv), ("wireguard-go", rg), ("wgnet-engine", re_)):
+for name, xs in (("plain veth", rv), ("wireguard-go, Debian 12", rg), (sid, rs), ("wgnet-engine", re_)):
     print("| %s | %.3f |" % (name, m(xs)))
 PY

@@ -99,8 +99,14 @@ want="$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr ' ' '\n' | tr 'A-Z' '
   fail "CapBnd $capbnd is {$(cap_names "$capbnd" | xargs)}, the unit says {$(xargs <<<"$want")}"
 [[ "$capeff" == "$capbnd" ]] || fail "CapEff $capeff differs from CapBnd $capbnd"
 ok "NoNewPrivs 1, Seccomp 2 (filter), CapBnd = CapEff = $capbnd = {$(xargs <<<"$want")}"
+# Seccomp 2 comes with any filter (RestrictNamespaces= makes one too): the unit's system call
+# allow-list must be what systemd loaded, setns in it, @privileged and @mount out of it.
+filter=" $(systemctl show -p SystemCallFilter --value wgnetd) "
+[[ "$filter" != " ~"* && "$filter" == *" setns "* && "$filter" != *" chroot "* && "$filter" != *" mount "* ]] ||
+  fail "wgnetd's system call filter is not @system-service without @privileged: $filter"
+ok "system call allow-list of $(wc -w <<<"$filter") calls (setns in; chroot, mount out)"
 [[ "$(readlink /proc/"$pid"/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ]] || fail "no mount namespace of its own"
-for path in /usr /etc /etc/wgnet /var/lib /home /root; do
+for path in /usr /etc /etc/wgnet /var/lib /home /root /run /run/docker /run/lock; do
   if nsenter -t "$pid" -m -- bash -c ": >$path/.wgnet-write-probe" 2>/dev/null; then
     nsenter -t "$pid" -m -- rm -f "$path/.wgnet-write-probe"
     fail "$path is writable in wgnetd's mount namespace"

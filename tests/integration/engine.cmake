@@ -46,3 +46,16 @@ if(WGNET_TSAN OR WGNET_SANITIZE)
   # measured at 15000/s: ASan 441,085 and TSan 443,713 cookie replies of 450,000, no ping lost.
   set_tests_properties(engine.flood PROPERTIES ENVIRONMENT "FLOOD_RATE=15000")
 endif()
+
+# engine/linux/sandbox: a probe process enters the supervised engine's sandbox on the real kernel
+# (root): its /proc status, and every forbidden call ending in SIGSYS. Label privsep: kept out of
+# the TSan rerun (TSan's runtime threads and calls do not fit a single-threaded, filtered process).
+add_executable(wgnet_engine_sandbox_probe engine_sandbox_probe.cpp)
+target_link_libraries(wgnet_engine_sandbox_probe PRIVATE wgnet_engine_sandbox)
+add_executable(wgnet_engine_sandbox_tests engine_sandbox_test.cpp)
+target_link_libraries(wgnet_engine_sandbox_tests PRIVATE GTest::gtest_main)
+target_compile_definitions(wgnet_engine_sandbox_tests
+                           PRIVATE WGNET_SANDBOX_PROBE="$<TARGET_FILE:wgnet_engine_sandbox_probe>")
+add_dependencies(wgnet_engine_sandbox_tests wgnet_engine_sandbox_probe)
+gtest_discover_tests(wgnet_engine_sandbox_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS "integration;privsep" TIMEOUT 60)

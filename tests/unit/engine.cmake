@@ -7,10 +7,10 @@ wgnet_module_unit_tests(engine
   LIBRARIES wgnet_engine_core)
 
 # Unit tests of src/engine/linux's pure parts: offload's virtio-net header, checksums, GSO split
-# and coalescing (table-driven).
+# and coalescing (table-driven); the sandbox's seccomp allow-list as a table.
 wgnet_module_unit_tests(engine_linux
-  SOURCES engine_linux_offload_test.cpp
-  LIBRARIES wgnet_engine)
+  SOURCES engine_linux_offload_test.cpp engine_linux_seccomp_policy_test.cpp
+  LIBRARIES wgnet_engine wgnet_engine_sandbox)
 
 # engine/linux/test_hooks as a release build has it: a second copy of test_hooks.cpp compiled
 # without WGNET_TEST_HOOKS (the build's own copy has them when scripts/test builds), so an

@@ -76,8 +76,8 @@ std::optional<ProcessId> ProcessId::parse(std::string_view text) {
   auto space = text.find(" start=");
   if (space == std::string_view::npos) return std::nullopt;
   ProcessId id;
-  if (!number(text.substr(4, space - 4), id.pid) || !number(text.substr(space + 7), id.start_time) ||
-      id.pid <= 0)
+  if (!number(text.substr(4, space - 4), id.pid) ||
+      !number(text.substr(space + 7), id.start_time) || id.pid <= 0)
     return std::nullopt;
   return id;
 }
@@ -115,18 +115,42 @@ std::vector<std::string> cmdline(pid_t pid) {
   return out;
 }
 
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = ::sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : std::string());
+  }
+  return "wait status " + std::to_string(status);
+}
+
 Process Process::spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path) {
+                       const std::string& log_path, const SpawnOptions& options) {
   if (argv.empty()) throw SystemError("spawn: empty command");
+  // Every descriptor the child moves is first copied above the numbers it is moved to, so no
+  // dup2 onto 3, 4, ... can overwrite one still needed (the error pipe, the program, a later one).
+  const int first_free = 3 + static_cast<int>(options.pass_fds.size());
+  auto above = [&](int fd, const char* what) {
+    Fd copy(::fcntl(fd, F_DUPFD_CLOEXEC, first_free));
+    if (!copy) throw SystemError(std::string("spawn: ") + what + ": " + std::strerror(errno));
+    return copy;
+  };
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     throw SystemError(std::string("pipe: ") + std::strerror(errno));
   Fd rd(pipefd[0]), wr(pipefd[1]);
+  wr = above(wr.get(), "error pipe");
+  std::vector<Fd> passed;
+  for (int fd : options.pass_fds) passed.push_back(above(fd, "descriptor to pass"));
+  Fd program;
+  if (options.exec_fd >= 0) program = above(options.exec_fd, "program");
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  std::vector<std::string> env_store = merged_env(env);
+  std::vector<std::string> env_store = options.replace_env ? env : merged_env(env);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -139,7 +163,9 @@ Process Process::spawn(const std::vector<std::string>& argv, const std::vector<s
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int out = options.inherit_stderr
+                  ? ::open("/dev/null", O_WRONLY)
+                  : ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (in < 0 || out < 0) {
       int e = errno;
       (void)!::write(wr.get(), &e, sizeof e);
@@ -147,15 +173,19 @@ Process Process::spawn(const std::vector<std::string>& argv, const std::vector<s
     }
     ::dup2(in, 0);
     ::dup2(out, 1);
-    ::dup2(out, 2);
-    // Nothing of ours may leak into the program (a copy of Docker's connection would keep it
+    if (!options.inherit_stderr) ::dup2(out, 2);
+    for (size_t i = 0; i < passed.size(); i++) ::dup2(passed[i].get(), 3 + static_cast<int>(i));
+    // Nothing else of ours may leak into the program (a copy of Docker's connection would keep it
     // open after we close it). close_range needs Linux 5.9/5.11; otherwise close one by one.
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    if (::close_range(static_cast<unsigned>(first_free), ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
       long max = ::sysconf(_SC_OPEN_MAX);
-      for (int fd = 3; fd < (max > 0 ? max : 65536); fd++)
-        if (fd != wr.get()) ::close(fd);
+      for (int fd = first_free; fd < (max > 0 ? max : 65536); fd++)
+        if (fd != wr.get() && fd != program.get()) ::close(fd);
     }
-    ::execvpe(args[0], args.data(), envp.data());
+    if (program)
+      ::execveat(program.get(), "", args.data(), envp.data(), AT_EMPTY_PATH);
+    else
+      ::execvpe(args[0], args.data(), envp.data());
     int e = errno;
     (void)!::write(wr.get(), &e, sizeof e);
     ::_exit(127);

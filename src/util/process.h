@@ -31,6 +31,24 @@ std::optional<uint64_t> start_time(pid_t pid);
 // The command line of a live process; empty when it is gone.
 std::vector<std::string> cmdline(pid_t pid);
 
+// How spawn() sets a program up beyond its command line.
+struct SpawnOptions {
+  // Descriptors handed to the program, as its 3, 4, ... in this order (the rest of ours are
+  // closed).
+  std::vector<int> pass_fds;
+  // stdout to /dev/null and stderr shared with ours (the journal, dockerd's plugin log) instead
+  // of both appended to a log file; spawn()'s log_path is then unused.
+  bool inherit_stderr = false;
+  // Runs this open file (O_PATH is enough) with execveat(AT_EMPTY_PATH) instead of searching
+  // argv[0] in PATH: the program checked once at start, even after the path is replaced.
+  int exec_fd = -1;
+  // The environment is `env` alone instead of ours with `env` merged in.
+  bool replace_env = false;
+};
+
+// A wait status in words: "exited with status 1", "killed by signal 31 (SIGSYS)".
+std::string describe_wait_status(int status);
+
 class Process {
  public:
   // Starts argv[0] (searched in PATH) in a new session with stdin from /dev/null and
@@ -38,7 +56,7 @@ class Process {
   // variables of the same name. No descriptor of ours leaks into it; it survives the caller.
   // Throws SystemError when it cannot be executed.
   static Process spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& log_path);
+                       const std::string& log_path, const SpawnOptions& options = {});
   // Takes over a process an earlier daemon started: only when a live process has exactly that
   // PID and start time and `check` accepts its command line. nullopt otherwise.
   static std::optional<Process> adopt(

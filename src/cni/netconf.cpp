@@ -1,0 +1,101 @@
+#include "cni/netconf.h"
+
+#include "cni/error.h"
+#include "cni/version.h"
+
+namespace wgnet::cni {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void invalid(const std::string& field, const std::string& why) {
+  throw Error(kInvalidConfig, "invalid network configuration", field + ": " + why);
+}
+
+std::string string_field(const json& j, const char* key, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) invalid(key, "missing");
+    return {};
+  }
+  if (!it->is_string())
+    throw Error(kDecodeFailure, "invalid network configuration",
+                std::string(key) + ": expected a string");
+  return it->get<std::string>();
+}
+
+// A plugin type names a binary in CNI_PATH: no directory part.
+void check_type(const std::string& field, const std::string& type) {
+  if (type.empty() || type.size() > 255 || type.find('/') != std::string::npos ||
+      type.find('\\') != std::string::npos || type == "." || type == "..")
+    invalid(field, "expected a plugin name (no '/')");
+}
+
+std::vector<Attachment> parse_attachments(const json& j) {
+  auto it = j.find("cni.dev/valid-attachments");
+  if (it == j.end()) invalid("cni.dev/valid-attachments", "missing (GC lists what is still valid)");
+  if (!it->is_array()) invalid("cni.dev/valid-attachments", "expected an array");
+  if (it->size() > kMaxValidAttachments)
+    invalid("cni.dev/valid-attachments", "more than " + std::to_string(kMaxValidAttachments));
+  std::vector<Attachment> out;
+  for (const auto& e : *it) {
+    if (!e.is_object()) invalid("cni.dev/valid-attachments", "expected objects");
+    Attachment a{string_field(e, "containerID", true), string_field(e, "ifname", true)};
+    if (!is_identifier(a.container_id) || a.ifname.empty() || a.ifname.size() > 15)
+      invalid("cni.dev/valid-attachments", "an entry is not a container ID and interface name");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+NetConf parse_netconf(std::string_view text, Command command) {
+  if (text.size() > kMaxConfigBytes)
+    invalid("configuration", "larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+  NetConf conf;
+  try {
+    conf.raw = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // The parser's message quotes the input, which may hold a key: give the position only.
+    throw Error(kDecodeFailure, "network configuration is not JSON",
+                "syntax error at byte " + std::to_string(e.byte));
+  }
+  if (!conf.raw.is_object())
+    throw Error(kDecodeFailure, "network configuration is not a JSON object");
+  const json& j = conf.raw;
+
+  conf.cni_version = string_field(j, "cniVersion", command != Command::kVersion);
+  if (!conf.cni_version.empty() && !is_supported(conf.cni_version))
+    throw Error(kIncompatibleVersion, "incompatible CNI version",
+                "this plugin speaks 0.4.0, 1.0.0 and 1.1.0");
+  if (command == Command::kVersion) return conf;
+  if ((command == Command::kStatus || command == Command::kGc) &&
+      !has_status_and_gc(conf.cni_version))
+    throw Error(kIncompatibleVersion, "incompatible CNI version",
+                std::string(command_name(command)) + " needs cniVersion 1.1.0");
+
+  conf.name = string_field(j, "name", true);
+  if (!is_identifier(conf.name) || conf.name.size() > 255)
+    invalid("name", "expected a letter or digit, then letters, digits, '_', '.' or '-'");
+  conf.type = string_field(j, "type", true);
+  check_type("type", conf.type);
+
+  if (auto ipam = j.find("ipam"); ipam != j.end() && !ipam->is_null()) {
+    if (!ipam->is_object()) invalid("ipam", "expected an object");
+    if (!ipam->empty()) {
+      conf.ipam_type = string_field(*ipam, "type", true);
+      check_type("ipam.type", conf.ipam_type);
+    }
+  }
+  if (auto rc = j.find("runtimeConfig"); rc != j.end() && !rc->is_null()) {
+    if (!rc->is_object()) invalid("runtimeConfig", "expected an object");
+    conf.runtime_config = *rc;
+  }
+  if (auto prev = j.find("prevResult"); prev != j.end() && !prev->is_null())
+    conf.prev_result = decode_result(*prev, conf.cni_version);
+  if (command == Command::kGc) conf.valid_attachments = parse_attachments(j);
+  return conf;
+}
+
+}  // namespace wgnet::cni

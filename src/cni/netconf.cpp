@@ -33,7 +33,9 @@ void check_type(const std::string& field, const std::string& type) {
 
 std::vector<Attachment> parse_attachments(const json& j) {
   auto it = j.find("cni.dev/valid-attachments");
-  if (it == j.end()) invalid("cni.dev/valid-attachments", "missing (GC lists what is still valid)");
+  // Absent means none is valid: libcni's cnitool sends GC so, after a DEL of each attachment it
+  // knows (docs/CNI-PLAN.md §1.2).
+  if (it == j.end() || it->is_null()) return {};
   if (!it->is_array()) invalid("cni.dev/valid-attachments", "expected an array");
   if (it->size() > kMaxValidAttachments)
     invalid("cni.dev/valid-attachments", "more than " + std::to_string(kMaxValidAttachments));
@@ -70,11 +72,6 @@ NetConf parse_netconf(std::string_view text, Command command) {
     throw Error(kIncompatibleVersion, "incompatible CNI version",
                 "this plugin speaks 0.4.0, 1.0.0 and 1.1.0");
   if (command == Command::kVersion) return conf;
-  if ((command == Command::kStatus || command == Command::kGc) &&
-      !has_status_and_gc(conf.cni_version))
-    throw Error(kIncompatibleVersion, "incompatible CNI version",
-                std::string(command_name(command)) + " needs cniVersion 1.1.0");
-
   conf.name = string_field(j, "name", true);
   if (!is_identifier(conf.name) || conf.name.size() > 255)
     invalid("name", "expected a letter or digit, then letters, digits, '_', '.' or '-'");

@@ -31,7 +31,7 @@ struct NetConf {
   std::string ipam_type;  // empty: no "ipam" section
   std::optional<Result> prev_result;
   nlohmann::json runtime_config = nlohmann::json::object();
-  std::vector<Attachment> valid_attachments;  // GC
+  std::vector<Attachment> valid_attachments;  // GC (absent: none)
   nlohmann::json raw;                         // the whole object as read
 };
 

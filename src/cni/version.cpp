@@ -19,8 +19,6 @@ bool ips_carry_version(std::string_view version) { return version == "0.4.0"; }
 
 bool interfaces_carry_mtu(std::string_view version) { return version == "1.1.0"; }
 
-bool has_status_and_gc(std::string_view version) { return version == "1.1.0"; }
-
 std::string version_reply(std::string_view asked) {
   nlohmann::json versions = nlohmann::json::array();
   for (auto v : kSupported) versions.push_back(std::string(v));

@@ -14,8 +14,6 @@ bool is_supported(std::string_view version);
 bool ips_carry_version(std::string_view version);
 // True for versions whose result may give an interface's MTU (1.1.0).
 bool interfaces_carry_mtu(std::string_view version);
-// True for versions that know STATUS and GC (1.1.0).
-bool has_status_and_gc(std::string_view version);
 
 // {"cniVersion": <version asked, or the newest when none>, "supportedVersions": [...]}
 std::string version_reply(std::string_view asked);

@@ -2,5 +2,5 @@
 # throttle, the daemons' process settings, user specs, spawned processes (real children: sh).
 wgnet_module_unit_tests(util
   SOURCES util_ip_test.cpp util_log_test.cpp util_throttle_test.cpp util_hardening_test.cpp
-          util_user_test.cpp util_process_test.cpp
+          util_user_test.cpp util_process_test.cpp util_run_capture_test.cpp
   LIBRARIES wgnet_util)

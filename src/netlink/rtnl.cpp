@@ -84,15 +84,6 @@ int require_index(std::string_view name, const std::string& what) {
 
 }  // namespace
 
-void check_ifname(std::string_view name) {
-  bool ok = !name.empty() && name.size() < IFNAMSIZ && name != "." && name != "..";
-  for (char c : name)
-    if (c == '/' || c == ':' || c == '\0' || c == ' ' || c == '\t' || c == '\n') ok = false;
-  if (!ok)
-    throw InputError("invalid interface name '" + std::string(name) +
-                     "': expected 1 to 15 bytes without '/', ':' or whitespace");
-}
-
 std::vector<uint8_t> encode_create_link(std::string_view name, std::string_view kind) {
   auto b = link_request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name);
   size_t info = b.begin_nested(IFLA_LINKINFO);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/ifname.h"
 #include "util/ip.h"
 
 namespace wgnet::netlink::rtnl {
@@ -22,9 +23,8 @@ struct Link {
   uint32_t txqueuelen = 0;  // IFLA_TXQLEN
 };
 
-// Throws InputError unless `name` is a valid interface name (1..15 bytes, no '/', ':',
-// whitespace or NUL, not "." or "..").
-void check_ifname(std::string_view name);
+// The one interface-name check (util/ifname.h), under the name rtnl's callers know.
+using wgnet::check_ifname;
 
 // The RTM_NEWLINK request create_link() sends (pure; exposed for tests).
 std::vector<uint8_t> encode_create_link(std::string_view name, std::string_view kind);

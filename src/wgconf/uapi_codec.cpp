@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "crypto/encoding.h"
+#include "crypto/secure.h"
 #include "crypto/x25519.h"
 #include "util/error.h"
 
@@ -98,6 +99,85 @@ std::string encode_ops(const std::vector<SetOp>& ops) {
 
 std::string encode_set(const DeviceConfig& c) { return encode_ops(ops_of(c)); }
 
+std::optional<DeviceConfig> config_of(const std::vector<SetOp>& ops) {
+  using K = SetOp::Kind;
+  DeviceConfig c;
+  c.replace_peers = false;
+  PeerConfig* peer = nullptr;
+  for (const auto& op : ops) {
+    const bool peer_op = op.kind >= K::kPublicKey;
+    if (peer_op != (peer != nullptr) && op.kind != K::kPublicKey) return std::nullopt;
+    switch (op.kind) {
+      case K::kPrivateKey:
+        c.private_key = op.key;
+        break;
+      case K::kListenPort:
+        c.listen_port = static_cast<uint16_t>(op.number);
+        break;
+      case K::kFwmark:
+        c.fwmark = op.number;
+        break;
+      case K::kReplacePeers:
+        c.replace_peers = true;
+        break;
+      case K::kPublicKey:
+        peer = &c.peers.emplace_back();
+        peer->public_key = op.key;
+        break;
+      case K::kPresharedKey:
+        peer->preshared_key = op.key;
+        break;
+      case K::kEndpoint:
+        peer->endpoint = op.endpoint;
+        break;
+      case K::kPersistentKeepalive:
+        peer->persistent_keepalive = static_cast<uint16_t>(op.number);
+        break;
+      case K::kAllowedIp:
+        peer->allowed_ips.push_back(op.prefix);
+        break;
+      case K::kReplaceAllowedIps:  // a whole configuration always replaces them
+      case K::kProtocolVersion:
+        break;
+      case K::kRemove:
+      case K::kUpdateOnly:
+      case K::kRemoveAllowedIp:
+        return std::nullopt;
+    }
+  }
+  return c;
+}
+
+std::optional<std::string_view> LineReader::next() {
+  if (rest_.empty()) return std::nullopt;
+  const auto nl = rest_.find('\n');
+  const std::string_view line = rest_.substr(0, nl);
+  rest_ = nl == std::string_view::npos ? std::string_view() : rest_.substr(nl + 1);
+  return line;
+}
+
+std::optional<KeyValue> split_key_value(std::string_view line) {
+  const auto eq = line.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  return KeyValue{line.substr(0, eq), line.substr(eq + 1)};
+}
+
+std::optional<uint64_t> parse_uint(std::string_view v, uint64_t max) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n > max) return std::nullopt;
+  return n;
+}
+
+std::optional<crypto::Key> parse_key(std::string_view v) {
+  auto bytes = crypto::hex_decode(v);
+  if (!bytes) return std::nullopt;
+  crypto::ScopedWipe wipe_bytes(*bytes);
+  if (bytes->size() != crypto::Key::kSize) return std::nullopt;
+  return crypto::Key(
+      std::span<const uint8_t, crypto::Key::kSize>(bytes->data(), crypto::Key::kSize));
+}
+
 namespace {
 
 template <typename T>
@@ -124,14 +204,12 @@ DeviceStatus decode_get(std::string_view reply) {
   DeviceStatus st;
   PeerStatus* peer = nullptr;
   bool saw_errno = false;
-  while (!reply.empty()) {
-    auto nl = reply.find('\n');
-    std::string_view line = reply.substr(0, nl);
-    reply = nl == std::string_view::npos ? std::string_view() : reply.substr(nl + 1);
-    if (line.empty()) continue;
-    auto eq = line.find('=');
-    if (eq == std::string_view::npos) throw SystemError("uapi: malformed line in reply");
-    auto key = line.substr(0, eq), v = line.substr(eq + 1);
+  LineReader lines(reply);
+  while (const auto line = lines.next()) {
+    if (line->empty()) continue;
+    const auto kv = split_key_value(*line);
+    if (!kv) throw SystemError("uapi: malformed line in reply");
+    const auto key = kv->key, v = kv->value;
     if (key == "errno") {
       int e = number<int>(key, v);
       if (e != 0) throw SystemError("uapi: get failed with errno " + std::to_string(e));
@@ -181,24 +259,17 @@ struct Refused {
   int error;
 };
 
-// Go's strconv.ParseUint(v, 10, bits): decimal digits only, in range.
-uint32_t parse_uint(std::string_view v, uint64_t max) {
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n > max)
-    throw Refused{-EINVAL};
-  return static_cast<uint32_t>(n);
+// A number of at most 32 bits (port, fwmark, interval) or -EINVAL.
+uint32_t set_number(std::string_view v, uint32_t max) {
+  const auto n = parse_uint(v, max);
+  if (!n) throw Refused{-EINVAL};
+  return static_cast<uint32_t>(*n);
 }
 
-crypto::Key parse_key(std::string_view v) {
-  auto bytes = crypto::hex_decode(v);
-  if (!bytes || bytes->size() != crypto::Key::kSize) {
-    if (bytes) crypto::wipe(bytes->data(), bytes->size());
-    throw Refused{-EINVAL};
-  }
-  crypto::Key k(std::span<const uint8_t, crypto::Key::kSize>(bytes->data(), crypto::Key::kSize));
-  crypto::wipe(bytes->data(), bytes->size());
-  return k;
+crypto::Key set_key(std::string_view v) {
+  auto k = parse_key(v);
+  if (!k) throw Refused{-EINVAL};
+  return *k;
 }
 
 void expect_true(std::string_view v) {
@@ -210,13 +281,13 @@ SetOp device_op(std::string_view key, std::string_view v) {
   SetOp op{K::kReplacePeers, {}, 0, {}, {}};
   if (key == "private_key") {
     op.kind = K::kPrivateKey;
-    op.key = parse_key(v);
+    op.key = set_key(v);
   } else if (key == "listen_port") {
     op.kind = K::kListenPort;
-    op.number = parse_uint(v, 0xffff);
+    op.number = set_number(v, 0xffff);
   } else if (key == "fwmark") {
     op.kind = K::kFwmark;
-    op.number = parse_uint(v, 0xffffffff);
+    op.number = set_number(v, 0xffffffff);
   } else if (key == "replace_peers") {
     expect_true(v);
   } else {
@@ -230,7 +301,7 @@ SetOp peer_op(std::string_view key, std::string_view v) {
   SetOp op{K::kProtocolVersion, {}, 0, {}, {}};
   if (key == "public_key") {
     op.kind = K::kPublicKey;
-    op.key = parse_key(v);
+    op.key = set_key(v);
   } else if (key == "update_only" || key == "remove" || key == "replace_allowed_ips") {
     expect_true(v);
     op.kind = key == "update_only" ? K::kUpdateOnly
@@ -238,7 +309,7 @@ SetOp peer_op(std::string_view key, std::string_view v) {
                                    : K::kReplaceAllowedIps;
   } else if (key == "preshared_key") {
     op.kind = K::kPresharedKey;
-    op.key = parse_key(v);
+    op.key = set_key(v);
   } else if (key == "endpoint") {
     auto e = Endpoint::parse(v);
     if (!e) throw Refused{-EINVAL};
@@ -246,7 +317,7 @@ SetOp peer_op(std::string_view key, std::string_view v) {
     op.endpoint = *e;
   } else if (key == "persistent_keepalive_interval") {
     op.kind = K::kPersistentKeepalive;
-    op.number = parse_uint(v, 0xffff);
+    op.number = set_number(v, 0xffff);
   } else if (key == "allowed_ip") {
     op.kind = K::kAllowedIp;
     if (!v.empty() && v[0] == '-') {
@@ -270,17 +341,15 @@ SetOp peer_op(std::string_view key, std::string_view v) {
 SetRequest parse_set(std::string_view body) {
   SetRequest req;
   bool device_section = true;
-  while (!body.empty()) {
-    const auto nl = body.find('\n');
-    const std::string_view line = body.substr(0, nl);
-    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
-    if (line.empty()) break;  // the blank line ends the request
-    const auto eq = line.find('=');
-    if (eq == std::string_view::npos) {
+  LineReader lines(body);
+  while (const auto line = lines.next()) {
+    if (line->empty()) break;  // the blank line ends the request
+    const auto kv = split_key_value(*line);
+    if (!kv) {
       req.error = -EPROTO;
       break;
     }
-    const auto key = line.substr(0, eq), value = line.substr(eq + 1);
+    const auto key = kv->key, value = kv->value;
     try {
       if (key == "public_key") device_section = false;
       req.ops.push_back(device_section ? device_op(key, value) : peer_op(key, value));

@@ -3,6 +3,7 @@
 // external backend) and the engine's UAPI server. No I/O here.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,12 +49,45 @@ struct SetRequest {
   int error = 0;
 };
 
+// ---- the grammar's pieces (shared with the engine's control codec) ----
+
+// Splits text into lines at '\n' (the last line may lack its '\n'): the one line splitter of the
+// UAPI grammar.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : rest_(text) {}
+  // The next line without its '\n'; nullopt once the text is used up.
+  std::optional<std::string_view> next();
+  // The text after the lines read so far.
+  std::string_view rest() const { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+// A "key=value" line split at its first '='; nullopt when it has none.
+struct KeyValue {
+  std::string_view key;
+  std::string_view value;
+};
+std::optional<KeyValue> split_key_value(std::string_view line);
+
+// Go's strconv.ParseUint(v, 10, 64) bounded by `max`: decimal digits only; nullopt otherwise.
+std::optional<uint64_t> parse_uint(std::string_view v, uint64_t max);
+// A key as 64 hex digits; nullopt otherwise (the decoded bytes are wiped either way).
+std::optional<crypto::Key> parse_key(std::string_view v);
+
 // "set=1\n" ... "\n": the whole configuration, replacing peers when config.replace_peers.
 std::string encode_set(const DeviceConfig& config);
 // The operations of a whole configuration: what encode_set writes, as operations.
 std::vector<SetOp> ops_of(const DeviceConfig& config);
 // The lines of a request for `ops` ("set=1\n" first, the blank line last).
 std::string encode_ops(const std::vector<SetOp>& ops);
+
+// The configuration that `ops` set, when they have the shape ops_of writes (device operations,
+// then peers with a key, endpoint, keepalive, allowed IPs); nullopt for operations only a
+// change carries (remove, update_only, an allowed IP removed). The inverse of ops_of.
+std::optional<DeviceConfig> config_of(const std::vector<SetOp>& ops);
 
 // ---- the server side (the engine) ----
 

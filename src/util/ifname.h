@@ -1,0 +1,12 @@
+// Interface names as the kernel takes them: checked by rtnetlink before a request, and by the
+// engine's control codec on every name it receives.
+#pragma once
+#include <string_view>
+
+namespace wgnet {
+
+// Throws InputError unless `name` is a valid interface name (1..15 bytes, no '/', ':',
+// whitespace or NUL, not "." or "..").
+void check_ifname(std::string_view name);
+
+}  // namespace wgnet

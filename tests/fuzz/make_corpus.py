@@ -2,9 +2,10 @@
 # Writes the seed corpora of tests/fuzz/corpus/<target>/ from real inputs: Docker's requests
 # (docs/spec shapes, tests/unit/driver_api_test.cpp), option sets, peers files, netlink messages
 # as the kernel and wgnet write them (tests/unit/netlink_wireguard_test.cpp), UAPI exchanges
-# (tests/unit/wgconf_uapi_codec_test.cpp, engine_uapi_test.cpp) and IPv4/IPv6 TCP/UDP packets
-# with virtio-net headers. Deterministic; files found by fuzzing (crash-*, named regressions) are
-# left alone.
+# (tests/unit/wgconf_uapi_codec_test.cpp, engine_uapi_test.cpp), IPv4/IPv6 TCP/UDP packets
+# with virtio-net headers and the frames of wgnetd's control protocol with its engine
+# (tests/unit/engine_control_*_test.cpp). Deterministic; files found by fuzzing (crash-*, named
+# regressions) are left alone.
 import json
 import os
 import struct
@@ -427,10 +428,77 @@ def engine():
         write("engine", name, data)
 
 
+# ---- control: frames between wgnetd and its engine (engine/control, fuzz_control.cpp) ----
+# A step is an op byte (bits 0-1: descriptors with the frame) and a 16-bit length-prefixed frame:
+# "WGE1", u16 type, u16 flags (1: more follows), u32 id, u32 length, body (little-endian).
+def control():
+    def frame(t, body, ident=1, more=False):
+        body = body.encode() if isinstance(body, str) else body
+        return b"WGE1" + struct.pack("<HHII", t, 1 if more else 0, ident, len(body)) + body
+
+    def step(fr, fds=0):
+        return bytes([fds]) + struct.pack("<H", len(fr)) + fr
+
+    reply = 0x8000
+    hello, add, configure, uapi_set, get, info, set_mtu, remove, export, shutdown = range(1, 11)
+    lost, export_device = 0x4001, 0x4002
+    config = ("private_key=" + KEY1 + "\nlisten_port=51820\nfwmark=0\nreplace_peers=true\n"
+              "public_key=" + KEY2 + "\npreshared_key=" + KEY3 + "\nendpoint=198.18.42.2:51820\n"
+              "persistent_keepalive_interval=25\nreplace_allowed_ips=true\n"
+              "allowed_ip=10.1.0.0/24\nallowed_ip=fd00::/64\n\n")
+    binding = "port=51820\ngro=true\ngso=true\nipv6=%s\n"
+    add_body = ("name=wg0\nmtu=1420\nvnet_hdr=true\ntso=true\nuso=false\n" + binding % "true" +
+                "\n" + config)
+    steps = {
+        "hello": step(frame(hello, "protocol=1\nbuild=0.9.0\n")),
+        "add_device": step(frame(add, add_body), 3),
+        "add_device_v4": step(frame(add, add_body.replace("ipv6=true", "ipv6=false")), 2),
+        "add_device_in_two_frames": step(frame(add, add_body[:100], 2, more=True), 3) +
+                                    step(frame(add, add_body[100:], 2)),
+        "configure": step(frame(configure, "name=wg0\n\n" + config)),
+        "configure_rebind": step(frame(configure, "name=wg0\n" + binding % "false" + "\n" + config),
+                                 1),
+        "configure_keep_peers": step(frame(configure, "name=wg0\n\nfwmark=7\n"
+                                           "public_key=" + KEY2 + "\n\n")),
+        "uapi_set": step(frame(uapi_set, "name=wg0\n\npublic_key=" + KEY2 +
+                               "\nremove=true\n\n")),
+        "uapi_set_rebind": step(frame(uapi_set, "name=wg0\n" + binding % "true" +
+                                      "\nlisten_port=10101\n\n"), 2),
+        "get": step(frame(get, "name=wg0\n")),
+        "info": step(frame(info, "name=wg0\n")),
+        "set_mtu": step(frame(set_mtu, "name=wg0\nmtu=1280\n")),
+        "remove_device": step(frame(remove, "name=wg0\n")),
+        "export": step(frame(export, "")),
+        "shutdown": step(frame(shutdown, "")),
+        "unknown_request": step(frame(99, "what=1\n")),
+        "reply": step(frame(add | reply, "errno=0\n")),
+        "reply_error": step(frame(configure | reply, "errno=-22\nmessage=bad config\n")),
+        "reply_enosys": step(frame(99 | reply, "errno=-38\nmessage=unknown request type 99\n")),
+        "hello_reply": step(frame(hello | reply, "errno=0\nprotocol=1\npid=4242\nbuild=0.9.0\n"
+                                  "devices=2\n")),
+        "get_reply": step(frame(get | reply, "errno=0\n\nprivate_key=" + KEY1 +
+                                "\nlisten_port=51820\npublic_key=" + KEY2 +
+                                "\nrx_bytes=10\ntx_bytes=20\nallowed_ip=10.1.0.0/24\nerrno=0\n\n")),
+        "info_reply": step(frame(info | reply, "errno=0\nifname=wg0\nifindex=7\nmtu=1420\n"
+                                 "listen_port=51820\nlost=false\n\ntun.reads=5\nudp.rx=9\n")),
+        "export_device": step(frame(export_device, "name=wg0\nmtu=1420\nvnet_hdr=true\ntso=true\n"
+                                    "uso=true\n" + binding % "false" + "lost=false\n", 7), 2),
+        "export_reply": step(frame(export | reply, "errno=0\ndevices=1\n", 7)),
+        "device_lost": step(frame(lost, "name=wg0\nwhy=link deleted\n", 0)),
+        "a_conversation": step(frame(hello, "protocol=1\nbuild=x\n", 1)) +
+                          step(frame(hello | reply, "errno=0\nprotocol=1\npid=1\nbuild=x\n"
+                                     "devices=0\n", 1)) +
+                          step(frame(get, "name=wg0\n", 2)) +
+                          step(frame(get | reply, "errno=-19\nmessage=no device wg0\n", 2)),
+    }
+    for name, data in steps.items():
+        write("control", name, data)
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     for name, fn in [("api", api), ("options", options), ("peers_file", peers_file),
                      ("address", address), ("netlink", netlink), ("uapi", uapi), ("hub", hub),
-                     ("offload", offload), ("engine", engine)]:
+                     ("offload", offload), ("engine", engine), ("control", control)]:
         if not only or name in only:
             fn()

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "cni/invocation.h"
-#include "netlink/rtnl.h"
 #include "util/error.h"
+#include "util/ifname.h"
 
 namespace wgnet::cni::api {
 namespace {
@@ -117,7 +117,7 @@ Key key_of(Fields& f) {
     bad(f.name("container_id"),
         "expected a letter or digit, then letters, digits, '_', '.' or '-'");
   try {
-    netlink::rtnl::check_ifname(k.ifname);
+    check_ifname(k.ifname);
   } catch (const InputError&) {
     bad(f.name("ifname"), "not a valid interface name");
   }

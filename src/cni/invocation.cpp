@@ -3,8 +3,8 @@
 #include <array>
 
 #include "cni/error.h"
-#include "netlink/rtnl.h"
 #include "util/error.h"
+#include "util/ifname.h"
 
 namespace wgnet::cni {
 namespace {
@@ -111,7 +111,7 @@ Invocation parse_invocation(const EnvLookup& env) {
                   std::to_string(kMaxContainerId) + ")");
     inv.ifname = required(env, "CNI_IFNAME");
     try {
-      netlink::rtnl::check_ifname(inv.ifname);
+      check_ifname(inv.ifname);
     } catch (const InputError& e) {
       invalid("CNI_IFNAME", e.what());
     }

@@ -1,5 +1,5 @@
-// Interface names as the kernel takes them: checked by rtnetlink before a request, and by the
-// engine's control codec on every name it receives.
+// Interface names as the kernel takes them: checked by rtnetlink before a request, by the
+// engine's control codec on every name it receives, and by the CNI codec (CNI_IFNAME, API v1).
 #pragma once
 #include <string_view>
 

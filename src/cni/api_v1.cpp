@@ -28,6 +28,27 @@ constexpr std::array<std::pair<ErrorKind, std::string_view>, 10> kKinds{{
     {ErrorKind::kInternal, "internal"},
 }};
 
+// A field or option name as an error may show it: one holding what could be a key (a run of 12
+// or more base64 or hex characters with a digit, '+', '/' or '=') is not quoted.
+std::string shown(std::string_view name) {
+  size_t run = 0;
+  bool marked = false;
+  for (size_t i = 0; i <= name.size(); i++) {
+    const char c = i < name.size() ? name[i] : ' ';
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum || c == '+' || c == '/' || c == '=') {
+      run++;
+      marked = marked || !(alnum && !(c >= '0' && c <= '9'));
+      continue;
+    }
+    if (run >= 12 && marked) return "<a name not shown>";
+    run = 0;
+    marked = false;
+  }
+  if (name.size() > kMaxOptionKey) return "<a name not shown>";
+  return std::string(name);
+}
+
 [[noreturn]] void bad(std::string_view field, std::string_view why) {
   throw DecodeError(std::string(field) + ": " + std::string(why));
 }
@@ -41,6 +62,8 @@ json parse_object(std::string_view body) {
     j = json::parse(body);
   } catch (const json::parse_error& e) {
     bad("body", "not JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {
+    bad("body", "not JSON (a number out of range)");  // out_of_range 406
   }
   if (!j.is_object()) bad("body", "expected a JSON object");
   return j;
@@ -95,7 +118,7 @@ class Fields {
   }
   void done() const {
     for (const auto& [k, v] : j_.items())
-      if (!taken_.count(k)) bad(name(k), "unknown field");
+      if (!taken_.count(k)) bad(name(shown(k)), "unknown field");
   }
 
  private:
@@ -160,9 +183,9 @@ Options options_of(Fields& f) {
   if (v->size() > kMaxOptions) bad("options", "more than " + std::to_string(kMaxOptions));
   for (const auto& [k, val] : v->items()) {
     if (k.empty() || k.size() > kMaxOptionKey) bad("options", "a name is empty or too long");
-    if (!val.is_string()) bad("options." + k, "expected a string");
+    if (!val.is_string()) bad("options." + shown(k), "expected a string");
     if (val.get_ref<const std::string&>().size() > kMaxOptionValue)
-      bad("options." + k, "longer than " + std::to_string(kMaxOptionValue) + " bytes");
+      bad("options." + shown(k), "longer than " + std::to_string(kMaxOptionValue) + " bytes");
     out[k] = val.get<std::string>();
   }
   return out;

@@ -62,6 +62,8 @@ NetConf parse_netconf(std::string_view text, Command command) {
     // The parser's message quotes the input, which may hold a key: give the position only.
     throw Error(kDecodeFailure, "network configuration is not JSON",
                 "syntax error at byte " + std::to_string(e.byte));
+  } catch (const json::exception&) {
+    throw Error(kDecodeFailure, "network configuration is not JSON", "a number out of range");
   }
   if (!conf.raw.is_object())
     throw Error(kDecodeFailure, "network configuration is not a JSON object");

@@ -4,7 +4,8 @@
 # as the kernel and wgnet write them (tests/unit/netlink_wireguard_test.cpp), UAPI exchanges
 # (tests/unit/wgconf_uapi_codec_test.cpp, engine_uapi_test.cpp), IPv4/IPv6 TCP/UDP packets
 # with virtio-net headers and the frames of wgnetd's control protocol with its engine
-# (tests/unit/engine_control_*_test.cpp). Deterministic; files found by fuzzing (crash-*, named
+# (tests/unit/engine_control_*_test.cpp), CNI configurations, results and admin API v1 bodies
+# (tests/unit/cni_*_test.cpp). Deterministic; files found by fuzzing (crash-*, named
 # regressions) are left alone.
 import json
 import os
@@ -495,10 +496,58 @@ def control():
         write("control", name, data)
 
 
+# ---- cni: one op byte (tests/fuzz/fuzz_cni.cpp), then a CNI configuration, result or API body ----
+def cni():
+    conf = {"cniVersion": "1.1.0", "name": "wgnet", "type": "wgnet",
+            "wgnet.endpoint": "198.18.42.2:51820", "wgnet.endpoint-key": HUB_KEY,
+            "wgnet.seed-file": "seed",
+            "ipam": {"type": "host-local", "dataDir": "/run/cni/wgnet",
+                     "ranges": [[{"subnet": "10.0.42.0/24", "gateway": "10.0.42.254"}]]}}
+    result = {"cniVersion": "1.0.0",
+              "interfaces": [{"name": "eth0", "mac": "00:00:00:00:00:00",
+                              "sandbox": "/run/netns/cni-1"}],
+              "ips": [{"address": "10.0.42.7/24", "interface": 0}],
+              "routes": [{"dst": "0.0.0.0/0"}], "dns": {}}
+    prev = dict(conf, cniVersion="1.0.0", prevResult=result)
+    gc = dict(conf, **{"cni.dev/valid-attachments": [{"containerID": "c1", "ifname": "eth0"}]})
+    key = {"container_id": "c1", "ifname": "eth0"}
+    seeds = {
+        "netconf_add": (0, conf), "netconf_check": (2 * 12, prev), "netconf_gc": (5 * 12, gc),
+        "netconf_version": (4 * 12, {"cniVersion": "1.0.0"}),
+        "result_040": (1, dict(result, cniVersion="0.4.0",
+                               ips=[{"version": "4", "address": "10.0.42.7/24", "interface": 0}])),
+        "result_100": (1 + 12, result),
+        "result_110": (1 + 24, dict(result, cniVersion="1.1.0",
+                                    interfaces=[dict(result["interfaces"][0], mtu=1420)])),
+        "add_request": (2, dict(key, network="wgnet", netns="/run/netns/cni-1",
+                                options={"wgnet.endpoint": "198.18.42.2:51820",
+                                         "wgnet.seed-file": "seed"},
+                                addresses=["10.0.42.7/24", "fd00:42::7/64"])),
+        "add_response": (3, {"interface": {"name": "eth0", "host_name": "wgnet-1a2b3c4d",
+                                           "public_key": HUB_KEY, "mtu": 1420},
+                             "routes": ["0.0.0.0/0"], "network_id": "cni-wgnet-0123456789ab"}),
+        "del_request": (4, dict(key, network="wgnet", netns="")),
+        "del_response": (5, {"removed": True}),
+        "check_request": (6, dict(key, network="wgnet", netns="/run/netns/cni-1",
+                                  addresses=["10.0.42.7/24"])),
+        "gc_request": (7, {"network": "wgnet", "valid": [key, {"container_id": "c2",
+                                                                "ifname": "eth1"}]}),
+        "gc_response": (8, {"removed": [dict(key, addresses=["10.0.42.9/24"])]}),
+        "status_request": (9, {"network": "wgnet", "options": {"wgnet.kdf": "hkdf"}}),
+        "error": (10, {"error": {"kind": "check-failed", "message": "no eth0",
+                                 "what": "interface"}}),
+        "info": (11, {"api": [1], "wgnetd": "0.9.0", "backends": ["kernel", "engine"],
+                      "default_backend": "engine"}),
+    }
+    for name, (op, body) in seeds.items():
+        write("cni", name, bytes([op]) + json.dumps(body).encode())
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     for name, fn in [("api", api), ("options", options), ("peers_file", peers_file),
                      ("address", address), ("netlink", netlink), ("uapi", uapi), ("hub", hub),
-                     ("offload", offload), ("engine", engine), ("control", control)]:
+                     ("offload", offload), ("engine", engine), ("control", control),
+                     ("cni", cni)]:
         if not only or name in only:
             fn()

@@ -95,6 +95,7 @@ TEST(CniApiV1, BoundsAndFormsAreChecked) {
       {with("options", json{{"wgnet.x", std::string(8193, 'v')}}), "options.wgnet.x"},
       {with("options", json{{std::string(65, 'k'), "v"}}), "options"},
       {"[]", "body"},
+      {R"({"network": 1e999})", "body"},  // out of range, not a syntax error: found by fuzz_cni
       {"{", "body"},
       {std::string(kMaxBody + 1, ' '), "body"}};
   for (const auto& [body, field] : cases) {
@@ -119,6 +120,16 @@ TEST(CniApiV1, RefusalsNeverQuoteValues) {
   const std::string why = refusal(decode_add_request, j.dump());
   EXPECT_NE(why, "");
   EXPECT_EQ(why.find("c2VjcmV0"), std::string::npos) << why;
+  json named = json::parse(encode(add_request()));
+  named["c2VjcmV0c2VjcmV0"] = 1;  // a key where a field name goes
+  EXPECT_EQ(refusal(decode_add_request, named.dump()), "<a name not shown>: unknown field");
+  named.erase("c2VjcmV0c2VjcmV0");
+  named["x_c2VjcmV0c2VjcmV0_y"] = 1;  // inside a longer name (found by fuzz_cni)
+  EXPECT_EQ(refusal(decode_add_request, named.dump()), "<a name not shown>: unknown field");
+  named.erase("x_c2VjcmV0c2VjcmV0_y");
+  named["options"]["c2VjcmV0c2VjcmV0"] = 1;
+  EXPECT_EQ(refusal(decode_add_request, named.dump()),
+            "options.<a name not shown>: expected a string");
   const std::string syntax = refusal(decode_add_request, R"({"options":{"wgnet.seed":"c2VjcmV0)");
   EXPECT_EQ(syntax.find("c2VjcmV0"), std::string::npos) << syntax;
 }

@@ -66,6 +66,7 @@ TEST(CniNetconf, GcAttachmentsAbsentMeansNone) {
 
 TEST(CniNetconf, RefusalsCarryTheSpecsCodes) {
   EXPECT_EQ(code_of("not json", Command::kAdd), kDecodeFailure);
+  EXPECT_EQ(code_of("{\"mtu\": 1e999}", Command::kAdd), kDecodeFailure);  // found by fuzz_cni
   EXPECT_EQ(code_of("[1]", Command::kAdd), kDecodeFailure);
   EXPECT_EQ(code_of(std::string(kMaxConfigBytes + 1, ' '), Command::kAdd), kInvalidConfig);
   const std::vector<std::pair<std::string, int>> edits{

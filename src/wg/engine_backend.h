@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/linux/engine.h"
+#include "engine/linux/tun_linux.h"
 #include "wg/backend.h"
 
 namespace wgnet::wg {

@@ -62,6 +62,7 @@ class MemoryTun final : public Tun {
   }
   size_t batch_size() const override { return 32; }
   uint32_t mtu() const override { return mtu_; }
+  void note_mtu(uint32_t mtu) override { mtu_ = mtu; }
 
   std::deque<Bytes> from_host;  // packets the host sends into the tunnel (the device reads them)
   std::vector<Bytes> to_host;   // packets the device wrote (delivered to the host)

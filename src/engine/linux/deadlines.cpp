@@ -21,13 +21,14 @@ void Engine::Impl::schedule(Interface& i, Clock::Time when) {
 
 void Engine::Impl::arm(Clock::Time when) {
   armed = when;
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch());
+  // Relative to the engine's clock, which need not be CLOCK_MONOTONIC (a test's fake one).
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when - clock.now());
   itimerspec spec{};
-  // 0 would disarm: a deadline at (or before) the clock's epoch is simply due.
-  const int64_t at = std::max<int64_t>(ns.count(), 1);
-  spec.it_value.tv_sec = at / 1'000'000'000;
-  spec.it_value.tv_nsec = at % 1'000'000'000;
-  ::timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+  // 0 would disarm: a deadline now (or past) is simply due.
+  const int64_t in = std::max<int64_t>(ns.count(), 1);
+  spec.it_value.tv_sec = in / 1'000'000'000;
+  spec.it_value.tv_nsec = in % 1'000'000'000;
+  ::timerfd_settime(timer_fd.get(), 0, &spec, nullptr);
 }
 
 void Engine::Impl::on_timer() {

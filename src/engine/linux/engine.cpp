@@ -69,11 +69,12 @@ void Interface::timer_deadline_changed(Device&, Clock::Time when) { engine.sched
 
 // ---- set-up ----
 
-Engine::Impl::Impl(EngineOptions o) : options(std::move(o)) {
+Engine::Impl::Impl(EngineOptions o)
+    : options(std::move(o)), clock(options.clock ? *options.clock : system_clock) {
   options.device.rate_limits.max_entries = rate_limiter_entries();
   own_ns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!own_ns) throw SystemError("engine: open own network namespace: " + errno_text(errno));
-  binds = std::make_unique<EngineBinds>(own_ns, options.udp);
+  binds = std::make_shared<EngineBinds>(own_ns, options.udp);
   ep.reset(::epoll_create1(EPOLL_CLOEXEC));
   stop_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   wake_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -94,12 +95,15 @@ Engine::Impl::Impl(EngineOptions o) : options(std::move(o)) {
       throw SystemError("engine: epoll_ctl: " + errno_text(errno));
   }
   if (options.batch == 0) options.batch = 1;
-  try {
-    open_link_watch();
-  } catch (const std::exception& e) {
-    // Then MTU changes go unnoticed (packets are still carried); deletions still are, by the TUN.
-    log::warn(std::string("engine: no link watch: ") + e.what());
-    links.reset();
+  if (options.link_watch) {
+    try {
+      open_link_watch();
+    } catch (const std::exception& e) {
+      // Then MTU changes go unnoticed (packets are still carried); deletions still are, by the
+      // TUN.
+      log::warn(std::string("engine: no link watch: ") + e.what());
+      links.reset();
+    }
   }
 }
 
@@ -206,13 +210,15 @@ void Engine::Impl::device_lost(Interface& i, const std::string& why) {
   if (options.on_lost) options.on_lost(i.name, why);
 }
 
-void Engine::add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOptions options) {
+void Engine::add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions options) {
   Impl& e = *impl_;
   if (!tun) throw InputError("engine: add " + name + ": no TUN device");
+  if (tun->poll_fd() < 0) throw InputError("engine: add " + name + ": a TUN with no descriptor");
   if (e.stopping) throw SystemError("engine: stopped");
   if (e.find(name)) throw InputError("engine: interface " + name + " exists");
-  auto i =
-      std::make_shared<Interface>(e, name, std::move(tun), *e.binds, e.clock, e.options.device);
+  std::shared_ptr<BindFactory> binds = options.binds ? std::move(options.binds) : e.binds;
+  auto i = std::make_shared<Interface>(e, name, std::move(tun), std::move(binds), e.clock,
+                                       e.options.device);
   i->follow_link = options.follow_link_state && e.links;  // before anyone else can see it
   try {
     if (options.config) i->device->apply(*options.config);
@@ -228,7 +234,7 @@ void Engine::add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOpti
     e.rebind(*i);
     {
       std::lock_guard lock(i->sources_mu);
-      Source s(Source::Kind::kTun, i->tun->fd());
+      Source s(Source::Kind::kTun, i->tun->poll_fd());
       s.iface = i;
       i->tun_source = e.add_source(std::move(s));
     }

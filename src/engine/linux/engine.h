@@ -14,6 +14,8 @@
 //   per interface or per peer; short-lived helper threads only to enter another namespace.
 // Memory: packet buffers belong to the workers (workers × 2 × batch buffers, touched on use); an
 // idle interface costs its Device, its TunLinux and its sockets, nothing per packet.
+// I/O: the engine sees each interface's TUN and UDP only through the core's Tun and Bind (their
+// poll_fd()/poll_fds() are what it waits on), so tests drive it with in-memory ones.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -24,10 +26,12 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/bind.h"
+#include "engine/clock.h"
 #include "engine/device.h"
-#include "engine/linux/tun_linux.h"
 #include "engine/linux/uapi_server.h"
 #include "engine/linux/udp_linux.h"
+#include "engine/tun.h"
 #include "util/fd.h"
 #include "wgconf/config.h"
 
@@ -39,7 +43,16 @@ struct EngineOptions {
   // For every interface (Timings: parse_timings for tests). Its rate_limits.max_entries is
   // replaced by the size for this machine's memory (RateLimiter::entries_for_memory).
   DeviceOptions device;
+  // The UDP sockets of interfaces added without a BindFactory of their own (AddOptions::binds).
   UdpOptions udp;
+  // The time every device's timers, handshakes and the engine's deadlines see; nullptr: the
+  // system clock. Must outlive the engine. Deadlines are armed relative to its now(), so a clock
+  // moved by hand (a test's) is noticed at the next deadline the engine arms, not at once.
+  const Clock* clock = nullptr;
+  // Watch every device's link through rtnetlink (MTU, up/down, namespace moves). false: the TUN
+  // keeps the MTU it had when added, AddOptions::follow_link_state does nothing, and a deletion is
+  // still noticed by the TUN itself (a runtime that is told these things instead, or a test).
+  bool link_watch = true;
   // Where UAPI sockets go ("/var/run/wireguard"); empty: no UAPI sockets, no UAPI thread.
   std::string uapi_dir;
   UapiServer::Limits uapi_limits;
@@ -59,6 +72,9 @@ struct AddOptions {
   // containers). true: it then follows its link (`ip link set down` closes the port and forgets
   // the sessions, `up` opens it again), as wireguard-go's does (wgnet-engine).
   bool follow_link_state = false;
+  // Opens the interface's UDP binds (the first when it goes up, new ones when its listen port
+  // changes); nullptr: UdpBindLinux sockets with EngineOptions::udp in the engine's namespace.
+  std::shared_ptr<BindFactory> binds;
   // Serve UAPI_DIR/<name>.sock (when the engine has a uapi_dir).
   bool uapi = true;
   // An already listening UAPI socket to serve instead of creating one (WG_UAPI_FD).
@@ -86,7 +102,7 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Adds interface `name` (the engine's key for it, unique; also its UAPI socket's name) around a
-  // TUN the caller opened: TunLinux::create in the namespace where the device must first appear,
+  // TUN the caller opened, one with a poll_fd() (InputError if not): TunLinux::create in the namespace where the device must first appear,
   // or TunLinux::attach / attach_by_alias on a thread that entered the namespace the device now
   // lives in (util/netns), e.g. a persistent device re-attached after a restart. The device goes
   // up at once: its UDP socket opens in the engine's namespace, on config's listen port or a free
@@ -95,7 +111,7 @@ class Engine {
   // holds it). A device created in the host namespace and moved into a container is deleted with
   // the container's namespace (on_lost fires); one re-attached from inside the container keeps
   // that namespace alive while the engine holds it: remove() it when the container goes.
-  void add(const std::string& name, std::unique_ptr<TunLinux> tun, AddOptions options = {});
+  void add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions options = {});
   // Stops the interface's I/O, destroys its device and closes its TUN (a persistent TUN device
   // stays) and its sockets. Returns once that is done (from an engine thread: possibly before).
   // False when there is no such interface.

@@ -101,10 +101,10 @@ struct Worker {
 };
 
 struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
-  Interface(Engine::Impl& e, std::string n, std::unique_ptr<TunLinux> t, BindFactory& binds,
-            const Clock& clock, const DeviceOptions& options)
-      : engine(e), name(std::move(n)), tun(std::move(t)) {
-    device = std::make_unique<Device>(*tun, binds, clock, options, this);
+  Interface(Engine::Impl& e, std::string n, std::unique_ptr<Tun> t,
+            std::shared_ptr<BindFactory> b, const Clock& clock, const DeviceOptions& options)
+      : engine(e), name(std::move(n)), tun(std::move(t)), binds(std::move(b)) {
+    device = std::make_unique<Device>(*tun, *binds, clock, options, this);
   }
 
   void bind_changed(Device&) override;
@@ -114,8 +114,9 @@ struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
   DoneSignal done;  // first: signalled after every member below is destroyed
   Engine::Impl& engine;
   const std::string name;
-  std::unique_ptr<TunLinux> tun;
-  std::unique_ptr<Device> device;  // after tun: destroyed before it
+  std::unique_ptr<Tun> tun;
+  std::shared_ptr<BindFactory> binds;
+  std::unique_ptr<Device> device;  // after tun and binds: destroyed before them
 
   std::mutex sources_mu;  // the registered sources and bind
   std::shared_ptr<Source> tun_source;
@@ -140,9 +141,10 @@ struct Engine::Impl {
   explicit Impl(EngineOptions o);
 
   EngineOptions options;
-  SystemClock clock;
+  SystemClock system_clock;
+  const Clock& clock;  // options.clock or system_clock
   Fd own_ns;
-  std::unique_ptr<EngineBinds> binds;
+  std::shared_ptr<EngineBinds> binds;  // interfaces' binds when AddOptions has none
   Fd ep, stop_fd, wake_fd, timer_fd;
   std::unique_ptr<UapiServer> uapi;
 
@@ -206,7 +208,7 @@ struct Engine::Impl {
 
   // timers
   void schedule(Interface& i, Clock::Time when);
-  void arm(Clock::Time when);  // timers_mu held
+  void arm(Clock::Time when);  // timers_mu held; `when` on clock, armed relative to its now()
   void on_timer();
 
   // namespaces

@@ -128,7 +128,7 @@ void Engine::Impl::locate(const std::shared_ptr<Interface>& i) {
   if (!links) return;
   // The device may move again while we look: done when it is still where we found it.
   for (int attempt = 0; attempt < 3; attempt++) {
-    Fd nsfd(::ioctl(i->tun->fd(), TUNGETDEVNETNS));
+    Fd nsfd(::ioctl(i->tun->poll_fd(), TUNGETDEVNETNS));
     const auto ns = nsfd ? ns_of_fd(nsfd.get()) : std::nullopt;
     std::string ifname;
     try {
@@ -159,7 +159,7 @@ void Engine::Impl::locate(const std::shared_ptr<Interface>& i) {
       log::debug("engine: " + i->name + ": cannot watch its link: " + e.what());
       return;
     }
-    Fd again(::ioctl(i->tun->fd(), TUNGETDEVNETNS));
+    Fd again(::ioctl(i->tun->poll_fd(), TUNGETDEVNETNS));
     if (again && ns_of_fd(again.get()) == ns) return;
   }
 }

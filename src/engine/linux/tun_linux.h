@@ -19,13 +19,6 @@
 
 namespace wgnet::engine {
 
-// The device behind a TUN descriptor is gone: deleted, or its namespace destroyed. Its
-// descriptor then polls as EPOLLERR and every read fails with EBADFD.
-class DeviceGone : public SystemError {
- public:
-  using SystemError::SystemError;
-};
-
 struct TunOptions {
   // A new device's name ("wg0", or a pattern such as "wgt%d"); "" lets the kernel pick tun%d.
   std::string name;
@@ -43,17 +36,6 @@ struct TunFeatures {
   bool vnet_hdr = false;  // every read and write carries a virtio-net header
   bool tso = false;       // TUN_F_CSUM|TSO4|TSO6(|TSO_ECN): TCP super-packets and partial checksums
   bool uso = false;       // TUN_F_USO4|USO6 (Linux 6.2+): UDP super-packets both ways
-};
-
-struct TunStats {
-  uint64_t reads = 0;            // read syscalls that returned a packet
-  uint64_t super_packets = 0;    // of those, GSO super-packets
-  uint64_t packets_read = 0;     // packets handed out (segments included)
-  uint64_t read_dropped = 0;     // malformed or refused by gso_split
-  uint64_t writes = 0;           // write syscalls
-  uint64_t packets_written = 0;  // packets those carried
-  uint64_t coalesced = 0;        // packets that went out inside a super-packet
-  uint64_t write_dropped = 0;    // packets the kernel refused
 };
 
 class TunLinux final : public Tun {
@@ -81,13 +63,14 @@ class TunLinux final : public Tun {
 
   // Poll for EPOLLIN; EPOLLERR means the device is gone (read() then throws DeviceGone).
   int fd() const { return fd_.get(); }
+  int poll_fd() const override { return fd_.get(); }
   // The device's current name (TUNGETIFF): follows renames, in whatever namespace it now is.
-  std::string name() const;
+  std::string name() const override;
   const TunFeatures& features() const { return features_; }
-  TunStats stats() const;
+  TunStats stats() const override;
   void set_persist(bool persist);
   // The MTU changed (the caller watches the link, in the namespace the device lives in).
-  void note_mtu(uint32_t mtu) { mtu_.store(mtu, std::memory_order_relaxed); }
+  void note_mtu(uint32_t mtu) override { mtu_.store(mtu, std::memory_order_relaxed); }
 
  private:
   TunLinux(Fd fd, const TunOptions& options);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,6 +14,18 @@
 #include "util/fd.h"
 
 namespace wgnet::netns {
+
+std::optional<NsId> id_of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return NsId{st.st_dev, st.st_ino};
+}
+
+std::optional<NsId> id_of_this_thread() {
+  struct stat st {};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0) return std::nullopt;
+  return NsId{st.st_dev, st.st_ino};
+}
 
 void run_in(const std::string& path, const std::function<void()>& fn) {
   Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -1,6 +1,7 @@
-// The engine: its set-up, its interfaces (each a TUN, its sockets and a Device) and the public
-// API of engine.h. The workers, timers and link watch are in event_loop.cpp, deadlines.cpp and
-// link_watch.cpp (engine_impl.h holds what they share).
+// The engine: its set-up, its interfaces (each a TUN, its sockets and a Device, and what the link
+// watch reports of its link) and the public API of engine.h. The workers and timers are in
+// event_loop.cpp and deadlines.cpp (engine_impl.h holds what they share); the link watch is
+// link_watch.h.
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -23,8 +24,8 @@ namespace {
 // Runs `fn` inside the namespace `nsfd` refers to: on this thread when it is already there, else
 // on a short-lived thread that enters it (setns changes only the calling thread).
 void in_netns(int nsfd, const std::function<void()>& fn) {
-  const auto target = ns_of_fd(nsfd);
-  if (target && target == ns_of_this_thread()) return fn();
+  const auto target = netns::id_of(nsfd);
+  if (target && target == netns::id_of_this_thread()) return fn();
   netns::run_in("/proc/self/fd/" + std::to_string(nsfd), fn);
 }
 
@@ -66,6 +67,15 @@ class EngineBinds final : public BindFactory {
 void Interface::bind_changed(Device&) { engine.rebind(*this); }
 void Interface::handshakes_pending(Device&) { engine.post_handshakes(*this); }
 void Interface::timer_deadline_changed(Device&, Clock::Time when) { engine.schedule(*this, when); }
+
+// ---- LinkListener ----
+
+void Interface::link_changed(const LinkEvents& events) {
+  if (removed || lost) return;
+  ifindex = events.gone ? 0 : events.ifindex;
+  if (events.mtu) tun->note_mtu(*events.mtu);
+  if (events.up) engine.link_state(*this, *events.up);
+}
 
 // ---- set-up ----
 
@@ -187,10 +197,8 @@ void Engine::Impl::detach(Interface& i) {
     i.udp_sources.clear();
     i.registered_bind.reset();
   }
-  {
-    std::lock_guard lock(watch_mu);
-    unwatch(i);
-  }
+  if (links) links->unwatch(i);
+  i.ifindex = 0;
   if (i.uapi_served && uapi) uapi->remove(i.name);
 }
 
@@ -202,12 +210,44 @@ void Engine::Impl::device_lost(Interface& i, const std::string& why) {
     drop_source(i.tun_source);
     i.tun_source.reset();
   }
-  {
-    std::lock_guard lock(watch_mu);
-    unwatch(i);
-  }
+  if (links) links->unwatch(i);
+  i.ifindex = 0;
   i.device->down();  // nothing to carry any more: no keepalives, no handshakes
   if (options.on_lost) options.on_lost(i.name, why);
+}
+
+// ---- links ----
+
+void Engine::Impl::open_link_watch() {
+  links = std::make_unique<LinkWatch>();
+  links_source = add_source(Source(Source::Kind::kNetlink, links->poll_fd()));
+}
+
+void Engine::Impl::link_state(Interface& i, bool up) {
+  // Changes only: the device starts up whatever its link says, as wireguard-go's does.
+  const int was = i.link_up.exchange(up ? 1 : 0);
+  if (!i.follow_link || was < 0 || was == (up ? 1 : 0) || i.removed || i.lost) return;
+  if (!up) {
+    i.device->down();
+    log::debug("engine: " + i.name + ": down");
+    return;
+  }
+  // The port may still be held for a moment by a worker finishing a batch on the old socket.
+  for (int attempt = 0;; attempt++) {
+    try {
+      i.device->up();
+      log::debug("engine: " + i.name + ": up");
+      return;
+    } catch (const std::exception& e) {
+      if (attempt < 3) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      // As wireguard-go: the link is up, the device is not (its port is taken); `wg` says so.
+      log::error("engine: " + i.name + ": cannot go up: " + e.what());
+      return;
+    }
+  }
 }
 
 void Engine::add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions options) {
@@ -238,7 +278,7 @@ void Engine::add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions o
       s.iface = i;
       i->tun_source = e.add_source(std::move(s));
     }
-    e.locate(i);
+    if (e.links) e.links->watch(i, *i->tun);
     if (e.uapi && options.uapi) {
       UapiServer::Handlers h;
       h.set = [this, name](std::string_view body) { return uapi_set(name, body); };
@@ -308,10 +348,7 @@ InterfaceInfo Engine::info(const std::string& name) const {
     out.ifname = i->tun->name();
   } catch (const std::exception&) {
   }
-  {
-    std::lock_guard lock(impl_->watch_mu);
-    out.ifindex = i->watched ? i->link.second : 0;
-  }
+  out.ifindex = i->ifindex;
   out.mtu = i->tun->mtu();
   out.lost = i->lost;
   out.tun = i->tun->stats();

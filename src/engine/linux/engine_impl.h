@@ -1,17 +1,13 @@
 // The engine's private parts, shared by the files that implement it, one concern each:
-// engine.cpp (set-up, interfaces and the public API), event_loop.cpp (the workers around one epoll
-// set, the data path, handshake tasks), deadlines.cpp (one timerfd for every device's timers) and
-// link_watch.cpp (MTU, link state and namespace moves through rtnetlink). Nobody else includes
-// it: engine.h is the engine's interface.
+// engine.cpp (set-up, interfaces, what link events mean for them, and the public API),
+// event_loop.cpp (the workers around one epoll set, the data path, handshake tasks) and
+// deadlines.cpp (one timerfd for every device's timers). The link watch (link_watch.h) is a class
+// of its own that reports LinkEvents to each Interface. Nobody else includes this file: engine.h
+// is the engine's interface.
 #pragma once
-#include <linux/net_namespace.h>
-#include <linux/netlink.h>
-#include <sys/stat.h>
-
 #include <atomic>
 #include <deque>
 #include <future>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,8 +20,8 @@
 #include <vector>
 
 #include "engine/linux/engine.h"
+#include "engine/linux/link_watch.h"
 #include "engine/linux/packet_pool.h"
-#include "netlink/socket.h"
 
 namespace wgnet::engine {
 
@@ -34,25 +30,6 @@ inline constexpr uint64_t kStopId = 1, kWakeId = 2, kTimerId = 3, kFirstSource =
 
 // The engine whose worker this thread is (remove() must not wait for itself there).
 extern thread_local const void* t_worker_of;
-
-// A network namespace, by the identity of its nsfs inode.
-struct NsId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const NsId&) const = default;
-};
-
-inline std::optional<NsId> ns_of_fd(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
-}
-
-inline std::optional<NsId> ns_of_this_thread() {
-  struct stat st {};
-  if (::stat("/proc/thread-self/ns/net", &st) != 0) return std::nullopt;
-  return NsId{st.st_dev, st.st_ino};
-}
 
 // Signals a promise when destroyed: as an object's first member, once everything else is gone.
 struct DoneSignal {
@@ -75,22 +52,6 @@ struct Source {
   std::shared_ptr<Bind> bind;        // kUdp
 };
 
-// Link events of every namespace a device of ours lives in, through two rtnetlink sockets in the
-// engine's own namespace: a socket inside a container's namespace would keep that namespace
-// alive (and our device in it) after the container is gone. Instead each such namespace gets a
-// netns id here (which pins nothing); NETLINK_LISTEN_ALL_NSID then delivers its link events
-// tagged with that id, and RTM_GETLINK with IFLA_TARGET_NETNSID looks its links up.
-struct LinkWatch {
-  Fd events;  // RTMGRP_LINK of every namespace with an id here
-  netlink::Socket requests{NETLINK_ROUTE};
-  std::mutex requests_mu;  // one request at a time on `requests`
-  std::shared_ptr<Source> source;
-};
-
-// Where a device is: its namespace's id (kOwnNs for the engine's own) and its ifindex there.
-inline constexpr int kOwnNs = NETNSA_NSID_NOT_ASSIGNED;
-using LinkKey = std::pair<int, int>;
-
 struct Worker {
   explicit Worker(size_t batch) : tun_pool(batch), udp_pool(batch), from(batch) {}
   PacketPool tun_pool, udp_pool;
@@ -100,7 +61,7 @@ struct Worker {
   std::thread thread;
 };
 
-struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
+struct Interface final : DeviceEvents, LinkListener, std::enable_shared_from_this<Interface> {
   Interface(Engine::Impl& e, std::string n, std::unique_ptr<Tun> t,
             std::shared_ptr<BindFactory> b, const Clock& clock, const DeviceOptions& options)
       : engine(e), name(std::move(n)), tun(std::move(t)), binds(std::move(b)) {
@@ -110,6 +71,7 @@ struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
   void bind_changed(Device&) override;
   void handshakes_pending(Device&) override;
   void timer_deadline_changed(Device&, Clock::Time when) override;
+  void link_changed(const LinkEvents& events) override;
 
   DoneSignal done;  // first: signalled after every member below is destroyed
   Engine::Impl& engine;
@@ -132,9 +94,7 @@ struct Interface final : DeviceEvents, std::enable_shared_from_this<Interface> {
   // Impl::timers_mu: when this interface is in the timer set, and whether it may still enter it.
   std::optional<Clock::Time> timer_at;
   bool timers_closed = false;
-  // Impl::watch_mu: where the device was last seen (watched: in Impl::watched).
-  bool watched = false;
-  LinkKey link{kOwnNs, 0};
+  std::atomic<int> ifindex{0};  // where the link watch last saw the device (0: not watched)
 };
 
 struct Engine::Impl {
@@ -164,9 +124,8 @@ struct Engine::Impl {
   std::set<std::pair<Clock::Time, Interface*>> timers;
   std::optional<Clock::Time> armed;
 
-  std::mutex watch_mu;
-  std::unique_ptr<LinkWatch> links;
-  std::map<LinkKey, std::weak_ptr<Interface>> watched;
+  std::unique_ptr<LinkWatch> links;  // null: no link watch (EngineOptions, or refused)
+  std::shared_ptr<Source> links_source;
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
@@ -193,7 +152,6 @@ struct Engine::Impl {
   void worker_main(Worker& w);
   void on_tun(Worker& w, Source& s, uint32_t events);
   void on_udp(Worker& w, Source& s);
-  void on_netlink();
   void run_tasks(int max_tasks);
   void poke() const {
     uint64_t one = 1;
@@ -211,21 +169,10 @@ struct Engine::Impl {
   void arm(Clock::Time when);  // timers_mu held; `when` on clock, armed relative to its now()
   void on_timer();
 
-  // namespaces
+  // links
   void open_link_watch();
-  void locate(const std::shared_ptr<Interface>& i);
-  // The netns id (assigned here if it had none) of the namespace `nsfd` refers to.
-  int nsid_of(int nsfd);
-  // The ifindex and MTU of link `name` in namespace `nsid`.
-  struct LinkState {
-    int ifindex = 0;
-    uint32_t mtu = 0;
-    bool up = false;
-  };
-  std::optional<LinkState> find_link(int nsid, const std::string& name);
   // The link went up or down: so does the device of an interface that follows it.
   void link_state(Interface& i, bool up);
-  void unwatch(Interface& i);  // watch_mu held
 };
 
 }  // namespace wgnet::engine

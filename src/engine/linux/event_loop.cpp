@@ -101,7 +101,7 @@ void Engine::Impl::worker_main(Worker& w) {
             on_udp(w, *s);
             break;
           case Source::Kind::kNetlink:
-            on_netlink();
+            links->on_readable();
             rearm(*s);
             break;
         }

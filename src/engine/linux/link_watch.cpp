@@ -1,42 +1,59 @@
-// The link watch: one rtnetlink watch that follows each TUN device's MTU, link state and
-// namespace moves (in every namespace, without pinning any: netns ids).
+// The link watch (link_watch.h): rtnetlink link events of every namespace a watched TUN device
+// lives in, and the device found again from its descriptor when it moves.
+#include "engine/linux/link_watch.h"
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
-#include "engine/linux/engine_impl.h"
 #include "netlink/message.h"
 #include "util/error.h"
 #include "util/log.h"
 
 namespace wgnet::engine {
 
-// ---- namespaces: MTU and moves ----
-
-void Engine::Impl::open_link_watch() {
-  auto w = std::make_unique<LinkWatch>();
-  w->events.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!w->events) throw SystemError("netlink socket: " + errno_text(errno));
+LinkWatch::LinkWatch() : own_ns_(netns::id_of_this_thread()) {
+  events_.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!events_) throw SystemError("netlink socket: " + errno_text(errno));
   const int on = 1;
-  if (::setsockopt(w->events.get(), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on, sizeof on) != 0)
+  if (::setsockopt(events_.get(), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on, sizeof on) != 0)
     throw SystemError("NETLINK_LISTEN_ALL_NSID: " + errno_text(errno));
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = RTMGRP_LINK;
-  if (::bind(w->events.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+  if (::bind(events_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
     throw SystemError("netlink bind: " + errno_text(errno));
-  w->source = add_source(Source(Source::Kind::kNetlink, w->events.get()));
-  links = std::move(w);
 }
 
-int Engine::Impl::nsid_of(int nsfd) {
+void LinkWatch::watch(const std::shared_ptr<LinkListener>& listener, const Tun& tun) {
+  {
+    std::lock_guard lock(mu_);
+    forget(*listener);
+    watched_[listener.get()] = Watched{listener, &tun, std::nullopt};
+  }
+  locate(listener);
+}
+
+void LinkWatch::unwatch(const LinkListener& listener) {
+  std::lock_guard lock(mu_);
+  forget(listener);
+}
+
+void LinkWatch::forget(const LinkListener& listener) {
+  auto it = watched_.find(&listener);
+  if (it == watched_.end()) return;
+  if (it->second.link) by_link_.erase(*it->second.link);
+  watched_.erase(it);
+}
+
+int LinkWatch::nsid_of(int nsfd) {
   auto ask = [&](uint16_t type, int32_t want) {
     rtgenmsg g{};
     g.rtgen_family = AF_UNSPEC;
@@ -44,9 +61,9 @@ int Engine::Impl::nsid_of(int nsfd) {
     b.fixed(g).put_u32(NETNSA_FD, static_cast<uint32_t>(nsfd));
     if (type == RTM_NEWNSID) b.put_struct(NETNSA_NSID, want);
     auto msg = b.finish();
-    return links->requests.request(msg, type == RTM_NEWNSID ? "RTM_NEWNSID" : "RTM_GETNSID");
+    return requests_.request(msg, type == RTM_NEWNSID ? "RTM_NEWNSID" : "RTM_GETNSID");
   };
-  std::lock_guard lock(links->requests_mu);
+  std::lock_guard lock(requests_mu_);
   for (int attempt = 0; attempt < 2; attempt++) {
     const auto reply = ask(RTM_GETNSID, 0);
     for (const auto& m : netlink::parse_messages(reply)) {
@@ -65,7 +82,7 @@ int Engine::Impl::nsid_of(int nsfd) {
   throw SystemError("no netns id for a device's namespace");
 }
 
-std::optional<Engine::Impl::LinkState> Engine::Impl::find_link(int nsid, const std::string& name) {
+std::optional<LinkWatch::LinkState> LinkWatch::find_link(int nsid, const std::string& name) {
   ifinfomsg ifi{};
   netlink::MessageBuilder b(RTM_GETLINK, 0);
   b.fixed(ifi).put_string(IFLA_IFNAME, name);
@@ -73,8 +90,8 @@ std::optional<Engine::Impl::LinkState> Engine::Impl::find_link(int nsid, const s
   auto msg = b.finish();
   std::vector<uint8_t> reply;
   try {
-    std::lock_guard lock(links->requests_mu);
-    reply = links->requests.request(msg, "RTM_GETLINK");
+    std::lock_guard lock(requests_mu_);
+    reply = requests_.request(msg, "RTM_GETLINK");
   } catch (const netlink::NetlinkError&) {
     return std::nullopt;  // not there (any more)
   }
@@ -88,86 +105,65 @@ std::optional<Engine::Impl::LinkState> Engine::Impl::find_link(int nsid, const s
   return std::nullopt;
 }
 
-void Engine::Impl::unwatch(Interface& i) {
-  if (!i.watched) return;
-  i.watched = false;
-  if (auto it = watched.find(i.link); it != watched.end()) {
-    auto sp = it->second.lock();
-    if (!sp || sp.get() == &i) watched.erase(it);
+void LinkWatch::locate(const std::shared_ptr<LinkListener>& listener) {
+  const Tun* tun = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = watched_.find(listener.get());
+    if (it == watched_.end()) return;
+    tun = it->second.tun;
   }
-}
-
-void Engine::Impl::link_state(Interface& i, bool up) {
-  // Changes only: the device starts up whatever its link says, as wireguard-go's does.
-  const int was = i.link_up.exchange(up ? 1 : 0);
-  if (!i.follow_link || was < 0 || was == (up ? 1 : 0) || i.removed || i.lost) return;
-  if (!up) {
-    i.device->down();
-    log::debug("engine: " + i.name + ": down");
-    return;
-  }
-  // The port may still be held for a moment by a worker finishing a batch on the old socket.
-  for (int attempt = 0;; attempt++) {
-    try {
-      i.device->up();
-      log::debug("engine: " + i.name + ": up");
-      return;
-    } catch (const std::exception& e) {
-      if (attempt < 3) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        continue;
-      }
-      // As wireguard-go: the link is up, the device is not (its port is taken); `wg` says so.
-      log::error("engine: " + i.name + ": cannot go up: " + e.what());
-      return;
-    }
-  }
-}
-
-void Engine::Impl::locate(const std::shared_ptr<Interface>& i) {
-  if (!links) return;
   // The device may move again while we look: done when it is still where we found it.
   for (int attempt = 0; attempt < 3; attempt++) {
-    Fd nsfd(::ioctl(i->tun->poll_fd(), TUNGETDEVNETNS));
-    const auto ns = nsfd ? ns_of_fd(nsfd.get()) : std::nullopt;
+    Fd nsfd(::ioctl(tun->poll_fd(), TUNGETDEVNETNS));
+    const auto ns = nsfd ? netns::id_of(nsfd.get()) : std::nullopt;
     std::string ifname;
     try {
-      if (ns) ifname = i->tun->name();
+      if (ns) ifname = tun->name();
     } catch (const std::exception&) {
     }
-    if (!ns || ifname.empty() || i->removed || i->lost) {
+    if (!ns || ifname.empty()) {
       // Gone (the TUN's EPOLLERR reports that), or a kernel without TUNGETDEVNETNS.
-      std::lock_guard lock(watch_mu);
-      unwatch(*i);
+      {
+        std::lock_guard lock(mu_);
+        if (!watched_.count(listener.get())) return;
+        forget(*listener);
+      }
+      LinkEvents gone;
+      gone.gone = true;
+      listener->link_changed(gone);
       return;
     }
+    LinkEvents found;
     try {
-      const int nsid = ns == ns_of_fd(own_ns.get()) ? kOwnNs : nsid_of(nsfd.get());
+      const int nsid = ns == own_ns_ ? kOwnNs : nsid_of(nsfd.get());
       const auto link = find_link(nsid, ifname);
       if (!link) continue;  // renamed or moved meanwhile
       {
-        std::lock_guard lock(watch_mu);
-        if (i->removed) return;
-        unwatch(*i);
-        i->link = {nsid, link->ifindex};
-        i->watched = true;
-        watched[i->link] = i;
+        std::lock_guard lock(mu_);
+        auto it = watched_.find(listener.get());
+        if (it == watched_.end()) return;  // unwatched meanwhile
+        if (it->second.link) by_link_.erase(*it->second.link);
+        it->second.link = LinkKey{nsid, link->ifindex};
+        by_link_[*it->second.link] = listener.get();
       }
-      if (link->mtu) i->tun->note_mtu(link->mtu);
-      link_state(*i, link->up);
+      found.ifindex = link->ifindex;
+      if (link->mtu) found.mtu = link->mtu;
+      found.up = link->up;
     } catch (const std::exception& e) {
-      log::debug("engine: " + i->name + ": cannot watch its link: " + e.what());
+      log::debug("engine: " + ifname + ": cannot watch its link: " + e.what());
       return;
     }
-    Fd again(::ioctl(i->tun->poll_fd(), TUNGETDEVNETNS));
-    if (again && ns_of_fd(again.get()) == ns) return;
+    listener->link_changed(found);
+    Fd again(::ioctl(tun->poll_fd(), TUNGETDEVNETNS));
+    if (again && netns::id_of(again.get()) == ns) return;
   }
 }
 
-void Engine::Impl::on_netlink() {
+void LinkWatch::on_readable() {
   alignas(nlmsghdr) uint8_t buf[16384];
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))];
-  std::vector<std::shared_ptr<Interface>> relocate;
+  std::vector<std::shared_ptr<LinkListener>> relocate;
   bool resync = false;
   for (;;) {
     iovec iov{buf, sizeof buf};
@@ -179,7 +175,7 @@ void Engine::Impl::on_netlink() {
     h.msg_iovlen = 1;
     h.msg_control = control;
     h.msg_controllen = sizeof control;
-    const ssize_t r = ::recvmsg(links->events.get(), &h, MSG_DONTWAIT);
+    const ssize_t r = ::recvmsg(events_.get(), &h, MSG_DONTWAIT);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == ENOBUFS) {
       resync = true;  // events were lost: look at every device again
@@ -198,30 +194,35 @@ void Engine::Impl::on_netlink() {
         const auto type = m.header.nlmsg_type;
         if (type != RTM_NEWLINK && type != RTM_DELLINK) continue;
         const LinkKey key{nsid, m.fixed<ifinfomsg>().ifi_index};
-        std::shared_ptr<Interface> i;
+        std::shared_ptr<LinkListener> listener;
         {
-          std::lock_guard lock(watch_mu);
-          if (auto it = watched.find(key); it != watched.end()) i = it->second.lock();
+          std::lock_guard lock(mu_);
+          if (auto it = by_link_.find(key); it != by_link_.end())
+            listener = watched_.at(it->second).listener.lock();
         }
-        if (!i) continue;
+        if (!listener) continue;
         if (type == RTM_DELLINK) {
-          relocate.push_back(i);  // moved to another namespace, or deleted
+          relocate.push_back(listener);  // moved to another namespace, or deleted
           continue;
         }
+        LinkEvents news;
+        news.ifindex = key.second;
         if (auto mtu = netlink::find_attribute(m.attributes(sizeof(ifinfomsg)), IFLA_MTU))
-          i->tun->note_mtu(mtu->u32());
-        link_state(*i, (m.fixed<ifinfomsg>().ifi_flags & IFF_UP) != 0);
+          news.mtu = mtu->u32();
+        news.up = (m.fixed<ifinfomsg>().ifi_flags & IFF_UP) != 0;
+        listener->link_changed(news);
       }
     } catch (const std::exception& e) {
       log::debug(std::string("engine: netlink: ") + e.what());
     }
   }
   if (resync) {
-    std::lock_guard lock(watch_mu);
-    for (auto& [key, weak] : watched)
-      if (auto i = weak.lock()) relocate.push_back(i);
+    std::lock_guard lock(mu_);
+    for (auto& [key, w] : watched_)
+      if (w.link)
+        if (auto l = w.listener.lock()) relocate.push_back(l);
   }
-  for (auto& i : relocate) locate(i);
+  for (auto& l : relocate) locate(l);
 }
 
 }  // namespace wgnet::engine

@@ -23,23 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
-
-// An IPv4 packet (no options, no checksum: the core does not read it) with `payload` bytes.
-Bytes ipv4(const char* src, const char* dst, size_t payload, uint8_t fill = 0xab) {
-  Bytes p(20 + payload, fill);
-  p[0] = 0x45;
-  p[1] = 0;
-  p[2] = static_cast<uint8_t>(p.size() >> 8);
-  p[3] = static_cast<uint8_t>(p.size());
-  p[8] = 64;
-  p[9] = 17;
-  const IpAddress s = ip(src), d = ip(dst);
-  std::copy(s.bytes().begin(), s.bytes().end(), p.begin() + 12);
-  std::copy(d.bytes().begin(), d.bytes().end(), p.begin() + 16);
-  return p;
-}
-
 Bytes ipv6(const char* src, const char* dst, size_t payload) {
   Bytes p(40 + payload, 0xcd);
   p[0] = 0x60;

@@ -1,8 +1,15 @@
 // In-memory stand-ins for the engine's I/O (test code): a fake clock driven by hand, TUN devices
 // that are queues of packets, and a UDP network of binds that deliver to each other by address
-// and port. No sockets, no threads, no sleeps.
+// and port. No sockets, no threads, no sleeps. Each TUN and bind also has an eventfd that is
+// readable while it has something to read (poll_fd, poll_fds), so the Linux runtime's event loop
+// can drive them too (engine_event_loop_test).
 #pragma once
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -19,23 +26,64 @@
 #include "engine/packet.h"
 #include "engine/tun.h"
 #include "util/error.h"
+#include "util/fd.h"
+#include "util/ip.h"
 
 namespace wgnet::engine::testing {
 
 using Bytes = std::vector<uint8_t>;
 
+// Time moved by hand; an engine's threads may read it while the test moves it.
 class FakeClock final : public Clock {
  public:
-  Time now() const override { return now_; }
-  std::chrono::system_clock::time_point wall() const override { return wall_; }
-  void advance(std::chrono::nanoseconds d) {
-    now_ += d;
-    wall_ += d;
+  static constexpr Time kStart{std::chrono::hours(1000)};
+  static constexpr std::chrono::system_clock::time_point kWallStart{
+      std::chrono::seconds(1'700'000'000)};
+
+  Time now() const override { return kStart + elapsed(); }
+  std::chrono::system_clock::time_point wall() const override {
+    return kWallStart + std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed());
+  }
+  void advance(std::chrono::nanoseconds d) { elapsed_ += d.count(); }
+
+ private:
+  std::chrono::nanoseconds elapsed() const { return std::chrono::nanoseconds(elapsed_.load()); }
+  std::atomic<int64_t> elapsed_{0};
+};
+
+inline IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+// An IPv4 packet (no options, no checksum: the core does not read it) with `payload` bytes.
+inline Bytes ipv4(const char* src, const char* dst, size_t payload, uint8_t fill = 0xab) {
+  Bytes p(20 + payload, fill);
+  p[0] = 0x45;
+  p[1] = 0;
+  p[2] = static_cast<uint8_t>(p.size() >> 8);
+  p[3] = static_cast<uint8_t>(p.size());
+  p[8] = 64;
+  p[9] = 17;
+  const IpAddress s = ip(src), d = ip(dst);
+  std::copy(s.bytes().begin(), s.bytes().end(), p.begin() + 12);
+  std::copy(d.bytes().begin(), d.bytes().end(), p.begin() + 16);
+  return p;
+}
+
+// An eventfd that is readable exactly while its owner has something to read: set(true) when
+// something arrives, set(false) when the last of it was taken (both under the owner's lock).
+class Readiness {
+ public:
+  Readiness() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (!fd_) throw SystemError("eventfd");
+  }
+  int fd() const { return fd_.get(); }
+  void set(bool ready) {
+    uint64_t v = 1;
+    [[maybe_unused]] auto r =
+        ready ? ::write(fd_.get(), &v, sizeof v) : ::read(fd_.get(), &v, sizeof v);
   }
 
  private:
-  Time now_{std::chrono::hours(1000)};
-  std::chrono::system_clock::time_point wall_{std::chrono::seconds(1'700'000'000)};
+  Fd fd_;
 };
 
 // Copies `bytes` into packet p (at its offset) and sets its size.
@@ -54,22 +102,42 @@ class MemoryTun final : public Tun {
       fill(packets[n++], from_host.front());
       from_host.pop_front();
     }
+    if (from_host.empty()) ready_.set(false);
     return n;
   }
   void write(std::span<Packet> packets) override {
-    std::lock_guard lock(mu_);
-    for (const auto& p : packets) to_host.push_back(bytes_of(p));
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& p : packets) to_host.push_back(bytes_of(p));
+    }
+    written_.notify_all();
   }
   size_t batch_size() const override { return 32; }
   uint32_t mtu() const override { return mtu_; }
   void note_mtu(uint32_t mtu) override { mtu_ = mtu; }
+  int poll_fd() const override { return ready_.fd(); }
+
+  // While another thread may read and write (an event loop): a packet from the host, and what
+  // the device wrote to the host once there are `n` packets, or when `timeout` passed.
+  void inject(Bytes packet) {
+    std::lock_guard lock(mu_);
+    from_host.push_back(std::move(packet));
+    ready_.set(true);
+  }
+  std::vector<Bytes> wait_written(size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    written_.wait_for(lock, timeout, [&] { return to_host.size() >= n; });
+    return to_host;
+  }
 
   std::deque<Bytes> from_host;  // packets the host sends into the tunnel (the device reads them)
   std::vector<Bytes> to_host;   // packets the device wrote (delivered to the host)
-  uint32_t mtu_ = 1420;
+  std::atomic<uint32_t> mtu_ = 1420;
 
  private:
   std::mutex mu_;
+  std::condition_variable written_;
+  Readiness ready_;
 };
 
 class MemoryBind;
@@ -118,6 +186,7 @@ class MemoryBind final : public Bind {
       inbox.pop_front();
       n++;
     }
+    if (inbox.empty()) ready.set(false);
     return n;
   }
   void send(std::span<const Packet> datagrams, const NetEndpoint& to) override {
@@ -128,8 +197,10 @@ class MemoryBind final : public Bind {
   uint16_t port() const override { return at_.port; }
   void set_mark(uint32_t mark) override { this->mark = mark; }
   size_t batch_size() const override { return 32; }
+  std::vector<int> poll_fds() const override { return {ready.fd()}; }
 
   std::deque<MemoryNetwork::Datagram> inbox;
+  Readiness ready;  // readable while the inbox has datagrams
   uint32_t mark = 0;
 
  private:
@@ -142,7 +213,9 @@ inline void MemoryNetwork::deliver(Datagram d) {
   log.push_back(d);
   if (filter && !filter(d)) return;
   auto it = binds_.find(d.to.remote);
-  if (it != binds_.end()) it->second->inbox.push_back(std::move(d));
+  if (it == binds_.end()) return;
+  it->second->inbox.push_back(std::move(d));
+  it->second->ready.set(true);
 }
 
 // Opens binds at one address; port 0 takes the next free port from 40000.

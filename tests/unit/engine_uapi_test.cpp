@@ -30,8 +30,6 @@ std::vector<K> kinds(const wg::uapi::SetRequest& r) {
   return out;
 }
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
-
 }  // namespace
 
 TEST(UapiServerCodec, ParseSetTable) {

@@ -2,6 +2,7 @@
 // namespaces joined by a veth (198.18.93.0/24), TUN devices in those and in third namespaces,
 // traffic through the tunnels, link deletion, namespace moves and MTU changes. Every namespace is
 // held by a descriptor and vanishes with the test process.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <dirent.h>
@@ -27,7 +28,9 @@
 #include "crypto/dh.h"
 #include "crypto/x25519.h"
 #include "engine/linux/engine.h"
+#include "engine/linux/handed_binds.h"
 #include "engine/linux/tun_linux.h"
+#include "engine/linux/udp_linux.h"
 #include "engine_io_test_util.h"
 #include "netlink/message.h"
 #include "netlink/rtnl.h"
@@ -214,6 +217,18 @@ bool tcp_stream(const Netns& from_ns, const Netns& to_ns, const std::string& fro
   return sent && ok;
 }
 
+// Between A's tunnel address `a_addr` and B's `b_addr`: a UDP datagram each way (a handshake
+// first), then a TCP stream of `bytes` each way.
+void expect_carried(const Link& link, const std::string& a_addr, const std::string& b_addr,
+                    size_t bytes) {
+  Fd sa = udp_socket(link.a, a_addr, 7001);
+  Fd sb = udp_socket(link.b, b_addr, 7002);
+  ASSERT_TRUE(udp_through(sa.get(), sb.get(), b_addr, 7002, "from A"));
+  ASSERT_TRUE(udp_through(sb.get(), sa.get(), a_addr, 7001, "from B"));
+  EXPECT_TRUE(tcp_stream(link.a, link.b, a_addr, b_addr, 7100, bytes));
+  EXPECT_TRUE(tcp_stream(link.b, link.a, b_addr, a_addr, 7101, bytes));
+}
+
 }  // namespace
 
 TEST_F(EngineRuntime, TwoEnginesCarryDatagramsAndStreamsBothWays) {
@@ -227,12 +242,7 @@ TEST_F(EngineRuntime, TwoEnginesCarryDatagramsAndStreamsBothWays) {
   ea->apply("wa", config(ka, 41001, kb, wg::Endpoint{ip("198.18.93.2"), 41002}, "10.93.0.2/32"));
   eb->apply("wb", config(kb, 41002, ka, std::nullopt, "10.93.0.1/32"));
 
-  Fd sa = udp_socket(link.a, "10.93.0.1", 7001);
-  Fd sb = udp_socket(link.b, "10.93.0.2", 7002);
-  ASSERT_TRUE(udp_through(sa.get(), sb.get(), "10.93.0.2", 7002, "from A"));
-  ASSERT_TRUE(udp_through(sb.get(), sa.get(), "10.93.0.1", 7001, "from B"));
-  EXPECT_TRUE(tcp_stream(link.a, link.b, "10.93.0.1", "10.93.0.2", 7100, 24 << 20));
-  EXPECT_TRUE(tcp_stream(link.b, link.a, "10.93.0.2", "10.93.0.1", 7101, 24 << 20));
+  ASSERT_NO_FATAL_FAILURE(expect_carried(link, "10.93.0.1", "10.93.0.2", 24 << 20));
 
   const auto st = eb->status("wb");
   ASSERT_EQ(st.peers.size(), 1u);
@@ -244,6 +254,40 @@ TEST_F(EngineRuntime, TwoEnginesCarryDatagramsAndStreamsBothWays) {
   EXPECT_GT(info.tun.packets_read, 1000u);
   EXPECT_EQ(info.counters.decrypt_failed, 0u);
   EXPECT_EQ(info.counters.replayed, 0u);
+}
+
+// The hand-over of PRIVSEP-PLAN §1.4 in one process: A's TUN and UDP sockets are made in A's
+// namespace as wgnetd would make them; an engine that lives in none of the link's namespaces and
+// watches no link adopts the TUN and binds only the sockets handed over. Traffic flows as with an
+// engine that opened its own; a listen port nobody handed over is refused.
+TEST_F(EngineRuntime, AdoptedTunAndHandedBindsCarryTraffic) {
+  Link link;
+  EngineOptions o;
+  o.link_watch = false;
+  auto ea = std::make_unique<Engine>(o);
+  auto eb = engine_in(link.b);
+  Keys ka, kb;
+  TunHandoff tun = TunLinux::release(make_tun(link.a, "10.94.0.1/24"));
+  auto owner = link.a.run([] { return UdpBindLinux::open(41011); });
+  auto copy = [](int fd) { return fd < 0 ? Fd() : Fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); };
+  UdpOptions adopted;
+  adopted.mark_by_owner = true;
+  auto handed = std::make_shared<HandedBinds>();
+  handed->offer(UdpBindLinux::adopt(copy(owner->fd4()), copy(owner->fd6()), owner->port(),
+                                    owner->features(), adopted));
+  AddOptions add;
+  add.binds = handed;
+  add.config = config(ka, 41011, kb, wg::Endpoint{ip("198.18.93.2"), 41012}, "10.94.0.2/32");
+  ea->add("wa", TunLinux::adopt(std::move(tun.fd), tun.features, tun.mtu), std::move(add));
+  eb->add("wb", make_tun(link.b, "10.94.0.2/24"));
+  eb->apply("wb", config(kb, 41012, ka, std::nullopt, "10.94.0.1/32"));
+
+  ASSERT_NO_FATAL_FAILURE(expect_carried(link, "10.94.0.1", "10.94.0.2", 4 << 20));
+  EXPECT_EQ(ea->info("wa").listen_port, 41011);
+  EXPECT_EQ(eb->status("wb").peers.at(0).endpoint->port, 41011);
+
+  EXPECT_EQ(ea->uapi_set("wa", "listen_port=41013\n\n"), -EADDRINUSE);
+  EXPECT_EQ(ea->info("wa").listen_port, 0);
 }
 
 TEST_F(EngineRuntime, ManyInterfacesShareTheWorkersAndStayApart) {

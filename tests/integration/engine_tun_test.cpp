@@ -2,10 +2,12 @@
 // between two TUNs (TSO/USO super-packets split on read, coalesced on write), moves between
 // namespaces, persistent devices re-attached by name, found by alias, and devices that vanish.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -173,6 +175,57 @@ TEST_F(EngineTun, CreatesWithOffloadsNameAliasAndQueueLength) {
   EXPECT_EQ(tun->read(batch.reset()), 0u);
   tun.reset();
   EXPECT_FALSE(rtnl::find_link("wgt0")) << "a non-persistent TUN goes with its descriptor";
+}
+
+// wgnetd creates and sets up, the engine adopts the descriptor (the plan's hand-over, in one
+// process): the device is the same, and carries the same traffic.
+TEST_F(EngineTun, ReleasedDescriptorIsAdoptedAndCarriesOn) {
+  for (bool offloads : {true, false}) {
+    SCOPED_TRACE(offloads ? "offloads" : "plain");
+    TunOptions o;
+    o.name = "wgt9";
+    o.mtu = 1380;
+    o.offloads = offloads;
+    auto created = TunLinux::create(o);
+    const TunFeatures features = created->features();
+    TunHandoff h = TunLinux::release(std::move(created));
+    ASSERT_TRUE(h.fd);
+    EXPECT_EQ(h.mtu, 1380u);
+    EXPECT_EQ(h.features.vnet_hdr, offloads);
+    ASSERT_TRUE(rtnl::find_link("wgt9")) << "released, not closed";
+
+    auto tun = TunLinux::adopt(std::move(h.fd), h.features, h.mtu, 64);
+    EXPECT_EQ(tun->name(), "wgt9");
+    EXPECT_EQ(tun->mtu(), 1380u);
+    EXPECT_EQ(tun->batch_size(), 64u);
+    EXPECT_EQ(tun->features().tso, features.tso);
+    EXPECT_EQ(tun->features().uso, features.uso);
+    address_up("wgt9", "10.77.0.1/24", "fd77::1/64");
+    ping_through(*tun, ip("10.77.0.2"), 1);
+    ping_through(*tun, ip("fd77::2"), 2);
+
+    // Refused: features that disagree with the device, a blocking descriptor.
+    auto dup = [&] { return Fd(::fcntl(tun->fd(), F_DUPFD_CLOEXEC, 0)); };
+    TunFeatures wrong = features;
+    wrong.vnet_hdr = !wrong.vnet_hdr;
+    EXPECT_THROW(TunLinux::adopt(dup(), wrong, 1380), SystemError);
+    const int flags = ::fcntl(tun->fd(), F_GETFL);
+    ASSERT_EQ(::fcntl(tun->fd(), F_SETFL, flags & ~O_NONBLOCK), 0);
+    EXPECT_THROW(TunLinux::adopt(dup(), features, 1380), SystemError);
+    ASSERT_EQ(::fcntl(tun->fd(), F_SETFL, flags), 0);
+    tun.reset();
+    EXPECT_FALSE(rtnl::find_link("wgt9")) << "the adopted descriptor was the last one";
+  }
+}
+
+TEST_F(EngineTun, AdoptRefusesWhatIsNoAttachedTun) {
+  Fd event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  EXPECT_THROW(TunLinux::adopt(std::move(event), {}, 1500), SystemError);
+  // /dev/net/tun opened but attached to no device (no TUNSETIFF).
+  Fd unattached(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(unattached) << std::strerror(errno);
+  EXPECT_THROW(TunLinux::adopt(std::move(unattached), {}, 1500), SystemError);
+  EXPECT_THROW(TunLinux::adopt(Fd(), {}, 1500), SystemError);
 }
 
 TEST_F(EngineTun, KernelPicksTheNameWhenNoneIsGiven) {

@@ -1,6 +1,7 @@
 // engine/udp_linux against the real kernel: two namespaces joined by a veth (198.18.0.0/24 and
 // 2001:2::/64, benchmarking ranges), UDP_SEGMENT sends split back by UDP_GRO receives, the sticky
 // source address, and the fallbacks (no GSO/GRO, a vanished source, an unreachable peer).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
@@ -151,6 +152,49 @@ TEST_P(EngineUdpFamily, SegmentedSendsComeBackAsSingleDatagrams) {
   }
   EXPECT_EQ(sb.rx_datagrams, 75u);
   EXPECT_EQ(sb.rx_dropped, 0u);
+}
+
+// What SCM_RIGHTS delivers: another descriptor of the same socket.
+static Fd dup_fd(int fd) { return fd < 0 ? Fd() : Fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+
+// wgnetd opens (with the mark it wants), the engine adopts copies and carries the traffic.
+TEST_P(EngineUdpFamily, AdoptedSocketsCarryWhatOpenedOnesDo) {
+  bool v6 = GetParam();
+  Link link;
+  UdpOptions owner_options;
+  owner_options.mark = 7;
+  auto owner = link.a.run([&] { return UdpBindLinux::open(0, owner_options); });
+  auto b = link.b.run([] { return UdpBindLinux::open(0); });
+  UdpOptions adopted_options;
+  adopted_options.mark_by_owner = true;
+  // In no namespace of its own, as a sandboxed engine: the sockets stay where they were opened.
+  auto a = UdpBindLinux::adopt(dup_fd(owner->fd4()), dup_fd(owner->fd6()), owner->port(),
+                               owner->features(), adopted_options);
+  EXPECT_EQ(a->port(), owner->port());
+  EXPECT_EQ(a->features().gso, owner->features().gso);
+  EXPECT_EQ(a->features().gro, owner->features().gro);
+  EXPECT_TRUE(a->features().ipv6);
+  const IpAddress at_a = ip(v6 ? "2001:2::1" : "198.18.0.1");
+  const IpAddress at_b = ip(v6 ? "2001:2::2" : "198.18.0.2");
+  round_trip(*a, *b, sizes_gso_friendly(), at_a, at_b);
+  // And back (from whichever of B's addresses its kernel picks), at the address they came to.
+  Batch batch(3);
+  for (uint32_t i = 0; i < 3; i++) batch.set(i, datagram(i, 100));
+  b->send(batch.packets(), NetEndpoint{wg::Endpoint{at_a, a->port()}, std::nullopt, 0});
+  auto got = receive(*a, 3);
+  ASSERT_EQ(got.size(), 3u);
+  for (uint32_t i = 0; i < 3; i++) {
+    EXPECT_EQ(got[i].bytes, datagram(i, 100));
+    EXPECT_EQ(got[i].from.remote.port, b->port());
+    EXPECT_EQ(got[i].from.local, at_a);
+  }
+  // The mark stays the owner's: recorded, never set (the engine may not).
+  a->set_mark(9);
+  EXPECT_EQ(a->mark(), 9u);
+  int mark = 0;
+  socklen_t len = sizeof mark;
+  ASSERT_EQ(::getsockopt(a->fd4(), SOL_SOCKET, SO_MARK, &mark, &len), 0);
+  EXPECT_EQ(mark, 7);
 }
 
 TEST_P(EngineUdpFamily, RepliesLeaveFromTheAddressTheDatagramArrivedOn) {
@@ -368,6 +412,40 @@ TEST_F(EngineUdp, PortsMarksAndFamilies) {
     one.set(0, datagram(0, 10));
     b->send(one.packets(), NetEndpoint{wg::Endpoint{ip("2001:2::2"), 9}, std::nullopt, 0});
     EXPECT_EQ(b->stats().tx_dropped, 1u);
+  });
+}
+
+TEST_F(EngineUdp, AdoptRefusesWhatOpenWouldNotHaveMade) {
+  Link link;
+  link.a.run([] {
+    auto owner = UdpBindLinux::open(0);
+    const uint16_t port = owner->port();
+    const auto features = owner->features();
+    auto adopt = [&](Fd fd4, Fd fd6, uint16_t p, UdpFeatures f) {
+      return UdpBindLinux::adopt(std::move(fd4), std::move(fd6), p, f);
+    };
+    EXPECT_THROW(adopt(dup_fd(owner->fd4()), dup_fd(owner->fd6()), 0, features), SystemError);
+    EXPECT_THROW(adopt(dup_fd(owner->fd4()), dup_fd(owner->fd6()), port + 1, features),
+                 SystemError)
+        << "another port than the sockets'";
+    UdpFeatures v4only = features;
+    v4only.ipv6 = false;
+    EXPECT_THROW(adopt(dup_fd(owner->fd4()), dup_fd(owner->fd6()), port, v4only), SystemError)
+        << "an IPv6 socket the features do not mention";
+    EXPECT_NO_THROW(adopt(dup_fd(owner->fd4()), Fd(), port, v4only));
+    EXPECT_THROW(adopt(dup_fd(owner->fd6()), Fd(), port, v4only), SystemError)
+        << "the families swapped";
+    EXPECT_THROW(adopt(dup_fd(owner->fd4()), dup_fd(owner->fd4()), port, features), SystemError);
+    // A UDP socket on the port but not set up as open() does (no pktinfo, blocking).
+    Fd plain(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    ASSERT_EQ(::bind(plain.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    ASSERT_EQ(::getsockname(plain.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+    EXPECT_THROW(adopt(std::move(plain), Fd(), ntohs(sa.sin_port), v4only), SystemError);
+    Fd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    EXPECT_THROW(adopt(std::move(tcp), Fd(), port, v4only), SystemError);
   });
 }
 

@@ -8,10 +8,10 @@ wgnet_module_unit_tests(engine
 
 # Unit tests of src/engine/linux that need no root: offload's virtio-net header, checksums, GSO
 # split and coalescing (table-driven); the runtime's event loop, workers and deadlines driving
-# engine_fakes.h's in-memory TUNs and binds through their eventfds (no link watch); the control
-# channel on a socketpair; the sandbox's seccomp allow-list as a table.
+# engine_fakes.h's in-memory TUNs and binds through their eventfds (no link watch); HandedBinds
+# under a Device; the control channel on a socketpair; the sandbox's seccomp allow-list as a table.
 wgnet_module_unit_tests(engine_linux
-  SOURCES engine_linux_offload_test.cpp engine_event_loop_test.cpp
+  SOURCES engine_linux_offload_test.cpp engine_event_loop_test.cpp engine_handed_binds_test.cpp
           engine_linux_control_channel_test.cpp engine_linux_seccomp_policy_test.cpp
   LIBRARIES wgnet_engine wgnet_engine_sandbox)
 

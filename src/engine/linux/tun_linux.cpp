@@ -109,10 +109,39 @@ void TunLinux::configure(const TunOptions& options) {
   if (!options.alias.empty()) netlink::rtnl::set_alias(n, options.alias);
   auto link = netlink::rtnl::find_link(n);
   if (!link) throw SystemError("TUN " + n + " vanished while it was set up");
-  mtu_.store(link->mtu, std::memory_order_relaxed);
-  reserve_ = 65535 / std::max<uint32_t>(link->mtu > 60 ? link->mtu - 60 : 1, 1) + 1;
+  take_mtu(link->mtu);
   // Last: a set-up that failed above leaves no persistent device behind.
   if (options.persist) set_persist(true);
+}
+
+void TunLinux::take_mtu(uint32_t mtu) {
+  mtu_.store(mtu, std::memory_order_relaxed);
+  reserve_ = 65535 / std::max<uint32_t>(mtu > 60 ? mtu - 60 : 1, 1) + 1;
+}
+
+std::unique_ptr<TunLinux> TunLinux::adopt(Fd fd, const TunFeatures& features, uint32_t mtu,
+                                          size_t batch) {
+  ifreq ifr{};
+  if (!fd || ::ioctl(fd.get(), TUNGETIFF, &ifr) != 0)
+    throw SystemError("adopt TUN: not an attached TUN descriptor: " + errno_text(errno));
+  const std::string what =
+      "adopt TUN " + std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP | IFF_NO_PI)) != (IFF_TUN | IFF_NO_PI))
+    throw SystemError(what + ": not a TUN without packet information");
+  if (((ifr.ifr_flags & IFF_VNET_HDR) != 0) != features.vnet_hdr)
+    throw SystemError(what + ": IFF_VNET_HDR is not as its features say");
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || !(flags & O_NONBLOCK)) throw SystemError(what + ": a blocking descriptor");
+  TunOptions options;
+  options.batch = batch;
+  std::unique_ptr<TunLinux> tun(new TunLinux(std::move(fd), options));
+  tun->features_ = features;
+  tun->take_mtu(mtu);
+  return tun;
+}
+
+TunHandoff TunLinux::release(std::unique_ptr<TunLinux> tun) {
+  return {std::move(tun->fd_), tun->features_, tun->mtu()};
 }
 
 std::string TunLinux::name() const {

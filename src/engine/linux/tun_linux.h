@@ -38,6 +38,13 @@ struct TunFeatures {
   bool uso = false;       // TUN_F_USO4|USO6 (Linux 6.2+): UDP super-packets both ways
 };
 
+// A TUN descriptor on its way between processes (wgnetd → the engine): what adopt() needs.
+struct TunHandoff {
+  Fd fd;
+  TunFeatures features;
+  uint32_t mtu = 0;
+};
+
 class TunLinux final : public Tun {
  public:
   // Creates a device in the calling thread's network namespace (the device lives where
@@ -51,6 +58,14 @@ class TunLinux final : public Tun {
   // Docker moved and renamed); nullptr when there is none.
   static std::unique_ptr<TunLinux> attach_by_alias(std::string_view alias,
                                                    const TunOptions& options);
+  // A TUN around a descriptor another process created or attached and set up (its release()):
+  // no syscall that needs a privilege, only checks that `fd` is an attached TUN without packet
+  // information whose IFF_VNET_HDR is features.vnet_hdr (TUNGETIFF), and non-blocking. Throws
+  // SystemError when it is not.
+  static std::unique_ptr<TunLinux> adopt(Fd fd, const TunFeatures& features, uint32_t mtu,
+                                         size_t batch = 128);
+  // Gives up `tun`'s descriptor, with what adopt() needs to carry on with it.
+  static TunHandoff release(std::unique_ptr<TunLinux> tun);
 
   // Reads: one read per super-packet, split into segments; more reads while packets are waiting
   // and the batch has room for another full super-packet. Not to be called by two threads at once.
@@ -77,6 +92,7 @@ class TunLinux final : public Tun {
   static std::unique_ptr<TunLinux> open_device(std::string_view name, bool exclusive,
                                                const TunOptions& options);
   void configure(const TunOptions& options);
+  void take_mtu(uint32_t mtu);  // the MTU the device has when it is taken over
   // One read into out[0] (split into out); nullopt when nothing is waiting.
   std::optional<size_t> read_one(std::span<Packet> out);
   size_t read_pending(std::span<Packet> out);

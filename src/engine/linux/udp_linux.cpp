@@ -3,6 +3,7 @@
 #include "engine/linux/udp_linux.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -199,6 +200,32 @@ size_t put_segment(uint8_t* control, uint16_t size) {
   return CMSG_SPACE(sizeof size);
 }
 
+// Throws unless `fd` is a socket as make_socket() makes them for `family`, bound to `port`.
+void check_adopted(int fd, int family, uint16_t port) {
+  const std::string what =
+      std::string("adopt UDP socket (") + (family == AF_INET ? "IPv4" : "IPv6") + ")";
+  auto get = [&](int level, int name) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (::getsockopt(fd, level, name, &v, &len) != 0)
+      throw SystemError(what + ": not a socket: " + errno_text(errno));
+    return v;
+  };
+  if (get(SOL_SOCKET, SO_DOMAIN) != family || get(SOL_SOCKET, SO_TYPE) != SOCK_DGRAM ||
+      get(SOL_SOCKET, SO_PROTOCOL) != IPPROTO_UDP)
+    throw SystemError(what + ": not a UDP socket of that family");
+  const bool pktinfo = family == AF_INET ? get(IPPROTO_IP, IP_PKTINFO)
+                                         : get(IPPROTO_IPV6, IPV6_RECVPKTINFO);
+  if (!pktinfo) throw SystemError(what + ": pktinfo is off");
+  if (family == AF_INET6 && !get(IPPROTO_IPV6, IPV6_V6ONLY))
+    throw SystemError(what + ": not IPv6-only");
+  if (bound_port(fd) != port)
+    throw SystemError(what + ": bound to port " + std::to_string(bound_port(fd)) + ", not " +
+                      std::to_string(port));
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || !(flags & O_NONBLOCK)) throw SystemError(what + ": a blocking descriptor");
+}
+
 // How many datagrams from `at` one UDP_SEGMENT message can carry: equal sizes, the last one may
 // be shorter (and ends the run), at most kMaxSegments and kMaxGsoBytes.
 size_t run_length(std::span<const Packet> d, size_t at) {
@@ -221,7 +248,9 @@ UdpBindLinux::UdpBindLinux(Fd fd4, Fd fd6, uint16_t port, const UdpOptions& opti
     : fd4_(std::move(fd4)),
       fd6_(std::move(fd6)),
       port_(port),
-      batch_(std::max<size_t>(1, options.batch)) {}
+      batch_(std::max<size_t>(1, options.batch)),
+      mark_by_owner_(options.mark_by_owner),
+      mark_(options.mark) {}
 
 std::unique_ptr<UdpBindLinux> UdpBindLinux::open(uint16_t port, const UdpOptions& options) {
   // With port 0 the IPv6 socket may find the IPv4 socket's free port taken: try another.
@@ -255,7 +284,25 @@ std::unique_ptr<UdpBindLinux> UdpBindLinux::open(uint16_t port, const UdpOptions
   throw SystemError("no UDP port free for both IPv4 and IPv6");
 }
 
+std::unique_ptr<UdpBindLinux> UdpBindLinux::adopt(Fd fd4, Fd fd6, uint16_t port,
+                                                  const UdpFeatures& features,
+                                                  const UdpOptions& options) {
+  if (port == 0) throw SystemError("adopt UDP sockets: no port");
+  if (!fd4) throw SystemError("adopt UDP sockets: no IPv4 socket");
+  if (static_cast<bool>(fd6) != features.ipv6)
+    throw SystemError("adopt UDP sockets: an IPv6 socket exactly when its features say IPv6");
+  check_adopted(fd4.get(), AF_INET, port);
+  if (fd6) check_adopted(fd6.get(), AF_INET6, port);
+  std::unique_ptr<UdpBindLinux> b(new UdpBindLinux(std::move(fd4), std::move(fd6), port, options));
+  b->ipv6_ = features.ipv6;
+  b->gro_ = features.gro;
+  b->gso_ = features.gso;
+  return b;
+}
+
 void UdpBindLinux::set_mark(uint32_t mark) {
+  mark_ = mark;
+  if (mark_by_owner_) return;
   for (int fd : {fd4_.get(), fd6_.get()})
     if (fd >= 0 && !set_int(fd, SOL_SOCKET, SO_MARK, static_cast<int>(mark)))
       throw SystemError("SO_MARK: " + errno_text(errno));

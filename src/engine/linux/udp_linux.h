@@ -16,6 +16,9 @@ struct UdpOptions {
   bool gro = true;             // UDP_GRO when the kernel has it
   int buffer_bytes = 7 << 20;  // SO_SNDBUF/SO_RCVBUF (the FORCE variants when allowed)
   uint32_t mark = 0;           // SO_MARK, 0 = none
+  // SO_MARK is set by whoever opened the sockets (wgnetd, for a bind the engine adopted): then
+  // set_mark() only records the mark (mark()), the bind never asks for CAP_NET_ADMIN.
+  bool mark_by_owner = false;
   size_t batch = 128;          // batch_size()
 };
 
@@ -32,6 +35,13 @@ class UdpBindLinux final : public Bind {
   // Binds port `port` (0 = any free port, the same for both families) in the calling thread's
   // network namespace, where the sockets stay whatever thread uses them later.
   static std::unique_ptr<UdpBindLinux> open(uint16_t port, const UdpOptions& options = {});
+  // A bind around sockets another process opened as open() does (its features() with them): no
+  // syscall that needs a privilege, only checks that fd4 (and fd6, exactly when features.ipv6)
+  // is a non-blocking UDP socket of its family with pktinfo on, bound to `port`. options: batch
+  // and mark_by_owner (the sockets' other options are the opener's). Throws SystemError.
+  static std::unique_ptr<UdpBindLinux> adopt(Fd fd4, Fd fd6, uint16_t port,
+                                             const UdpFeatures& features,
+                                             const UdpOptions& options = {});
 
   // Reads both sockets, IPv4 first (IPv6 first on alternate calls, so one family cannot starve
   // the other); the second socket reads into the longer run of slots before or after the ones
@@ -42,6 +52,7 @@ class UdpBindLinux final : public Bind {
   void send(std::span<const Packet> datagrams, const NetEndpoint& to) override;
   uint16_t port() const override { return port_; }
   void set_mark(uint32_t mark) override;
+  uint32_t mark() const { return mark_.load(); }
   size_t batch_size() const override { return batch_; }
 
   // The sockets to poll for EPOLLIN (-1 when that family is off).
@@ -71,6 +82,8 @@ class UdpBindLinux final : public Bind {
   size_t batch_;
   bool gro_ = false;
   bool ipv6_ = false;
+  bool mark_by_owner_ = false;
+  std::atomic<uint32_t> mark_{0};
   std::atomic<bool> gso_{false};
   std::atomic<unsigned> turn_{0};
 

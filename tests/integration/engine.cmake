@@ -59,3 +59,13 @@ target_compile_definitions(wgnet_engine_sandbox_tests
 add_dependencies(wgnet_engine_sandbox_tests wgnet_engine_sandbox_probe)
 gtest_discover_tests(wgnet_engine_sandbox_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
                      PROPERTIES LABELS "integration;privsep" TIMEOUT 60)
+
+# wgnet-engine --supervised: the real program, sandboxed, driven over its control socket by the
+# test as wgnetd will drive it; traffic to an in-process engine in another namespace (root).
+add_executable(wgnet_engine_supervised_tests engine_supervised_test.cpp)
+target_link_libraries(wgnet_engine_supervised_tests PRIVATE wgnet_engine GTest::gtest_main)
+target_compile_definitions(wgnet_engine_supervised_tests
+                           PRIVATE WGNET_ENGINE_PROGRAM="$<TARGET_FILE:wgnet-engine>")
+add_dependencies(wgnet_engine_supervised_tests wgnet-engine)
+gtest_discover_tests(wgnet_engine_supervised_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
+                     PROPERTIES LABELS "integration;privsep" TIMEOUT 120)

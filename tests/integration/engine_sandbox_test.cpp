@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "proc_self.h"
+
 #ifndef WGNET_SANDBOX_PROBE
 #error "WGNET_SANDBOX_PROBE must name the probe program"
 #endif
@@ -98,19 +100,7 @@ class Probe {
   int to_ = -1, from_ = -1, errors_ = -1;
 };
 
-std::map<std::string, std::string> proc_status(pid_t pid) {
-  std::map<std::string, std::string> fields;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    fields[line.substr(0, colon)] = value;
-  }
-  return fields;
-}
+using wgnet::itest::proc_status;
 
 class EngineSandbox : public ::testing::Test {
  protected:

@@ -1,10 +1,12 @@
-// What this process uses, read from /proc/self: for tests and benchmarks that check or report it.
+// What this process (or one it started) uses, read from /proc: for tests and benchmarks that check
+// or report it.
 #pragma once
 #include <dirent.h>
 
 #include <chrono>
 #include <cstddef>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -41,6 +43,21 @@ inline long rss_kib() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
+}
+
+// The fields of /proc/PID/status ("CapEff" → "0000000000000000"), values without leading blanks.
+inline std::map<std::string, std::string> proc_status(pid_t pid) {
+  std::map<std::string, std::string> fields;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    fields[line.substr(0, colon)] = value;
+  }
+  return fields;
 }
 
 }  // namespace wgnet::itest

@@ -192,10 +192,11 @@ TEST_F(EngineEventLoop, ListenPortChangeMovesTheTrafficToTheNewBind) {
   ASSERT_EQ(a->engine->uapi_set("wg", "public_key=" + hex(b->pub) +
                                           "\nendpoint=198.18.0.2:51999\n\n"),
             0);
-  {
+  // The old bind closes once no worker uses it any more: soon, not at once.
+  EXPECT_TRUE(eventually([&] {
     std::lock_guard lock(net.mu);
-    EXPECT_FALSE(net.in_use({ip("198.18.0.2"), 51821})) << "the old bind is still open";
-  }
+    return !net.in_use({ip("198.18.0.2"), 51821});
+  })) << "the old bind is still open";
   a->tun->inject(ipv4("10.0.0.1", "10.0.0.2", 20));
   EXPECT_EQ(b->tun->wait_written(2, kWait).size(), 2u) << "nothing read from the new bind";
 }

@@ -78,7 +78,7 @@ TEST(SeccompPolicy, ArgumentRulesGuardTheDangerousOnes) {
   const std::map<std::string, SyscallRule> guarded{
       {"clone", SyscallRule::kThreadsOnly},   {"mmap", SyscallRule::kNoExec},
       {"mprotect", SyscallRule::kNoExec},     {"ioctl", SyscallRule::kTunGetIff},
-      {"getsockopt", SyscallRule::kPeerCred}, {"tgkill", SyscallRule::kOwnProcess},
+      {"fcntl", SyscallRule::kGetFlags}, {"tgkill", SyscallRule::kOwnProcess},
       {"clone3", SyscallRule::kFailEnosys}};
   size_t found = 0;
   for (const auto& e : engine_syscall_policy()) {

@@ -550,6 +550,16 @@ FromEngine read_from_engine(const Message& m) {
 
 }  // namespace
 
+Type type_of(const Request& request) {
+  // In the variant's order.
+  constexpr Type kTypes[] = {Type::kHello,  Type::kAddDevice, Type::kConfigure, Type::kUapiSet,
+                             Type::kGet,    Type::kInfo,      Type::kSetMtu,    Type::kRemoveDevice,
+                             Type::kExport, Type::kShutdown};
+  static_assert(std::variant_size_v<Request> == std::size(kTypes) + 1);
+  if (const auto* unknown = std::get_if<UnknownRequest>(&request)) return unknown->type;
+  return kTypes[request.index()];
+}
+
 Reply answer_unknown(const UnknownRequest& request) {
   return {request.type, {-ENOSYS, "unknown request " + type_name(request.type)}};
 }

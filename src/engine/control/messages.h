@@ -151,6 +151,9 @@ using FromEngine =
 Message encode_request(const Request& request, uint32_t id);
 Message encode_from_engine(const FromEngine& message, uint32_t id);
 
+// The type a request travels as (an unknown one's own).
+Type type_of(const Request& request);
+
 // The answer to a request of a type this protocol does not know: -ENOSYS.
 Reply answer_unknown(const UnknownRequest& request);
 

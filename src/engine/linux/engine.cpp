@@ -32,7 +32,7 @@ void in_netns(int nsfd, const std::function<void()>& fn) {
 // The machine's RAM, which sizes each device's rate-limiter table as the Linux driver's; the
 // table's default when it cannot be read.
 size_t rate_limiter_entries() {
-  struct sysinfo info{};
+  struct sysinfo info {};
   if (::sysinfo(&info) != 0) return RateLimiter::Limits{}.max_entries;
   return RateLimiter::entries_for_memory(uint64_t{info.totalram} * info.mem_unit);
 }
@@ -82,9 +82,11 @@ void Interface::link_changed(const LinkEvents& events) {
 Engine::Impl::Impl(EngineOptions o)
     : options(std::move(o)), clock(options.clock ? *options.clock : system_clock) {
   options.device.rate_limits.max_entries = rate_limiter_entries();
-  own_ns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!own_ns) throw SystemError("engine: open own network namespace: " + errno_text(errno));
-  binds = std::make_shared<EngineBinds>(own_ns, options.udp);
+  if (options.own_binds) {
+    own_ns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!own_ns) throw SystemError("engine: open own network namespace: " + errno_text(errno));
+    binds = std::make_shared<EngineBinds>(own_ns, options.udp);
+  }
   ep.reset(::epoll_create1(EPOLL_CLOEXEC));
   stop_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   wake_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -257,6 +259,7 @@ void Engine::add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions o
   if (e.stopping) throw SystemError("engine: stopped");
   if (e.find(name)) throw InputError("engine: interface " + name + " exists");
   std::shared_ptr<BindFactory> binds = options.binds ? std::move(options.binds) : e.binds;
+  if (!binds) throw InputError("engine: add " + name + ": no sockets handed over with it");
   auto i = std::make_shared<Interface>(e, name, std::move(tun), std::move(binds), e.clock,
                                        e.options.device);
   i->follow_link = options.follow_link_state && e.links;  // before anyone else can see it
@@ -339,6 +342,14 @@ int Engine::uapi_set(const std::string& name, std::string_view body) {
 std::string Engine::uapi_get(const std::string& name) const {
   auto i = impl_->find(name);
   return i ? i->device->uapi_get() : wg::uapi::encode_errno(-ENODEV);
+}
+
+void Engine::set_mtu(const std::string& name, uint32_t mtu) {
+  auto i = impl_->get(name);
+  LinkEvents events;
+  events.ifindex = i->ifindex;
+  events.mtu = mtu;
+  i->link_changed(events);
 }
 
 InterfaceInfo Engine::info(const std::string& name) const {

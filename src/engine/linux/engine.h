@@ -53,6 +53,10 @@ struct EngineOptions {
   // keeps the MTU it had when added, AddOptions::follow_link_state does nothing, and a deletion is
   // still noticed by the TUN itself (a runtime that is told these things instead, or a test).
   bool link_watch = true;
+  // Interfaces without a BindFactory of their own get UdpBindLinux sockets opened in the engine's
+  // namespace. false: the engine opens no socket and never looks at its namespace (a sandboxed
+  // engine: wgnetd hands every socket over); add() then needs AddOptions::binds.
+  bool own_binds = true;
   // Where UAPI sockets go ("/var/run/wireguard"); empty: no UAPI sockets, no UAPI thread.
   std::string uapi_dir;
   UapiServer::Limits uapi_limits;
@@ -102,15 +106,16 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Adds interface `name` (the engine's key for it, unique; also its UAPI socket's name) around a
-  // TUN the caller opened, one with a poll_fd() (InputError if not): TunLinux::create in the namespace where the device must first appear,
-  // or TunLinux::attach / attach_by_alias on a thread that entered the namespace the device now
-  // lives in (util/netns), e.g. a persistent device re-attached after a restart. The device goes
-  // up at once: its UDP socket opens in the engine's namespace, on config's listen port or a free
-  // one. Throws (SystemError, InputError for a taken name) and leaves nothing registered.
-  // Note: an open /dev/net/tun keeps the namespace it was opened in alive (the kernel's TUN socket
-  // holds it). A device created in the host namespace and moved into a container is deleted with
-  // the container's namespace (on_lost fires); one re-attached from inside the container keeps
-  // that namespace alive while the engine holds it: remove() it when the container goes.
+  // TUN the caller opened, one with a poll_fd() (InputError if not): TunLinux::create in the
+  // namespace where the device must first appear, or TunLinux::attach / attach_by_alias on a thread
+  // that entered the namespace the device now lives in (util/netns), e.g. a persistent device
+  // re-attached after a restart. The device goes up at once: its UDP socket opens in the engine's
+  // namespace, on config's listen port or a free one. Throws (SystemError, InputError for a taken
+  // name) and leaves nothing registered. Note: an open /dev/net/tun keeps the namespace it was
+  // opened in alive (the kernel's TUN socket holds it). A device created in the host namespace and
+  // moved into a container is deleted with the container's namespace (on_lost fires); one
+  // re-attached from inside the container keeps that namespace alive while the engine holds it:
+  // remove() it when the container goes.
   void add(const std::string& name, std::unique_ptr<Tun> tun, AddOptions options = {});
   // Stops the interface's I/O, destroys its device and closes its TUN (a persistent TUN device
   // stays) and its sockets. Returns once that is done (from an engine thread: possibly before).
@@ -130,6 +135,10 @@ class Engine {
   // UAPI "get=1" reply, "errno=N" line included; holds keys: wipe it after use.
   std::string uapi_get(const std::string& name) const;
   InterfaceInfo info(const std::string& name) const;
+  // The MTU the interface's link now has, as its link watch would report it: for an engine without
+  // one (EngineOptions::link_watch false) whose controller watches the link. Throws InputError
+  // when there is no such interface.
+  void set_mtu(const std::string& name, uint32_t mtu);
 
   unsigned worker_count() const;
   // Stops the workers (and the UAPI thread); interfaces stay registered but idle. Idempotent.

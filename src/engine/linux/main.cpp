@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "engine/linux/engine.h"
+#include "engine/linux/supervised.h"
 #include "engine/linux/test_hooks.h"
 #include "engine/linux/tun_linux.h"
 #include "engine/linux/uapi_server.h"
@@ -37,7 +38,12 @@ constexpr uint32_t kDefaultMtu = 1420;  // wireguard-go's DefaultMTU
 
 void usage(std::ostream& out, const char* argv0) {
   out << "Usage: " << argv0 << " [-f/--foreground] INTERFACE-NAME\n"
-      << "       " << argv0 << " --help | --version\n\n"
+      << "       " << argv0 << " --help | --version\n"
+      << "       " << argv0
+      << " --supervised --control-fd=N --uid=U --gid=G --root=DIR [--workers=N]\n"
+         "                 [--log-level=debug|info|warn|error] [--no-private-network]\n"
+         "           the engine process wgnetd starts: sandboxed, it serves only the devices\n"
+         "           wgnetd hands over on the control socket N (not for direct use)\n\n"
       << "wgnet's userspace WireGuard with wireguard-go's command line: creates the TUN\n"
          "interface INTERFACE-NAME in the current network namespace, serves\n"
       << kUapiDir
@@ -147,6 +153,8 @@ std::string describe(const engine::InterfaceInfo& i) {
 }
 
 int run(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "--supervised")
+    return engine::run_supervised(argc, argv);
   if (argc == 2 && std::string_view(argv[1]) == "--version") {
     std::cout << "wgnet-engine v" << WGNET_VERSION
               << (engine::test_hooks::enabled() ? " (test build: test hooks compiled in)" : "")

@@ -3,6 +3,7 @@
 // argument is an int (the upper half of the register is not defined for those).
 #include "engine/linux/seccomp_policy.h"
 
+#include <fcntl.h>
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -47,8 +48,12 @@ constexpr std::array kPolicy{
     SyscallPolicyEntry{"recvmsg", R::kAllow},
     SyscallPolicyEntry{"sendmsg", R::kAllow},
     SyscallPolicyEntry{"accept4", R::kAllow},
-    SyscallPolicyEntry{"getsockopt", R::kPeerCred},
+    // checks of handed descriptors before use, read-only: a TUN's flags, a UDP socket's family,
+    // type, options and port
     SyscallPolicyEntry{"ioctl", R::kTunGetIff},
+    SyscallPolicyEntry{"fcntl", R::kGetFlags},
+    SyscallPolicyEntry{"getsockopt", R::kAllow},
+    SyscallPolicyEntry{"getsockname", R::kAllow},
     // threads, synchronisation, signals of its own
     SyscallPolicyEntry{"clone", R::kThreadsOnly},
     SyscallPolicyEntry{"clone3", R::kFailEnosys},
@@ -80,6 +85,8 @@ constexpr std::array kPolicy{
     SyscallPolicyEntry{"nanosleep", R::kAllow},
     SyscallPolicyEntry{"gettimeofday", R::kAllow},
     SyscallPolicyEntry{"getrandom", R::kAllow},
+    // the machine's memory, which sizes each device's handshake rate-limiter table
+    SyscallPolicyEntry{"sysinfo", R::kAllow},
 #ifdef WGNET_SANITIZER
     // ASan's runtime (found by running the sandbox test under it): each thread gets an alternate
     // signal stack; a check that a memory range is readable writes it into a pipe. LeakSanitizer
@@ -129,9 +136,8 @@ void load_engine_seccomp_filter() {
       case R::kTunGetIff:
         args = {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TUNGETIFF)};
         break;
-      case R::kPeerCred:
-        args = {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SOL_SOCKET),
-                SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu, SO_PEERCRED)};
+      case R::kGetFlags:
+        args = {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_GETFL)};
         break;
       case R::kOwnProcess:
         args = {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, own_pid)};

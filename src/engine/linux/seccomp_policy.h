@@ -12,7 +12,7 @@ enum class SyscallRule {
   kThreadsOnly,  // clone: only with CLONE_THREAD (a thread, never a new process)
   kNoExec,       // mmap, mprotect: never PROT_EXEC
   kTunGetIff,    // ioctl: only TUNGETIFF (reads a TUN device's name; no setter)
-  kPeerCred,     // getsockopt: only SOL_SOCKET/SO_PEERCRED (the controller's identity)
+  kGetFlags,     // fcntl: only F_GETFL (a handed descriptor's check; nothing is changed)
   kOwnProcess,   // tgkill: only to this process (abort())
   kFailEnosys,   // clone3: fails with ENOSYS, so glibc falls back to clone, whose flags are seen
 };

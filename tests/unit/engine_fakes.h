@@ -143,8 +143,9 @@ class MemoryTun final : public Tun {
 class MemoryBind;
 
 // Datagrams between binds, keyed by address and port. Every datagram is also logged, and a
-// filter may drop (return false) or inspect it on the way. Sending and receiving are thread-safe
-// (mu); tests that touch log or inboxes directly do so while no device thread runs.
+// filter may drop (return false) or inspect it on the way. Sending, receiving, attaching and
+// detaching are thread-safe (mu); tests that touch log or inboxes directly hold mu or do so while
+// no device thread runs.
 class MemoryNetwork {
  public:
   std::mutex mu;
@@ -155,12 +156,20 @@ class MemoryNetwork {
   std::function<bool(const Datagram&)> filter;
   std::vector<Datagram> log;
 
+  // Each takes mu.
   void attach(const wg::Endpoint& at, MemoryBind* b) {
+    std::lock_guard lock(mu);
     if (binds_.count(at)) throw SystemError("address in use");
     binds_[at] = b;
   }
-  void detach(const wg::Endpoint& at) { binds_.erase(at); }
-  bool in_use(const wg::Endpoint& at) const { return binds_.count(at) > 0; }
+  void detach(const wg::Endpoint& at) {
+    std::lock_guard lock(mu);
+    binds_.erase(at);
+  }
+  bool in_use(const wg::Endpoint& at) {
+    std::lock_guard lock(mu);
+    return binds_.count(at) > 0;
+  }
   void deliver(Datagram d);
 
  private:

@@ -2,6 +2,8 @@
 
 #include "cni/error.h"
 #include "cni/version.h"
+#include "util/error.h"
+#include "util/ifname.h"
 
 namespace wgnet::cni {
 namespace {
@@ -43,7 +45,13 @@ std::vector<Attachment> parse_attachments(const json& j) {
   for (const auto& e : *it) {
     if (!e.is_object()) invalid("cni.dev/valid-attachments", "expected objects");
     Attachment a{string_field(e, "containerID", true), string_field(e, "ifname", true)};
-    if (!is_identifier(a.container_id) || a.ifname.empty() || a.ifname.size() > 15)
+    bool ok = is_identifier(a.container_id) && a.container_id.size() <= kMaxContainerId;
+    try {
+      check_ifname(a.ifname);
+    } catch (const InputError&) {
+      ok = false;
+    }
+    if (!ok)
       invalid("cni.dev/valid-attachments", "an entry is not a container ID and interface name");
     out.push_back(std::move(a));
   }
@@ -70,7 +78,9 @@ NetConf parse_netconf(std::string_view text, Command command) {
   const json& j = conf.raw;
 
   conf.cni_version = string_field(j, "cniVersion", command != Command::kVersion);
-  if (!conf.cni_version.empty() && !is_supported(conf.cni_version))
+  // VERSION answers whatever version it was asked in (the spec: it echoes cniVersion).
+  if (command == Command::kVersion) return conf;
+  if (!is_supported(conf.cni_version))
     throw Error(kIncompatibleVersion, "incompatible CNI version",
                 "this plugin speaks 0.4.0, 1.0.0 and 1.1.0");
   if (command == Command::kVersion) return conf;
@@ -91,8 +101,14 @@ NetConf parse_netconf(std::string_view text, Command command) {
     if (!rc->is_object()) invalid("runtimeConfig", "expected an object");
     conf.runtime_config = *rc;
   }
-  if (auto prev = j.find("prevResult"); prev != j.end() && !prev->is_null())
-    conf.prev_result = decode_result(*prev, conf.cni_version);
+  if (auto prev = j.find("prevResult"); prev != j.end() && !prev->is_null()) {
+    try {
+      conf.prev_result = decode_result(*prev, conf.cni_version);
+    } catch (const Error&) {
+      // DEL is best effort and must succeed without a usable prevResult (it never needs one).
+      if (command != Command::kDel) throw;
+    }
+  }
   if (command == Command::kGc) conf.valid_attachments = parse_attachments(j);
   return conf;
 }

@@ -40,7 +40,8 @@ struct SpawnOptions {
   // of both appended to a log file; spawn()'s log_path is then unused.
   bool inherit_stderr = false;
   // Runs this open file (O_PATH is enough) with execveat(AT_EMPTY_PATH) instead of searching
-  // argv[0] in PATH: the program checked once at start, even after the path is replaced.
+  // argv[0] in PATH: the program checked once at start, even after the path is replaced. An ELF
+  // binary only (the descriptor is close-on-exec, so a #! script's interpreter could not open it).
   int exec_fd = -1;
   // The environment is `env` alone instead of ours with `env` merged in.
   bool replace_env = false;

@@ -48,6 +48,16 @@ RunResult run_capture(const std::string& path, const std::vector<std::string>& a
   posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // Not our signal mask or ignored signals (a daemon ignores SIGPIPE; the plugin must not inherit
+  // that).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -55,8 +65,9 @@ RunResult run_capture(const std::string& path, const std::vector<std::string>& a
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, args.data(), envp.data());
+  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) throw SystemError("cannot run " + path + ": " + errno_text(rc));
   in_read.reset();
   out_write.reset();
@@ -104,7 +115,8 @@ RunResult run_capture(const std::string& path, const std::vector<std::string>& a
   for (;;) {
     const pid_t w = ::waitpid(pid, &result.status, WNOHANG);
     if (w == pid) break;
-    if (w < 0 && errno != EINTR) break;
+    if (w < 0 && errno != EINTR)
+      throw SystemError("waiting for " + path + ": " + errno_text(errno));
     if (std::chrono::steady_clock::now() > deadline) {
       result.timed_out = true;
       ::kill(pid, SIGKILL);

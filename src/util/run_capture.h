@@ -14,15 +14,16 @@ struct RunLimits {
 };
 
 struct RunResult {
-  int status = 0;   // wait status
+  int status = -1;  // wait status
   std::string out;  // its stdout
   bool timed_out = false;
   bool output_too_large = false;
 };
 
 // Runs `path` (absolute; not searched) with `argv` and exactly the environment `env`, stdin =
-// `input`, stdout captured, stderr shared with ours, no other descriptor of ours. Throws
-// SystemError when it cannot be started (the message names `path` and the reason).
+// `input`, stdout captured, stderr shared with ours, no other descriptor of ours, every signal at
+// its default and none blocked. Throws SystemError when it cannot be started (the message names
+// `path` and the reason) or its end cannot be waited for.
 RunResult run_capture(const std::string& path, const std::vector<std::string>& argv,
                       const std::vector<std::string>& env, const std::string& input,
                       const RunLimits& limits = {});

@@ -185,6 +185,16 @@ TEST_F(EngineSandbox, RefusesRootIdentityAndAPopulatedRoot) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 65);
     EXPECT_NE(probe.stderr_text().find("must not be 0"), std::string::npos);
   }
+  {
+    // A symlink to an empty directory: refused (the path could be swapped under the check).
+    const std::string link = root_ + ".link";
+    ASSERT_EQ(::symlink(root_.c_str(), link.c_str()), 0);
+    Probe probe(link);
+    EXPECT_FALSE(probe.ready());
+    const int status = probe.wait();
+    ::unlink(link.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 65);
+  }
   std::ofstream(root_ + "/file") << "x";
   Probe probe(root_);
   EXPECT_FALSE(probe.ready());

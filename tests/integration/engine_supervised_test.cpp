@@ -5,6 +5,7 @@
 // second namespace joined by a veth. Then: the process's /proc status (no capability in any set,
 // no-new-privileges, seccomp, unprivileged ids, empty root), Info and Get answered, a wrong
 // descriptor refused without harm, and the engine gone once the control socket closes. Root.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -100,7 +102,11 @@ class SupervisedEngine : public ::testing::Test {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
     Fd ours(sv[0]), theirs(sv[1]);
     process::SpawnOptions so;
-    so.pass_fds = {theirs.get()};
+    // A stray descriptor beside the control socket, a regular file: the engine must close it
+    // before its sandbox (the fd checks of the first test see to it).
+    Fd stray(::open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(stray);
+    so.pass_fds = {theirs.get(), stray.get()};
     so.inherit_stderr = true;
     so.replace_env = true;
     engine_ = std::make_unique<process::Process>(
@@ -222,6 +228,24 @@ TEST_F(SupervisedEngine, WrongDescriptorsAreRefusedAndTheEngineCarriesOn) {
   EXPECT_NE(reply.status.error, 0);
   EXPECT_EQ(std::get<Reply>(call(RemoveDevice{"nope"})).status.error, -ENODEV);
   EXPECT_TRUE(ping()) << "the first device stopped after a refused request";
+}
+
+TEST_F(SupervisedEngine, ALostDeviceIsReportedAndAskedAboutWithoutHarm) {
+  ASSERT_EQ(add_device().status.error, 0);
+  a_->run([] { ASSERT_TRUE(rtnl::delete_link("wgs0")); });
+  // The event, unasked (id 0).
+  std::optional<DeviceLost> lost;
+  for (int i = 0; i < 20 && !lost; i++) {
+    ReceivedMessage in = channel_->receive();
+    FromEngine m = decode_from_engine(in.message);
+    if (auto* e = std::get_if<DeviceLost>(&m)) lost = *e;
+  }
+  ASSERT_TRUE(lost) << "no DeviceLost event";
+  EXPECT_EQ(lost->name, "wgs0");
+  // Asking about it is answered (it once ended the engine: an empty name cannot be encoded).
+  EXPECT_EQ(std::get<InfoReply>(call(Info{"wgs0"})).status.error, -ENODEV);
+  EXPECT_EQ(std::get<HelloReply>(call(Hello{})).status.error, 0);
+  EXPECT_EQ(std::get<Reply>(call(RemoveDevice{"wgs0"})).status.error, 0);
 }
 
 TEST_F(SupervisedEngine, ExitsWhenWgnetdClosesTheSocket) {

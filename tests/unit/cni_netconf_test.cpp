@@ -47,6 +47,16 @@ TEST(CniNetconf, PrevResultDecodedInTheConfigsVersion) {
   EXPECT_EQ(code_of(j.dump(), Command::kCheck), kDecodeFailure);
 }
 
+TEST(CniNetconf, VersionAnswersAnyVersionAndDelIgnoresABadPrevResult) {
+  EXPECT_EQ(parse_netconf(R"({"cniVersion":"0.3.1"})", Command::kVersion).cni_version, "0.3.1");
+  EXPECT_EQ(parse_netconf(R"({"cniVersion":"9.0.0"})", Command::kVersion).cni_version, "9.0.0");
+  json j = json::parse(kConf);
+  j["prevResult"] = json::parse(R"({"ips":[{"address":"garbage"}]})");
+  const NetConf del = parse_netconf(j.dump(), Command::kDel);
+  EXPECT_FALSE(del.prev_result);
+  EXPECT_EQ(code_of(j.dump(), Command::kCheck), kDecodeFailure);
+}
+
 TEST(CniNetconf, GcAttachmentsAbsentMeansNone) {
   json j = json::parse(kConf);
   EXPECT_TRUE(parse_netconf(j.dump(), Command::kGc).valid_attachments.empty());
@@ -54,6 +64,9 @@ TEST(CniNetconf, GcAttachmentsAbsentMeansNone) {
   const NetConf c = parse_netconf(j.dump(), Command::kGc);
   EXPECT_EQ(c.valid_attachments, (std::vector<Attachment>{{"abc", "eth0"}}));
   j["cni.dev/valid-attachments"][0]["containerID"] = "-bad";
+  EXPECT_EQ(code_of(j.dump(), Command::kGc), kInvalidConfig);
+  j["cni.dev/valid-attachments"][0]["containerID"] = "abc";
+  j["cni.dev/valid-attachments"][0]["ifname"] = "a/b";
   EXPECT_EQ(code_of(j.dump(), Command::kGc), kInvalidConfig);
   j["cni.dev/valid-attachments"] = json::object();
   EXPECT_EQ(code_of(j.dump(), Command::kGc), kInvalidConfig);

@@ -76,10 +76,10 @@ TEST(SeccompPolicy, NothingThatReachesBeyondItsDescriptors) {
 
 TEST(SeccompPolicy, ArgumentRulesGuardTheDangerousOnes) {
   const std::map<std::string, SyscallRule> guarded{
-      {"clone", SyscallRule::kThreadsOnly},   {"mmap", SyscallRule::kNoExec},
-      {"mprotect", SyscallRule::kNoExec},     {"ioctl", SyscallRule::kTunGetIff},
-      {"fcntl", SyscallRule::kGetFlags}, {"tgkill", SyscallRule::kOwnProcess},
-      {"clone3", SyscallRule::kFailEnosys}};
+      {"clone", SyscallRule::kThreadsOnly}, {"mmap", SyscallRule::kNoExec},
+      {"mprotect", SyscallRule::kNoExec},   {"ioctl", SyscallRule::kTunGetIff},
+      {"fcntl", SyscallRule::kGetFlags},    {"getsockopt", SyscallRule::kSocketChecks},
+      {"tgkill", SyscallRule::kOwnProcess}, {"clone3", SyscallRule::kFailEnosys}};
   size_t found = 0;
   for (const auto& e : engine_syscall_policy()) {
     const auto g = guarded.find(e.name);

@@ -3,6 +3,7 @@
 // be run, and no descriptor of ours leaked.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,21 @@ TEST(RunCapture, ExitStatusEnvironmentAndArguments) {
   const RunResult r = sh("echo \"$PATH $HOME-unset\"; exit 3");
   EXPECT_EQ(r.out, "/usr/bin:/bin -unset\n");
   EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3);
+}
+
+TEST(RunCapture, SignalsAreAtTheirDefaultsInTheProgram) {
+  ::signal(SIGPIPE, SIG_IGN);  // as a daemon has it
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &block, &old);
+  const RunResult r = sh("grep -E '^(SigBlk|SigIgn)' /proc/$$/status");
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  // SigIgn may show glibc's own two real-time signals (32, 33), never ours.
+  ASSERT_EQ(r.out.substr(0, 24), "SigBlk:\t0000000000000000") << r.out;
+  const auto ignored = std::stoull(r.out.substr(r.out.find("SigIgn:\t") + 8), nullptr, 16);
+  EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << r.out;
 }
 
 TEST(RunCapture, AProgramThatReadsNothingDoesNotRaiseSigpipe) {

@@ -38,7 +38,8 @@ class Ipam {
   // ("K=V", the CNI_* variables among them), given to the IPAM as it is but for CNI_COMMAND.
   Ipam(std::string path, nlohmann::json config, std::vector<std::string> env, PluginRunner& runner);
 
-  // ADD: the addresses (and routes, DNS) it allocated, in the configuration's version.
+  // ADD: the addresses (and routes, DNS) it allocated, decoded in the version spoken with it (the
+  // caller writes its own result in the configuration's).
   Result add();
   // DEL and CHECK: errors thrown as the IPAM's own CNI error.
   void del();

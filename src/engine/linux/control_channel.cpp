@@ -122,16 +122,19 @@ ReceivedFrame ControlChannel::receive_frame(unsigned max_fds, Clock::time_point 
     throw SystemError("control: recvmsg: " + errno_text(errno));
   }
   out.fds = take_fds(h);  // owned from here: closed by every throw below
+  // The bytes may hold keys: wiped before any throw drops them.
+  const auto refuse = [&out](const std::string& why) {
+    crypto::wipe(out.bytes);
+    throw SystemError(why);
+  };
   if (h.msg_flags & MSG_CTRUNC)
-    throw SystemError("control: a frame with more descriptors than fit (at most " +
-                      std::to_string(max_fds) + "); closed the " + std::to_string(out.fds.size()) +
-                      " that came");
+    refuse("control: a frame with more descriptors than fit (at most " + std::to_string(max_fds) +
+           "); closed the " + std::to_string(out.fds.size()) + " that came");
   if (out.fds.size() > max_fds)
-    throw SystemError("control: a frame with " + std::to_string(out.fds.size()) +
-                      " descriptors, at most " + std::to_string(max_fds) +
-                      " expected; closed them");
+    refuse("control: a frame with " + std::to_string(out.fds.size()) + " descriptors, at most " +
+           std::to_string(max_fds) + " expected; closed them");
   if (h.msg_flags & MSG_TRUNC)
-    throw SystemError("control: a datagram over 64 KiB, longer than any frame; cut and dropped");
+    refuse("control: a datagram over 64 KiB, longer than any frame; cut and dropped");
   if (n == 0 && out.fds.empty()) {
     // End of file, or an empty datagram (which no frame is: the assembler refuses it).
     pollfd p{socket_.get(), POLLRDHUP, 0};

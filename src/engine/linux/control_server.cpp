@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include "engine/linux/tun_linux.h"
@@ -46,35 +47,38 @@ void add_counter(std::vector<Counter>& out, const char* name, uint64_t value) {
 
 }  // namespace
 
-ControlServer::ControlServer(ControlChannel& channel, Engine& engine, Options options)
-    : channel_(channel), engine_(engine), options_(std::move(options)) {
-  events_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!events_) throw SystemError("control server: eventfd: " + errno_text(errno));
+ControlEvents::ControlEvents() {
+  fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!fd_) throw SystemError("control events: eventfd: " + errno_text(errno));
 }
 
-void ControlServer::device_lost(const std::string& name, const std::string& why) {
+void ControlEvents::device_lost(const std::string& name, const std::string& why) {
   {
     std::lock_guard lock(mu_);
     lost_.push_back({name, why});
   }
   const uint64_t one = 1;
-  (void)!::write(events_.get(), &one, sizeof one);
+  (void)!::write(fd_.get(), &one, sizeof one);
 }
 
-void ControlServer::send_events() {
+std::deque<DeviceLost> ControlEvents::take() {
   uint64_t n;
-  (void)!::read(events_.get(), &n, sizeof n);
-  std::deque<DeviceLost> lost;
-  {
-    std::lock_guard lock(mu_);
-    lost.swap(lost_);
-  }
-  for (const auto& e : lost) channel_.send(encode_from_engine(e, 0));
+  (void)!::read(fd_.get(), &n, sizeof n);
+  std::lock_guard lock(mu_);
+  return std::exchange(lost_, {});
+}
+
+ControlServer::ControlServer(ControlChannel& channel, Engine& engine, ControlEvents& events,
+                             Options options)
+    : channel_(channel), engine_(engine), options_(std::move(options)), events_(events) {}
+
+void ControlServer::send_events() {
+  for (const auto& e : events_.take()) channel_.send(encode_from_engine(e, 0));
 }
 
 ControlServer::End ControlServer::run(int stop_fd) {
   for (;;) {
-    pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {events_.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {events_.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
     const int n = ::poll(fds, stop_fd >= 0 ? 3 : 2, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -91,7 +95,16 @@ ControlServer::End ControlServer::run(int stop_fd) {
     }
     const Request request = decode_request(in.message);
     const FromEngine reply = serve(request, in.fds);
-    channel_.send(encode_from_engine(reply, in.message.id));
+    Message out;
+    try {
+      out = encode_from_engine(reply, in.message.id);
+    } catch (const ProtocolError& e) {
+      // A reply that cannot be put on the wire (a field out of its bounds) is an error reply.
+      log::warn(std::string("engine: reply not sent: ") + e.what());
+      out = encode_from_engine(Reply{type_of(request), {-EIO, "the reply could not be encoded"}},
+                               in.message.id);
+    }
+    channel_.send(out);
     if (std::holds_alternative<Shutdown>(request)) return End::kShutdown;
   }
 }
@@ -158,6 +171,10 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
               return out;
             }
             const InterfaceInfo i = engine_.info(r.name);
+            if (i.lost || i.ifname.empty()) {
+              out.status = {-ENODEV, "the device of " + r.name + " is gone"};
+              return out;
+            }
             out.ifname = i.ifname;
             out.ifindex = static_cast<uint32_t>(i.ifindex);
             out.mtu = i.mtu;

@@ -20,6 +20,24 @@
 
 namespace wgnet::engine {
 
+// The engine's events on their way to wgnetd: queued from any engine thread, taken by the control
+// server between requests. Built before the Engine and destroyed after it, so no worker can
+// reach it once it is gone.
+class ControlEvents {
+ public:
+  ControlEvents();
+  // A device is lost. Any thread; never blocks on the socket.
+  void device_lost(const std::string& name, const std::string& why);
+  // Readable (poll) while events wait.
+  int fd() const { return fd_.get(); }
+  std::deque<control::DeviceLost> take();
+
+ private:
+  Fd fd_;  // eventfd
+  std::mutex mu_;
+  std::deque<control::DeviceLost> lost_;
+};
+
 class ControlServer {
  public:
   struct Options {
@@ -28,17 +46,15 @@ class ControlServer {
   };
   enum class End { kClosed, kShutdown };
 
-  ControlServer(ControlChannel& channel, Engine& engine, Options options);
+  ControlServer(ControlChannel& channel, Engine& engine, ControlEvents& events, Options options);
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
   // Serves until the controller closes its end (kClosed) or asks for Shutdown, or `stop_fd`
-  // (a signalfd, -1: none) becomes readable (kShutdown). A malformed message from the controller
-  // throws (control::ProtocolError, after closing every descriptor that came with it).
+  // (a signalfd, -1: none) becomes readable (kShutdown). A malformed message from the controller,
+  // a stalled one (ChannelTimeout) or a failed send throws, after closing every descriptor that
+  // came: with no controller to take over yet (plan §3.3), the engine then exits.
   End run(int stop_fd = -1);
-
-  // An Engine's on_lost: queues a DeviceLost event. Any thread.
-  void device_lost(const std::string& name, const std::string& why);
 
   // Answers one decoded request (its descriptors in `fds`, taken). Exposed for tests.
   control::FromEngine serve(const control::Request& request, std::vector<Fd>& fds);
@@ -49,10 +65,8 @@ class ControlServer {
   ControlChannel& channel_;
   Engine& engine_;
   Options options_;
+  ControlEvents& events_;
   std::map<std::string, std::shared_ptr<HandedBinds>> binds_;  // per device, main thread only
-  Fd events_;                                                  // eventfd: lost_ is not empty
-  std::mutex mu_;
-  std::deque<control::DeviceLost> lost_;
 };
 
 }  // namespace wgnet::engine

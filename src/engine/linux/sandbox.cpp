@@ -5,6 +5,7 @@
 #include "engine/linux/sandbox.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -19,6 +20,7 @@
 
 #include "engine/linux/seccomp_policy.h"
 #include "util/error.h"
+#include "util/fd.h"
 #include "util/hardening.h"
 
 namespace wgnet::engine {
@@ -37,17 +39,18 @@ int thread_count() {
 }
 
 // The root must be an empty directory only root can change: the process could otherwise be
-// handed files (or a way out) through it.
-void check_root(const std::string& root) {
-  struct stat st {};
+// handed files (or a way out) through it. Checked and entered through one descriptor, so the path
+// cannot be swapped between the check and chroot; the last component must not be a symlink.
+Fd open_root(const std::string& root) {
   if (root.empty() || root[0] != '/')
     throw InputError("sandbox: the root directory must be an absolute path, got '" + root + "'");
-  if (::lstat(root.c_str(), &st) != 0)
-    throw InputError("sandbox: root directory " + root + ": " + errno_text(errno));
-  if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw InputError("sandbox: root directory " + root + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     throw InputError("sandbox: root directory " + root +
                      " must be a directory owned by root and writable by root only");
-  DIR* dir = ::opendir(root.c_str());
+  DIR* dir = ::fdopendir(::dup(fd.get()));
   if (!dir) throw InputError("sandbox: root directory " + root + ": " + errno_text(errno));
   bool empty = true;
   while (dirent* e = ::readdir(dir)) {
@@ -56,6 +59,7 @@ void check_root(const std::string& root) {
   }
   ::closedir(dir);
   if (!empty) throw InputError("sandbox: root directory " + root + " must be empty");
+  return fd;
 }
 
 void drop_bounding_set() {
@@ -99,6 +103,15 @@ void change_identity(uid_t uid, gid_t gid) {
   if (::setgroups(0, nullptr) != 0) fail("setgroups");
   if (::setresgid(gid, gid, gid) != 0) fail("setresgid(" + std::to_string(gid) + ")");
   if (::setresuid(uid, uid, uid) != 0) fail("setresuid(" + std::to_string(uid) + ")");
+  uid_t r, e, s;
+  gid_t rg, eg, sg;
+  gid_t groups[1];
+  if (::getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid ||
+      ::getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid ||
+      ::getgroups(1, groups) != 0) {
+    errno = EPERM;
+    fail("the identity did not change as asked");
+  }
   if (::setuid(0) == 0 || ::setgid(0) == 0) {
     errno = EPERM;
     fail("root could be regained after the identity change");
@@ -110,7 +123,7 @@ void change_identity(uid_t uid, gid_t gid) {
 SandboxReport enter_sandbox(const SandboxOptions& options) {
   if (options.uid == 0 || options.gid == 0)
     throw InputError("sandbox: the engine's uid and gid must not be 0 (root)");
-  check_root(options.root);
+  const Fd root = open_root(options.root);
   if (const int threads = thread_count(); threads != 1)
     throw InputError("sandbox: must be entered by a single-threaded process, this one has " +
                      std::to_string(threads) + " threads");
@@ -123,8 +136,8 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
     else
       report.private_network_error = "unshare(CLONE_NEWNET|CLONE_NEWIPC): " + errno_text(errno);
   }
-  if (::chroot(options.root.c_str()) != 0) fail("chroot(" + options.root + ")");
-  if (::chdir("/") != 0) fail("chdir(/) in the new root");
+  if (::fchdir(root.get()) != 0) fail("fchdir(" + options.root + ")");
+  if (::chroot(".") != 0) fail("chroot(" + options.root + ")");
 
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
     fail("clearing ambient capabilities");
@@ -133,8 +146,12 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   clear_capability_sets();
   verify_no_capability_left();
 
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("PR_SET_NO_NEW_PRIVS");
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail("PR_SET_DUMPABLE");  // reset by setresuid
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+    fail("PR_SET_NO_NEW_PRIVS");
+  // Reset by setresuid.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+    fail("PR_SET_DUMPABLE");
   load_engine_seccomp_filter();
   return report;
 }

@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -44,15 +46,14 @@ constexpr std::array kPolicy{
     SyscallPolicyEntry{"timerfd_create", R::kAllow},
     SyscallPolicyEntry{"timerfd_settime", R::kAllow},
     SyscallPolicyEntry{"close", R::kAllow},
-    // control channel (SCM_RIGHTS), the listening socket a later controller connects to
+    // control channel (SCM_RIGHTS)
     SyscallPolicyEntry{"recvmsg", R::kAllow},
     SyscallPolicyEntry{"sendmsg", R::kAllow},
-    SyscallPolicyEntry{"accept4", R::kAllow},
     // checks of handed descriptors before use, read-only: a TUN's flags, a UDP socket's family,
     // type, options and port
     SyscallPolicyEntry{"ioctl", R::kTunGetIff},
     SyscallPolicyEntry{"fcntl", R::kGetFlags},
-    SyscallPolicyEntry{"getsockopt", R::kAllow},
+    SyscallPolicyEntry{"getsockopt", R::kSocketChecks},
     SyscallPolicyEntry{"getsockname", R::kAllow},
     // threads, synchronisation, signals of its own
     SyscallPolicyEntry{"clone", R::kThreadsOnly},
@@ -121,10 +122,29 @@ void load_engine_seccomp_filter() {
     const int nr = seccomp_syscall_resolve_name(e.name);
     if (nr == __NR_SCMP_ERROR)
       throw SystemError(std::string("seccomp: unknown system call ") + e.name);
+    if (e.rule == R::kSocketChecks) {
+      // One rule per (level, option) pair the adopt checks read (udp_linux.cpp check_adopted,
+      // UDP_SEGMENT's probe); libseccomp allows the call when any of them matches.
+      constexpr std::pair<scmp_datum_t, scmp_datum_t> kReads[] = {{SOL_SOCKET, SO_DOMAIN},
+                                                {SOL_SOCKET, SO_TYPE},
+                                                {SOL_SOCKET, SO_PROTOCOL},
+                                                {IPPROTO_IP, IP_PKTINFO},
+                                                {IPPROTO_IPV6, IPV6_RECVPKTINFO},
+                                                {IPPROTO_IPV6, IPV6_V6ONLY},
+                                                {SOL_UDP, UDP_SEGMENT}};
+      for (const auto& [level, option] : kReads)
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 2,
+                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, level),
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu, option)),
+              std::string("rule for ") + e.name);
+      continue;
+    }
     // The argument comparisons each rule adds (all must hold).
     std::vector<scmp_arg_cmp> args;
     uint32_t action = SCMP_ACT_ALLOW;
     switch (e.rule) {
+      case R::kSocketChecks:  // above
+        break;
       case R::kAllow:
         break;
       case R::kThreadsOnly:

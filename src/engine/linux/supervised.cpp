@@ -2,6 +2,7 @@
 // Engine — whose workers must be born inside the sandbox — only after it.
 #include "engine/linux/supervised.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -88,6 +89,21 @@ void check_control_fd(int fd) {
     throw InputError("--control-fd=" + std::to_string(fd) + " is not a SOCK_SEQPACKET socket");
 }
 
+// Nothing but stdin/stdout/stderr and the control socket stays open: whatever else the spawner
+// left (by mistake) could otherwise be read or written through the allowed calls.
+void close_inherited(int control_fd) {
+  if (control_fd > 3) ::close_range(3, static_cast<unsigned>(control_fd - 1), 0);
+  ::close_range(static_cast<unsigned>(control_fd + 1), ~0U, 0);
+}
+
+unsigned cpus_available() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  return 1;
+}
+
 // Every primitive the data path and handshakes use, once: the libraries load what they need
 // (OpenSSL's configuration and providers, libsodium's state) while files can still be opened.
 void warm_up_crypto() {
@@ -119,6 +135,7 @@ int run_supervised(int argc, char** argv) {
     return 64;
   }
   try {
+    close_inherited(args.control_fd);  // first: what this process opens itself stays
     log::set_level(args.level);
     disable_core_dumps();
     ::signal(SIGPIPE, SIG_IGN);
@@ -132,7 +149,9 @@ int run_supervised(int argc, char** argv) {
     if (!stop_fd) throw SystemError("signalfd: " + errno_text(errno));
 
     EngineOptions options;
-    options.workers = args.workers;
+    // Counted now: later, the fallback (glibc's get_nprocs) would read /sys, which the filter
+    // forbids.
+    options.workers = args.workers ? args.workers : cpus_available();
     options.link_watch = false;  // wgnetd watches the links and tells (SetMtu)
     options.own_binds = false;   // every device brings its sockets
     if (auto t = test_hooks::timings_from_env()) options.device.timings = *t;
@@ -146,17 +165,16 @@ int run_supervised(int argc, char** argv) {
               "seccomp filter), serving wgnetd");
 
     ControlChannel channel{Fd(args.control_fd)};
-    ControlServer* server_ptr = nullptr;
-    options.on_lost = [&server_ptr](const std::string& name, const std::string& why) {
-      if (server_ptr) server_ptr->device_lost(name, why);
+    // Declared before the engine: its workers report into it until the engine is gone.
+    ControlEvents events;
+    options.on_lost = [&events](const std::string& name, const std::string& why) {
+      events.device_lost(name, why);
     };
     Engine engine(std::move(options));
-    ControlServer server(channel, engine, {.batch = 128, .build = WGNET_VERSION});
-    server_ptr = &server;
+    ControlServer server(channel, engine, events, {.batch = 128, .build = WGNET_VERSION});
     const auto end = server.run(stop_fd.get());
     log::info(end == ControlServer::End::kClosed ? "engine: wgnetd closed the control socket"
                                                  : "engine: shutting down");
-    server_ptr = nullptr;
     engine.shutdown();
     return 0;
   } catch (const std::exception& e) {

@@ -48,8 +48,8 @@ if(WGNET_TSAN OR WGNET_SANITIZE)
 endif()
 
 # engine/linux/sandbox: a probe process enters the supervised engine's sandbox on the real kernel
-# (root): its /proc status, and every forbidden call ending in SIGSYS. Label privsep: kept out of
-# the TSan rerun (TSan's runtime threads and calls do not fit a single-threaded, filtered process).
+# (root): its /proc status, and every forbidden call ending in SIGSYS. Also run under ASan and
+# TSan (scripts/test's sanitizer stages; both pass).
 add_executable(wgnet_engine_sandbox_probe engine_sandbox_probe.cpp)
 target_link_libraries(wgnet_engine_sandbox_probe PRIVATE wgnet_engine_sandbox)
 add_executable(wgnet_engine_sandbox_tests engine_sandbox_test.cpp)
@@ -58,7 +58,7 @@ target_compile_definitions(wgnet_engine_sandbox_tests
                            PRIVATE WGNET_SANDBOX_PROBE="$<TARGET_FILE:wgnet_engine_sandbox_probe>")
 add_dependencies(wgnet_engine_sandbox_tests wgnet_engine_sandbox_probe)
 gtest_discover_tests(wgnet_engine_sandbox_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
-                     PROPERTIES LABELS "integration;privsep" TIMEOUT 60)
+                     PROPERTIES LABELS integration TIMEOUT 60)
 
 # wgnet-engine --supervised: the real program, sandboxed, driven over its control socket by the
 # test as wgnetd will drive it; traffic to an in-process engine in another namespace (root).
@@ -68,4 +68,4 @@ target_compile_definitions(wgnet_engine_supervised_tests
                            PRIVATE WGNET_ENGINE_PROGRAM="$<TARGET_FILE:wgnet-engine>")
 add_dependencies(wgnet_engine_supervised_tests wgnet-engine)
 gtest_discover_tests(wgnet_engine_supervised_tests TEST_PREFIX engine. DISCOVERY_TIMEOUT 30
-                     PROPERTIES LABELS "integration;privsep" TIMEOUT 120)
+                     PROPERTIES LABELS integration TIMEOUT 120)

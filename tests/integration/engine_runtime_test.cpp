@@ -56,13 +56,6 @@ socklen_t sockaddr_of(const IpAddress& a, uint16_t port, sockaddr_storage& sa) {
   return sizeof *s;
 }
 
-unsigned cpus_available() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  ::sched_getaffinity(0, sizeof set, &set);
-  return static_cast<unsigned>(CPU_COUNT(&set));
-}
-
 // A: 198.18.93.1 on "va", B: 198.18.93.2 on "vb".
 struct Link {
   Netns a = Netns::create();

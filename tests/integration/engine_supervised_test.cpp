@@ -45,6 +45,17 @@ namespace rtnl = netlink::rtnl;
 
 using itest::proc_status;
 
+// A TUN device of MTU 1420 in the calling thread's namespace, with `address`, up.
+std::unique_ptr<TunLinux> tun_with_address(const std::string& name, const char* address) {
+  TunOptions t;
+  t.name = name;
+  t.mtu = 1420;
+  auto tun = TunLinux::create(t);
+  rtnl::add_address(name, *Cidr::parse(address));
+  rtnl::set_up(name, true);
+  return tun;
+}
+
 class SupervisedEngine : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,12 +87,7 @@ class SupervisedEngine : public ::testing::Test {
   void start_peer() {
     b_->run([&] {
       peer_ = std::make_unique<Engine>(EngineOptions{});
-      TunOptions t;
-      t.name = "wgp0";
-      t.mtu = 1420;
-      auto tun = TunLinux::create(t);
-      rtnl::add_address("wgp0", *Cidr::parse("10.61.0.2/24"));
-      rtnl::set_up("wgp0", true);
+      auto tun = tun_with_address("wgp0", "10.61.0.2/24");
       wg::DeviceConfig c;
       c.private_key = key_b_;
       c.listen_port = 51861;
@@ -129,13 +135,7 @@ class SupervisedEngine : public ::testing::Test {
   // The device, made as wgnetd makes it, in namespace a, and handed over.
   Reply add_device() {
     a_->run([&] {
-      TunOptions t;
-      t.name = "wgs0";
-      t.mtu = 1420;
-      auto tun = TunLinux::create(t);
-      rtnl::add_address("wgs0", *Cidr::parse("10.61.0.1/24"));
-      rtnl::set_up("wgs0", true);
-      tun_ = TunLinux::release(std::move(tun));
+      tun_ = TunLinux::release(tun_with_address("wgs0", "10.61.0.1/24"));
       udp_ = UdpBindLinux::open(0);
     });
     AddDevice add;

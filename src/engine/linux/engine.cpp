@@ -37,6 +37,8 @@ size_t rate_limiter_entries() {
   return RateLimiter::entries_for_memory(uint64_t{info.totalram} * info.mem_unit);
 }
 
+}  // namespace
+
 unsigned cpus_available() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -44,8 +46,6 @@ unsigned cpus_available() {
     return static_cast<unsigned>(CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
 }
-
-}  // namespace
 
 // Opens UDP sockets in the engine's namespace, whichever thread asks.
 class EngineBinds final : public BindFactory {

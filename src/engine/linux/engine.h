@@ -97,6 +97,11 @@ struct InterfaceInfo {
   DeviceCounters counters;
 };
 
+// The CPUs this process may run on (its affinity mask; the machine's count when that cannot be
+// read): the default number of workers. The fallback reads /sys, so a sandboxed caller asks
+// before entering its sandbox.
+unsigned cpus_available();
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});

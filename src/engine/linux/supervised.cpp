@@ -2,7 +2,6 @@
 // Engine — whose workers must be born inside the sandbox — only after it.
 #include "engine/linux/supervised.h"
 
-#include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -96,14 +95,6 @@ void close_inherited(int control_fd) {
   ::close_range(static_cast<unsigned>(control_fd + 1), ~0U, 0);
 }
 
-unsigned cpus_available() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&set));
-  return 1;
-}
-
 // Every primitive the data path and handshakes use, once: the libraries load what they need
 // (OpenSSL's configuration and providers, libsodium's state) while files can still be opened.
 void warm_up_crypto() {
@@ -149,8 +140,7 @@ int run_supervised(int argc, char** argv) {
     if (!stop_fd) throw SystemError("signalfd: " + errno_text(errno));
 
     EngineOptions options;
-    // Counted now: later, the fallback (glibc's get_nprocs) would read /sys, which the filter
-    // forbids.
+    // Counted now: the fallback (glibc's get_nprocs) reads /sys, which the filter forbids.
     options.workers = args.workers ? args.workers : cpus_available();
     options.link_watch = false;  // wgnetd watches the links and tells (SetMtu)
     options.own_binds = false;   // every device brings its sockets

@@ -3,6 +3,7 @@
 // containers keep their tunnels).
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -49,6 +50,8 @@ struct Settings {
   std::string metrics;                                      // ADDR:PORT, empty: none
   std::string scope = "local";
   std::string engine_user;  // empty: wgnet-engine if the system has it, else nobody
+  bool engine_process = false;
+  std::string engine_program;  // empty: wgnet-engine beside wgnetd, else in PATH
 };
 
 // Calls that only read memory: they get a lane of their own, so activation and `docker inspect`
@@ -83,9 +86,49 @@ wgnet::UserIds engine_user(const std::string& spec) {
   try {
     return wgnet::parse_user("wgnet-engine", "--engine-user");
   } catch (const wgnet::InputError&) {
-    wgnet::log::info("no user wgnet-engine on this system: engine devices belong to nobody (65534)");
+    wgnet::log::info(
+        "no user wgnet-engine on this system: engine devices belong to nobody (65534)");
     return {65534, 65534};
   }
+}
+
+// The engine program (--engine-program): as given, else wgnet-engine beside this wgnetd (both in
+// /usr/bin, in the plugin too), else the first in PATH.
+std::string engine_program(const std::string& spec) {
+  namespace fs = std::filesystem;
+  if (!spec.empty()) return spec;
+  std::error_code ec;
+  const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "wgnet-engine";
+  if (!ec && fs::exists(beside, ec)) return beside.string();
+  if (const char* path = std::getenv("PATH")) {
+    std::string_view rest = path;
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      const fs::path candidate = fs::path(rest.substr(0, colon)) / "wgnet-engine";
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    }
+  }
+  throw wgnet::InputError(
+      "--engine-process: no wgnet-engine beside wgnetd or in PATH; name it with --engine-program");
+}
+
+// The engine process's settings: its ids, an empty directory to chroot into (made here), and the
+// environment it may see (test timings in a test build, a sanitizer's options in a sanitizer
+// build).
+wgnet::wg::EngineProcessOptions engine_process(const Settings& s, wgnet::UserIds user) {
+  wgnet::wg::EngineProcessOptions o;
+  o.program = engine_program(s.engine_program);
+  o.uid = user.uid;
+  o.gid = user.gid;
+  o.log_level = s.log_level;
+  o.root = (std::filesystem::absolute(s.state_dir) / "engine-root").string();
+  if (::mkdir(o.root.c_str(), 0555) != 0 && errno != EEXIST)
+    throw wgnet::SystemError("cannot make " + o.root + ": " + wgnet::errno_text(errno));
+  for (const char* name :
+       {"WGNET_ENGINE_TEST_TIMINGS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"})
+    if (const char* v = std::getenv(name)) o.env.push_back(std::string(name) + "=" + v);
+  return o;
 }
 
 // "--metrics ADDR:PORT": a numeric address ("[::]:9586" for IPv6) and a port other than 0.
@@ -121,7 +164,9 @@ int serve(const Settings& s) {
   backend_options.external_program = s.wireguard_go;
   backend_options.log_dir = s.state_dir + "/logs";
   backend_options.engine_test_timings = engine::test_hooks::timings_from_env();
-  backend_options.engine_tun_owner = engine_user(s.engine_user).uid;
+  const UserIds engine_ids = engine_user(s.engine_user);
+  backend_options.engine_tun_owner = engine_ids.uid;
+  if (s.engine_process) backend_options.engine_process = engine_process(s, engine_ids);
   wg::Backends backends(backend_options);
   driver::StateStore state(s.state_dir);
   log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe() +
@@ -238,10 +283,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
       "Gives each container a WireGuard interface as its only network."};
-  app.set_version_flag("--version", std::string(WGNET_VERSION) +
-                                       (wgnet::engine::test_hooks::enabled()
-                                            ? " (test build: test hooks compiled in)"
-                                            : ""));
+  app.set_version_flag(
+      "--version",
+      std::string(WGNET_VERSION) +
+          (wgnet::engine::test_hooks::enabled() ? " (test build: test hooks compiled in)" : ""));
   app.add_option("--socket", s.socket,
                  "unix socket Docker finds the plugin at; the driver name is "
                  "its file name without .sock")
@@ -291,6 +336,13 @@ int main(int argc, char** argv) {
                  "no process in a container can attach to its wg0 while no engine holds it; "
                  "default: wgnet-engine if the system has that user, else nobody (65534)")
       ->type_name("USER");
+  app.add_flag("--engine-process", s.engine_process,
+               "run the engine backend in a process of its own, sandboxed (no capability, "
+               "seccomp, --engine-user's ids, no file system), holding only its devices' keys; "
+               "restarted with every device when it dies. Off: the engine runs inside wgnetd");
+  app.add_option("--engine-program", s.engine_program,
+                 "the wgnet-engine that --engine-process runs; default: beside wgnetd, else PATH")
+      ->type_name("PATH");
   // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).
   for (CLI::Option* o : app.get_options()) {

@@ -5,6 +5,7 @@
 
 #include "util/error.h"
 #include "wg/engine_backend.h"
+#include "wg/engine_process_backend.h"
 #include "wg/external.h"
 #include "wg/kernel.h"
 
@@ -22,13 +23,21 @@ struct Kind {
 // In order of preference for `auto`. The one place to add a backend.
 const std::vector<Kind>& kinds() {
   static const std::vector<Kind> table = {
-      {"kernel", [](const BackendOptions&, std::string* why) { return kernel_wireguard_available(why); },
+      {"kernel",
+       [](const BackendOptions&, std::string* why) { return kernel_wireguard_available(why); },
        [](const BackendOptions&) { return std::make_unique<KernelBackend>(); }},
-      {"engine", [](const BackendOptions&, std::string* why) { return EngineBackend::available(why); },
-       [](const BackendOptions& o) {
-         return std::make_unique<EngineBackend>(
-             EngineBackend::Options{o.uapi_dir, o.engine_workers, o.engine_test_timings,
-                                    o.engine_tun_owner});
+      {"engine",
+       [](const BackendOptions&, std::string* why) { return EngineBackend::available(why); },
+       [](const BackendOptions& o) -> std::unique_ptr<Backend> {
+         if (o.engine_process) {
+           EngineProcessBackend::Options p;
+           p.uapi_dir = o.uapi_dir;
+           p.tun_owner = o.engine_tun_owner;
+           p.process = *o.engine_process;
+           return std::make_unique<EngineProcessBackend>(std::move(p));
+         }
+         return std::make_unique<EngineBackend>(EngineBackend::Options{
+             o.uapi_dir, o.engine_workers, o.engine_test_timings, o.engine_tun_owner});
        }},
       {"external",
        [](const BackendOptions& o, std::string* why) {

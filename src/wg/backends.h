@@ -11,16 +11,21 @@
 
 #include "engine/timers.h"
 #include "wg/backend.h"
+#include "wg/engine_supervisor.h"
 
 namespace wgnet::wg {
 
 struct BackendOptions {
   std::string external_program = "wireguard-go";
-  std::string log_dir;  // per-device logs of external programs
-  unsigned engine_workers = 0;         // the engine's worker threads; 0: one per CPU
+  std::string log_dir;          // per-device logs of external programs
+  unsigned engine_workers = 0;  // the engine's worker threads; 0: one per CPU
   std::optional<engine::Timings> engine_test_timings;  // engine::test_hooks: shortened timers
-  std::optional<uid_t> engine_tun_owner;  // TUNSETOWNER of the engine's devices (wgnetd's --engine-user)
+  std::optional<uid_t>
+      engine_tun_owner;  // TUNSETOWNER of the engine's devices (wgnetd's --engine-user)
   std::string uapi_dir = "/var/run/wireguard";  // where engine devices' UAPI sockets go
+  // Set: the engine runs in a sandboxed process of its own (EngineProcessBackend); unset: inside
+  // wgnetd (EngineBackend). engine_workers and engine_test_timings apply to the in-process one.
+  std::optional<EngineProcessOptions> engine_process;
 };
 
 // The names a user may give (--backend, wgnet.backend): "auto" and every backend of the table.

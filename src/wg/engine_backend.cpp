@@ -19,26 +19,13 @@ namespace wgnet::wg {
 
 namespace rtnl = netlink::rtnl;
 
-namespace {
-
-std::optional<uint16_t> port_of(const std::string& handle) {
-  if (!handle.starts_with("port=")) return std::nullopt;
-  unsigned p = 0;
-  auto s = std::string_view(handle).substr(5);
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-  if (ec != std::errc() || ptr != s.data() + s.size() || p == 0 || p > 65535) return std::nullopt;
-  return static_cast<uint16_t>(p);
-}
-
-}  // namespace
-
 EngineBackend::EngineBackend(Options options)
     : uapi_dir_(options.uapi_dir), tun_owner_(options.tun_owner) {
   engine::EngineOptions eo;
   eo.workers = options.workers;
   eo.uapi_dir = options.uapi_dir;
   if (options.test_timings) eo.device.timings = *options.test_timings;
-  eo.on_lost = [this](const std::string& name, const std::string& why) { lost(name, why); };
+  eo.on_lost = [this](const std::string& name, const std::string& why) { lost_.report(name, why); };
   engine_ = std::make_unique<engine::Engine>(std::move(eo));
 }
 
@@ -55,44 +42,14 @@ bool EngineBackend::available(std::string* why) {
   return false;
 }
 
-engine::TunOptions EngineBackend::tun_options(const std::string& ifname, uint32_t mtu) const {
-  engine::TunOptions o;
-  o.name = ifname;
-  o.mtu = mtu;
-  o.persist = true;  // it must outlive wgnetd, or a restart would take the container's wg0
-  o.owner = tun_owner_;  // and while nobody holds it, nobody else may take it
-  o.alias = ifname;
-  return o;
-}
-
-void EngineBackend::lost(const std::string& ifname, const std::string& why) {
-  LostHandler handler;
-  {
-    std::lock_guard lock(mutex_);
-    if (!lost_) return;
-    handler = lost_;
-    handlers_running_++;
-  }
-  log::error("engine: device " + ifname + " is gone (" + why + ")");
-  handler(ifname);
-  {
-    std::lock_guard lock(mutex_);
-    handlers_running_--;
-  }
-  handler_done_.notify_all();
-}
-
-void EngineBackend::on_lost(LostHandler handler) {
-  std::unique_lock lock(mutex_);
-  lost_ = std::move(handler);
-  if (!lost_) handler_done_.wait(lock, [&] { return handlers_running_ == 0; });
-}
+void EngineBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
 
 std::string EngineBackend::create(const std::string& ifname, const DeviceConfig& config,
                                   uint32_t mtu) {
   rtnl::check_ifname(ifname);
-  if (rtnl::ifindex(ifname)) throw SystemError("a network device named " + ifname + " already exists");
-  auto tun = engine::TunLinux::create(tun_options(ifname, mtu));
+  if (rtnl::ifindex(ifname))
+    throw SystemError("a network device named " + ifname + " already exists");
+  auto tun = engine::TunLinux::create(engine_links::tun_options(ifname, mtu, tun_owner_));
   try {
     engine::AddOptions add;
     add.config = config;
@@ -101,35 +58,14 @@ std::string EngineBackend::create(const std::string& ifname, const DeviceConfig&
   } catch (...) {
     // A persistent TUN stays when its descriptor closes: delete it, leave nothing behind.
     engine_->remove(ifname);
-    delete_link(ifname, "");
+    engine_links::delete_link(ifname, "");
     throw;
   }
 }
 
 void EngineBackend::configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) {
   engine_->apply(device.ifname, config);
-  if (device.netns.empty())
-    rtnl::set_mtu(device.ifname, mtu);
-  else
-    netns::run_in(device.netns, [&] {
-      if (auto link = rtnl::find_link_by_alias(device.ifname)) rtnl::set_mtu(link->name, mtu);
-    });
-}
-
-void EngineBackend::delete_link(const std::string& ifname, const std::string& netns) {
-  auto del = [&] {
-    // Only a TUN that carries our name as its alias: never someone else's link.
-    auto link = rtnl::find_link_by_alias(ifname);
-    if (link && link->kind == "tun") rtnl::delete_link(link->name);
-  };
-  try {
-    if (netns.empty())
-      del();
-    else
-      netns::run_in(netns, del);
-  } catch (const std::exception& e) {
-    log::debug("engine: deleting " + ifname + ": " + e.what());
-  }
+  engine_links::set_mtu(device.ifname, device.netns, mtu);
 }
 
 void EngineBackend::remove(const DeviceRef& device) {
@@ -139,8 +75,8 @@ void EngineBackend::remove(const DeviceRef& device) {
     engine::UapiServer::remove_stale(uapi_dir_, device.ifname);
   // Docker moves the link back to the host before DeleteEndpoint; a recovery may find it still in
   // its container.
-  delete_link(device.ifname, "");
-  if (!device.netns.empty()) delete_link(device.ifname, device.netns);
+  engine_links::delete_link(device.ifname, "");
+  if (!device.netns.empty()) engine_links::delete_link(device.ifname, device.netns);
 }
 
 bool EngineBackend::exists(const DeviceRef& device) {
@@ -156,22 +92,17 @@ bool EngineBackend::adopt(const DeviceRef& device, const std::optional<DeviceCon
   if (engine_->contains(device.ifname)) return !engine_->info(device.ifname).lost;
   if (!config) return false;  // nothing to serve it with (its seed is missing): not carried
   std::unique_ptr<engine::TunLinux> tun;
-  auto attach = [&] {
-    // mtu 0: the device keeps what it has (Docker may have changed nothing, but an operator may).
-    tun = engine::TunLinux::attach_by_alias(device.ifname, tun_options(device.ifname, 0));
-  };
+  // The device keeps its MTU (Docker may have changed nothing, but an operator may).
+  auto attach = [&] { tun = engine_links::reattach(device.ifname, device.netns, tun_owner_); };
   try {
-    if (device.netns.empty())
-      attach();
-    else
-      netns::run_in(device.netns, attach);
+    attach();
   } catch (const std::exception& e) {
     log::warn("engine: re-attaching " + device.ifname + ": " + e.what());
     return false;
   }
   if (!tun) return false;
   DeviceConfig c = *config;
-  if (!c.listen_port) c.listen_port = port_of(device.handle);
+  if (!c.listen_port) c.listen_port = engine_links::port_of(device.handle);
   engine::AddOptions add;
   add.config = c;
   try {
@@ -183,10 +114,7 @@ bool EngineBackend::adopt(const DeviceRef& device, const std::optional<DeviceCon
     engine::AddOptions again;
     again.config = c;
     try {
-      if (device.netns.empty())
-        attach();
-      else
-        netns::run_in(device.netns, attach);
+      attach();
     } catch (const std::exception&) {
       return false;
     }

@@ -12,6 +12,7 @@
 #include "engine/linux/engine.h"
 #include "engine/linux/tun_linux.h"
 #include "wg/backend.h"
+#include "wg/engine_links.h"
 
 namespace wgnet::wg {
 
@@ -50,17 +51,9 @@ class EngineBackend final : public Backend {
   static bool available(std::string* why);
 
  private:
-  engine::TunOptions tun_options(const std::string& ifname, uint32_t mtu) const;
-  void lost(const std::string& ifname, const std::string& why);
-  // Deletes the TUN link tagged `ifname`, in `netns` (a namespace file) or the host namespace.
-  static void delete_link(const std::string& ifname, const std::string& netns);
-
   const std::string uapi_dir_;
   const std::optional<uid_t> tun_owner_;
-  std::mutex mutex_;
-  LostHandler lost_;
-  int handlers_running_ = 0;
-  std::condition_variable handler_done_;
+  engine_links::LostSlot lost_;
   std::unique_ptr<engine::Engine> engine_;  // last: its threads call lost()
 };
 

@@ -3,6 +3,7 @@
 #include "engine/linux/supervised.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,6 +128,8 @@ int run_supervised(int argc, char** argv) {
   }
   try {
     close_inherited(args.control_fd);  // first: what this process opens itself stays
+    // Run from a descriptor (execveat), its name would be the descriptor's number.
+    ::prctl(PR_SET_NAME, "wgnet-engine");
     log::set_level(args.level);
     disable_core_dumps();
     ::signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,100 @@
+#include "wg/engine_client.h"
+
+#include <poll.h>
+
+#include <variant>
+
+#include "util/log.h"
+
+namespace wgnet::wg {
+
+using namespace engine::control;
+
+EngineClient::EngineClient(Fd socket, std::chrono::milliseconds deadline)
+    : channel_(std::move(socket), deadline) {}
+
+bool EngineClient::broken() const {
+  std::lock_guard lock(mu_);
+  return broken_;
+}
+
+void EngineClient::fail(const std::string& what) {
+  broken_ = true;
+  throw EngineBroken("engine process: " + what);
+}
+
+FromEngine EngineClient::receive_one(uint32_t* id) {
+  try {
+    engine::ReceivedMessage in = channel_.receive();
+    // Nothing the engine sends carries descriptors unless asked for (Export): they close here.
+    FromEngine m = decode_from_engine(in.message);
+    *id = in.message.id;
+    if (auto* lost = std::get_if<DeviceLost>(&m)) {
+      if (*id != 0) fail("an event with a request id");
+      if (events_.size() >= 4096) fail("more than 4096 events unread");
+      events_.push_back(*lost);
+    }
+    return m;
+  } catch (const EngineBroken&) {
+    throw;
+  } catch (const engine::ChannelClosed&) {
+    fail("closed the control socket");
+  } catch (const engine::ChannelTimeout& e) {
+    fail(e.what());
+  } catch (const std::exception& e) {
+    fail(std::string("sent what wgnetd cannot accept: ") + e.what());
+  }
+}
+
+FromEngine EngineClient::call(const Request& request, std::span<const int> fds) {
+  std::lock_guard lock(mu_);
+  if (broken_) throw EngineBroken("engine process: not answering (being replaced)");
+  const uint32_t id = ++next_id_ == 0 ? ++next_id_ : next_id_;
+  try {
+    channel_.send(encode_request(request, id), fds);
+  } catch (const ProtocolError&) {
+    throw;  // ours: a request that cannot be encoded (the caller's input), nothing was sent
+  } catch (const std::exception& e) {
+    fail(std::string("cannot send ") + type_name(type_of(request)) + ": " + e.what());
+  }
+  for (;;) {
+    uint32_t got = 0;
+    FromEngine m = receive_one(&got);
+    if (got == 0) continue;  // an event
+    if (got != id) {
+      log::debug("engine: dropped a late answer (request " + std::to_string(got) + ")");
+      continue;
+    }
+    return m;
+  }
+}
+
+void EngineClient::call_ok(const Request& request, std::span<const int> fds) {
+  FromEngine m = call(request, fds);
+  const auto* reply = std::get_if<Reply>(&m);
+  if (!reply || reply->request != type_of(request)) {
+    std::lock_guard lock(mu_);
+    fail("answered " + type_name(type_of(request)) + " with another message");
+  }
+  if (reply->status.error != 0)
+    throw EngineRefused(reply->status.error,
+                        reply->status.message.empty() ? "refused" : reply->status.message);
+}
+
+void EngineClient::read_pending() {
+  std::lock_guard lock(mu_);
+  if (broken_) return;
+  for (;;) {
+    pollfd p{channel_.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
+    uint32_t id = 0;
+    (void)receive_one(&id);
+  }
+}
+
+std::deque<DeviceLost> EngineClient::take_events() {
+  std::lock_guard lock(mu_);
+  return std::exchange(events_, {});
+}
+
+}  // namespace wgnet::wg

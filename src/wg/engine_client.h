@@ -1,0 +1,73 @@
+// wgnetd's end of the control socket to its engine process (docs/PRIVSEP-PLAN.md §1.2): typed
+// calls, each sent and answered in turn, and the engine's events (a device lost) collected
+// whenever they arrive. Everything the engine sends is untrusted: a reply that does not decode,
+// does not fit its request or does not come in time makes the client broken, and the caller
+// (EngineSupervisor) replaces the engine.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "engine/control/messages.h"
+#include "engine/linux/control_channel.h"
+#include "util/error.h"
+#include "util/fd.h"
+
+namespace wgnet::wg {
+
+namespace control = engine::control;
+
+// The engine refused a request: its errno (negative, wireguard-go's for configurations) and text.
+class EngineRefused : public SystemError {
+ public:
+  EngineRefused(int error, const std::string& what) : SystemError(what), error_(error) {}
+  int error() const { return error_; }
+
+ private:
+  int error_;
+};
+
+// The engine cannot be talked to any more (it closed the socket, broke the protocol or did not
+// answer in time): the supervisor restarts it.
+class EngineBroken : public SystemError {
+ public:
+  using SystemError::SystemError;
+};
+
+class EngineClient {
+ public:
+  // `socket`: wgnetd's end of the SOCK_SEQPACKET pair. `deadline`: how long one reply may take.
+  explicit EngineClient(Fd socket, std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+  int fd() const { return channel_.fd(); }
+  bool broken() const;
+
+  // Sends `request` (with `fds`, as many as its type takes) and returns the engine's answer to it;
+  // events that arrive meanwhile are kept for take_events(). Throws EngineBroken (and stays
+  // broken). Calls are serialised.
+  control::FromEngine call(const control::Request& request, std::span<const int> fds = {});
+  // call() for requests answered with a plain Reply: throws EngineRefused when it carries an error.
+  void call_ok(const control::Request& request, std::span<const int> fds = {});
+
+  // Reads what waits on the socket without blocking for it (events, or a late answer to a call
+  // that timed out, which is dropped). Throws EngineBroken.
+  void read_pending();
+  // The events received so far, oldest first.
+  std::deque<control::DeviceLost> take_events();
+
+ private:
+  // Takes one message (mu_ held); returns its id, keeping events.
+  control::FromEngine receive_one(uint32_t* id);
+  [[noreturn]] void fail(const std::string& what);
+
+  mutable std::mutex mu_;
+  engine::ControlChannel channel_;
+  uint32_t next_id_ = 0;
+  bool broken_ = false;
+  std::deque<control::DeviceLost> events_;
+};
+
+}  // namespace wgnet::wg

@@ -1,0 +1,96 @@
+#include "wg/engine_links.h"
+
+#include <charconv>
+#include <string_view>
+
+#include "netlink/rtnl.h"
+#include "util/log.h"
+#include "util/netns.h"
+
+namespace wgnet::wg::engine_links {
+
+namespace rtnl = netlink::rtnl;
+
+namespace {
+
+// Runs `fn` in `netns` (a namespace file), or here when it is empty.
+template <typename F>
+void in_netns(const std::string& netns, F&& fn) {
+  if (netns.empty())
+    fn();
+  else
+    netns::run_in(netns, fn);
+}
+
+}  // namespace
+
+engine::TunOptions tun_options(const std::string& ifname, uint32_t mtu,
+                               std::optional<uid_t> owner) {
+  engine::TunOptions o;
+  o.name = ifname;
+  o.mtu = mtu;
+  o.persist = true;
+  o.owner = owner;
+  o.alias = ifname;
+  return o;
+}
+
+std::optional<uint16_t> port_of(const std::string& handle) {
+  if (!handle.starts_with("port=")) return std::nullopt;
+  unsigned p = 0;
+  auto s = std::string_view(handle).substr(5);
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
+  if (ec != std::errc() || ptr != s.data() + s.size() || p == 0 || p > 65535) return std::nullopt;
+  return static_cast<uint16_t>(p);
+}
+
+std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std::string& netns,
+                                           std::optional<uid_t> owner) {
+  std::unique_ptr<engine::TunLinux> tun;
+  in_netns(netns,
+           [&] { tun = engine::TunLinux::attach_by_alias(ifname, tun_options(ifname, 0, owner)); });
+  return tun;
+}
+
+void set_mtu(const std::string& ifname, const std::string& netns, uint32_t mtu) {
+  in_netns(netns, [&] {
+    if (auto link = rtnl::find_link_by_alias(ifname)) rtnl::set_mtu(link->name, mtu);
+  });
+}
+
+void delete_link(const std::string& ifname, const std::string& netns) {
+  try {
+    in_netns(netns, [&] {
+      // Only a TUN that carries our name as its alias: never someone else's link.
+      auto link = rtnl::find_link_by_alias(ifname);
+      if (link && link->kind == "tun") rtnl::delete_link(link->name);
+    });
+  } catch (const std::exception& e) {
+    log::debug("engine: deleting " + ifname + ": " + e.what());
+  }
+}
+
+void LostSlot::set(Backend::LostHandler handler) {
+  std::unique_lock lock(mu_);
+  handler_ = std::move(handler);
+  if (!handler_) done_.wait(lock, [&] { return running_ == 0; });
+}
+
+void LostSlot::report(const std::string& ifname, const std::string& why) {
+  Backend::LostHandler handler;
+  {
+    std::lock_guard lock(mu_);
+    if (!handler_) return;
+    handler = handler_;
+    running_++;
+  }
+  log::error("engine: device " + ifname + " is gone (" + why + ")");
+  handler(ifname);
+  {
+    std::lock_guard lock(mu_);
+    running_--;
+  }
+  done_.notify_all();
+}
+
+}  // namespace wgnet::wg::engine_links

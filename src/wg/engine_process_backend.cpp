@@ -1,0 +1,327 @@
+// Every table access and every engine call happens under the supervisor's lock (with_engine,
+// locked): a replacement engine gets the devices as they are, and no call sees it half-fed.
+#include "wg/engine_process_backend.h"
+
+#include <cerrno>
+#include <variant>
+
+#include "crypto/secure.h"
+#include "netlink/rtnl.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "wgconf/uapi_codec.h"
+
+namespace wgnet::wg {
+
+namespace rtnl = netlink::rtnl;
+namespace control = engine::control;
+
+namespace {
+
+control::UdpBinding binding_of(const engine::UdpBindLinux& udp) {
+  const engine::UdpFeatures f = udp.features();
+  return {udp.port(), f.gro, f.gso, f.ipv6};
+}
+
+std::vector<int> udp_fds(const engine::UdpBindLinux& udp) {
+  std::vector<int> fds{udp.fd4()};
+  if (udp.fd6() >= 0) fds.push_back(udp.fd6());
+  return fds;
+}
+
+// The configuration as the engine gets it: on the port of the sockets it is handed.
+DeviceConfig on_port(DeviceConfig config, uint16_t port) {
+  config.listen_port = port;
+  return config;
+}
+
+}  // namespace
+
+EngineProcessBackend::EngineProcessBackend(Options options)
+    : uapi_dir_(options.uapi_dir), tun_owner_(options.tun_owner) {
+  if (!uapi_dir_.empty())
+    uapi_ = std::make_unique<engine::UapiServer>(uapi_dir_, engine::UapiServer::Limits{});
+  EngineSupervisor::Hooks hooks;
+  hooks.started = [this](EngineClient& engine) {
+    // Supervisor lock held: the table is ours to read.
+    size_t n = 0;
+    for (const auto& [name, d] : devices_) {
+      try {
+        hand_over(engine, name, d);
+        n++;
+      } catch (const EngineRefused& e) {
+        log::error("engine: handing " + name + " to the new engine process: " + e.what());
+      }
+    }
+    if (!devices_.empty())
+      log::info("engine: handed " + std::to_string(n) + " of " + std::to_string(devices_.size()) +
+                " devices to the new engine process");
+  };
+  hooks.lost = [this](const control::DeviceLost& e) { lost(e.name, e.why); };
+  supervisor_ = std::make_unique<EngineSupervisor>(std::move(options.process), std::move(hooks));
+}
+
+EngineProcessBackend::~EngineProcessBackend() {
+  supervisor_.reset();  // the engine ends first: nothing reports into what follows
+  if (uapi_) uapi_->shutdown();
+}
+
+std::unique_ptr<engine::UdpBindLinux> EngineProcessBackend::open_udp(uint16_t port,
+                                                                     uint32_t fwmark) {
+  engine::UdpOptions o;
+  o.mark = fwmark;
+  return engine::UdpBindLinux::open(port, o);
+}
+
+void EngineProcessBackend::hand_over(EngineClient& engine, const std::string& name,
+                                     const Device& d) {
+  control::AddDevice add;
+  add.name = name;
+  add.mtu = d.tun.mtu;
+  add.tun = {d.tun.features.vnet_hdr, d.tun.features.tso, d.tun.features.uso};
+  add.udp = binding_of(*d.udp);
+  add.config = on_port(d.config, d.udp->port());
+  std::vector<int> fds{d.tun.fd.get()};
+  for (int fd : udp_fds(*d.udp)) fds.push_back(fd);
+  engine.call_ok(add, fds);
+}
+
+void EngineProcessBackend::add(const std::string& name, Device d) {
+  supervisor_->with_engine([&](EngineClient& engine) {
+    if (devices_.count(name)) throw InputError("engine: device " + name + " exists already");
+    hand_over(engine, name, d);
+    devices_.emplace(name, std::move(d));
+  });
+  if (!uapi_) return;
+  try {
+    engine::UapiServer::Handlers h;
+    h.set = [this, name](std::string_view body) { return uapi_set(name, body); };
+    h.get = [this, name] { return uapi_get(name); };
+    uapi_->add(name, std::move(h));
+  } catch (const std::exception& e) {
+    log::warn("engine: no UAPI socket for " + name + ": " + e.what());
+  }
+}
+
+std::string EngineProcessBackend::create(const std::string& ifname, const DeviceConfig& config,
+                                         uint32_t mtu) {
+  rtnl::check_ifname(ifname);
+  if (rtnl::ifindex(ifname))
+    throw SystemError("a network device named " + ifname + " already exists");
+  Device d;
+  d.tun = engine::TunLinux::release(
+      engine::TunLinux::create(engine_links::tun_options(ifname, mtu, tun_owner_)));
+  try {
+    d.udp = open_udp(config.listen_port.value_or(0), config.fwmark);
+    d.config = config;
+    const uint16_t port = d.udp->port();
+    add(ifname, std::move(d));
+    return "port=" + std::to_string(port);
+  } catch (...) {
+    // A persistent TUN stays when its descriptors close: delete it, leave nothing behind.
+    d.tun.fd.reset();
+    engine_links::delete_link(ifname, "");
+    throw;
+  }
+}
+
+void EngineProcessBackend::configure(const DeviceRef& device, const DeviceConfig& config,
+                                     uint32_t mtu) {
+  supervisor_->with_engine([&](EngineClient& engine) {
+    auto it = devices_.find(device.ifname);
+    if (it == devices_.end()) throw InputError("engine: no device " + device.ifname);
+    Device& d = it->second;
+    control::Configure c;
+    c.name = device.ifname;
+    std::unique_ptr<engine::UdpBindLinux> udp;
+    if (config.listen_port && *config.listen_port != d.udp->port()) {
+      udp = open_udp(*config.listen_port, config.fwmark);
+      c.rebind = binding_of(*udp);
+    } else if (config.fwmark != d.config.fwmark) {
+      d.udp->set_mark(config.fwmark);
+    }
+    const engine::UdpBindLinux& now = udp ? *udp : *d.udp;
+    c.config = on_port(config, now.port());
+    engine.call_ok(c, udp ? udp_fds(*udp) : std::vector<int>{});
+    if (udp) d.udp = std::move(udp);
+    d.config = config;
+    if (mtu && mtu != d.tun.mtu) {
+      engine.call_ok(control::SetMtu{device.ifname, mtu});
+      d.tun.mtu = mtu;
+    }
+  });
+  engine_links::set_mtu(device.ifname, device.netns, mtu);
+}
+
+void EngineProcessBackend::remove(const DeviceRef& device) {
+  if (uapi_) uapi_->remove(device.ifname);
+  std::optional<Device> gone;
+  auto forget = [&] {
+    auto it = devices_.find(device.ifname);
+    if (it == devices_.end()) return;
+    gone = std::move(it->second);
+    devices_.erase(it);
+  };
+  try {
+    supervisor_->with_engine([&](EngineClient& engine) {
+      forget();
+      if (!gone) return;
+      try {
+        engine.call_ok(control::RemoveDevice{device.ifname});
+      } catch (const EngineRefused& e) {
+        if (e.error() != -ENODEV) throw;
+      }
+    });
+  } catch (const std::exception& e) {
+    // No engine to tell (it is being replaced): the new one will not get the device.
+    log::warn("engine: removing " + device.ifname + ": " + e.what());
+    supervisor_->locked(forget);
+  }
+  if (!gone && !uapi_dir_.empty())
+    // Not served since a restart (its container went while wgnetd was down): the UAPI socket the
+    // killed wgnetd left.
+    engine::UapiServer::remove_stale(uapi_dir_, device.ifname);
+  gone.reset();  // our descriptors: the persistent device stays until deleted
+  // Docker moves the link back to the host before DeleteEndpoint; a recovery may find it still in
+  // its container.
+  engine_links::delete_link(device.ifname, "");
+  if (!device.netns.empty()) engine_links::delete_link(device.ifname, device.netns);
+}
+
+bool EngineProcessBackend::exists(const DeviceRef& device) {
+  bool there = false;
+  supervisor_->locked([&] {
+    auto it = devices_.find(device.ifname);
+    there = it != devices_.end() && !it->second.lost;
+  });
+  return there;
+}
+
+DeviceStatus EngineProcessBackend::status(const DeviceRef& device) {
+  std::string text = uapi_get(device.ifname);
+  crypto::ScopedWipe wipe(text);
+  DeviceStatus s = uapi::decode_get(text);
+  s.private_key.reset();
+  for (auto& p : s.peers) p.preshared_key.reset();
+  return s;
+}
+
+int EngineProcessBackend::uapi_set(const std::string& name, std::string_view body) {
+  int result = 0;
+  try {
+    supervisor_->with_engine([&](EngineClient& engine) {
+      auto it = devices_.find(name);
+      if (it == devices_.end()) {
+        result = -ENODEV;
+        return;
+      }
+      Device& d = it->second;
+      // The two operations that need wgnetd's privileges: a new port (new sockets, opened here)
+      // and a fwmark (set on our sockets, which the engine's are).
+      std::optional<uint16_t> port;
+      std::optional<uint32_t> mark;
+      for (const auto& op : uapi::parse_set(body).ops) {
+        if (op.kind == uapi::SetOp::Kind::kListenPort) port = static_cast<uint16_t>(op.number);
+        if (op.kind == uapi::SetOp::Kind::kFwmark) mark = op.number;
+      }
+      control::UapiSet set;
+      set.name = name;
+      set.body = crypto::SecretBytes(
+          std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+      std::unique_ptr<engine::UdpBindLinux> udp;
+      if (port && *port != d.udp->port()) {
+        try {
+          udp = open_udp(*port, mark.value_or(d.config.fwmark));
+        } catch (const std::exception& e) {
+          log::warn("engine: " + name + ": wg set listen-port " + std::to_string(*port) + ": " +
+                    e.what());
+          result = -EADDRINUSE;
+          return;
+        }
+        set.rebind = binding_of(*udp);
+      }
+      if (mark && !udp) d.udp->set_mark(*mark);
+      try {
+        engine.call_ok(control::Request(std::move(set)), udp ? udp_fds(*udp) : std::vector<int>{});
+      } catch (const EngineRefused& e) {
+        result = e.error();
+        return;
+      }
+      if (udp) d.udp = std::move(udp);
+      if (port) d.config.listen_port = d.udp->port();
+      if (mark) d.config.fwmark = *mark;
+    });
+  } catch (const std::exception& e) {
+    log::warn("engine: wg set " + name + ": " + e.what());
+    return -EIO;
+  }
+  return result;
+}
+
+std::string EngineProcessBackend::uapi_get(const std::string& name) {
+  std::string out;
+  supervisor_->with_engine([&](EngineClient& engine) {
+    const control::FromEngine m = engine.call(control::Get{name});
+    const auto* reply = std::get_if<control::GetReply>(&m);
+    if (!reply) throw EngineBroken("engine process: answered Get with another message");
+    if (reply->status.error != 0) {
+      out = uapi::encode_errno(reply->status.error);
+      return;
+    }
+    out.assign(reinterpret_cast<const char*>(reply->uapi.data()), reply->uapi.size());
+  });
+  return out;
+}
+
+void EngineProcessBackend::lost(const std::string& name, const std::string& why) {
+  bool known = false;
+  supervisor_->locked([&] {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) return;
+    it->second.lost = true;
+    known = true;
+  });
+  if (known) lost_.report(name, why);
+}
+
+void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
+
+bool EngineProcessBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
+                                 uint32_t mtu) {
+  bool have = false, alive = false;
+  supervisor_->locked([&] {
+    auto it = devices_.find(device.ifname);
+    have = it != devices_.end();
+    alive = have && !it->second.lost;
+  });
+  if (have) return alive;
+  if (!config) return false;  // nothing to serve it with (its seed is missing): not carried
+  std::unique_ptr<engine::TunLinux> tun;
+  try {
+    // The device keeps its MTU (Docker may have changed nothing, but an operator may).
+    tun = engine_links::reattach(device.ifname, device.netns, tun_owner_);
+  } catch (const std::exception& e) {
+    log::warn("engine: re-attaching " + device.ifname + ": " + e.what());
+    return false;
+  }
+  if (!tun) return false;
+  Device d;
+  d.tun = engine::TunLinux::release(std::move(tun));
+  d.config = *config;
+  const uint16_t recorded =
+      config->listen_port.value_or(engine_links::port_of(device.handle).value_or(0));
+  try {
+    d.udp = open_udp(recorded, config->fwmark);
+  } catch (const SystemError& e) {
+    // The recorded port may be taken by now: any port will do, the peer learns the new one.
+    log::warn("engine: " + device.ifname + ": " + e.what() + "; trying another port");
+    d.udp = open_udp(0, config->fwmark);
+  }
+  add(device.ifname, std::move(d));
+  (void)mtu;
+  log::info("engine: re-attached " + device.ifname +
+            (device.netns.empty() ? "" : " inside " + device.netns));
+  return true;
+}
+
+}  // namespace wgnet::wg

@@ -1,0 +1,231 @@
+// One thread watches the engine: its pidfd (death), its control socket (events) and an eventfd
+// (stop, or a call that found the engine broken). Calls run on the callers' threads under mu_,
+// which the replacement takes too while the `started` hook hands the devices over.
+#include "wg/engine_supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "util/log.h"
+
+namespace wgnet::wg {
+
+namespace control = engine::control;
+
+namespace {
+
+// The program must be what root installed: a regular file owned by root, writable by nobody else
+// (wgnetd runs it as root before it drops everything), as sshd checks its privsep path.
+Fd open_program(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd) throw SystemError("engine program " + path + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw SystemError("engine program " + path + ": fstat failed");
+  if (!S_ISREG(st.st_mode)) throw SystemError("engine program " + path + " is not a regular file");
+  if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    throw SystemError("engine program " + path +
+                      " must belong to root and be writable by nobody else");
+  return fd;
+}
+
+// Its wait status once it is gone: SIGKILL first unless it has exited already (-1: unknown).
+int kill_and_reap(process::Process& p) {
+  int status = -1;
+  if (p.exited(&status)) return status;
+  (void)::syscall(SYS_pidfd_send_signal, p.pidfd(), SIGKILL, nullptr, 0);
+  pollfd pfd{p.pidfd(), POLLIN, 0};
+  (void)::poll(&pfd, 1, 2000);
+  (void)p.exited(&status);
+  return status;
+}
+
+}  // namespace
+
+EngineSupervisor::EngineSupervisor(EngineProcessOptions options, Hooks hooks)
+    : options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      program_(open_program(options_.program)) {
+  if (options_.uid == 0 || options_.gid == 0)
+    throw InputError("the engine process must not run as root (uid and gid other than 0)");
+  wake_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_) throw SystemError("eventfd: " + errno_text(errno));
+  running_ = std::make_unique<Running>(spawn());
+  pid_ = running_->process.id().pid;
+  thread_ = std::thread([this] { watch(); });
+}
+
+EngineSupervisor::~EngineSupervisor() {
+  stopping_ = true;
+  wake();
+  ready_cv_.notify_all();
+  thread_.join();
+  std::unique_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    r = std::move(running_);
+  }
+  if (!r) return;
+  r->client.reset();  // end of file: the engine removes its devices and exits
+  if (!r->process.terminate(std::chrono::milliseconds(2000)))
+    log::warn("engine process (pid " + std::to_string(r->process.id().pid) + ") did not exit");
+}
+
+void EngineSupervisor::wake() {
+  const uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+}
+
+EngineSupervisor::Running EngineSupervisor::spawn() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    throw SystemError("socketpair: " + errno_text(errno));
+  Fd ours(sv[0]), theirs(sv[1]);
+  std::vector<std::string> argv = {options_.program,
+                                   "--supervised",
+                                   "--control-fd=3",
+                                   "--uid=" + std::to_string(options_.uid),
+                                   "--gid=" + std::to_string(options_.gid),
+                                   "--root=" + options_.root,
+                                   "--log-level=" + options_.log_level};
+  if (options_.workers) argv.push_back("--workers=" + std::to_string(options_.workers));
+  std::vector<std::string> env = {"LANG=C"};
+  env.insert(env.end(), options_.env.begin(), options_.env.end());
+  process::SpawnOptions so;
+  so.pass_fds = {theirs.get()};
+  so.inherit_stderr = true;
+  so.exec_fd = program_.get();
+  so.replace_env = true;
+  Running r{process::Process::spawn(argv, env, "", so),
+            std::make_unique<EngineClient>(std::move(ours)), std::chrono::steady_clock::now()};
+  theirs.reset();  // only the engine holds its end: its death is our end of file
+  const pid_t pid = r.process.id().pid;
+  try {
+    control::Hello hello;
+    hello.build = WGNET_VERSION;
+    const control::FromEngine m = r.client->call(hello);
+    const auto* reply = std::get_if<control::HelloReply>(&m);
+    if (!reply) throw EngineBroken("answered Hello with another message");
+    if (reply->status.error != 0) throw EngineBroken("refused Hello: " + reply->status.message);
+    if (reply->protocol != control::kProtocol || reply->pid != static_cast<uint32_t>(pid))
+      throw EngineBroken("its Hello names another protocol or process");
+  } catch (const std::exception& e) {
+    const int status = kill_and_reap(r.process);
+    throw SystemError("the engine process (pid " + std::to_string(pid) +
+                      ") did not start: " + e.what() + "; " +
+                      (status == -1 ? std::string("gone") : process::describe_wait_status(status)) +
+                      " (its own message is in wgnetd's log)");
+  }
+  log::info("engine process started (pid " + std::to_string(pid) + ", uid " +
+            std::to_string(options_.uid) + ", sandboxed)");
+  return r;
+}
+
+void EngineSupervisor::bury(Running& r, const std::string& why) {
+  const pid_t pid = r.process.id().pid;
+  r.client.reset();
+  const int status = kill_and_reap(r.process);  // a broken engine is presumed compromised
+  std::string how = status == -1 ? "gone" : process::describe_wait_status(status);
+  if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+    how += ": a call outside its seccomp allow-list (the audit log names it)";
+  log::error("engine process (pid " + std::to_string(pid) + ") " + how +
+             (why.empty() ? "" : " (" + why + ")") + "; starting another");
+}
+
+void EngineSupervisor::watch() {
+  auto backoff = options_.backoff_min;
+  // Waits `d` unless stopped; false when stopping.
+  const auto pause = [&](std::chrono::milliseconds d) {
+    pollfd p{wake_.get(), POLLIN, 0};
+    (void)::poll(&p, 1, static_cast<int>(d.count()));
+    return !stopping_;
+  };
+  while (!stopping_) {
+    Running* r = running_.get();  // only this thread replaces it
+    pollfd fds[3] = {
+        {wake_.get(), POLLIN, 0}, {r->process.pidfd(), POLLIN, 0}, {r->client->fd(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+      log::error("engine supervisor: poll: " + errno_text(errno));
+      pause(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (stopping_) return;
+    if (fds[0].revents) {
+      uint64_t n;
+      (void)!::read(wake_.get(), &n, sizeof n);
+    }
+    std::string why;
+    try {
+      r->client->read_pending();
+    } catch (const EngineBroken& e) {
+      why = e.what();
+    }
+    if (hooks_.lost)
+      for (const auto& event : r->client->take_events()) hooks_.lost(event);
+    if (!fds[1].revents && !r->client->broken()) continue;
+
+    // Dead or broken: replace it. Calls wait (with_engine) until the new one has every device.
+    std::unique_ptr<Running> old;
+    {
+      std::lock_guard lock(mu_);
+      old = std::move(running_);
+      pid_ = 0;
+    }
+    const bool short_lived = std::chrono::steady_clock::now() - old->started < options_.stable;
+    bury(*old, why);
+    old.reset();
+    if (!short_lived) backoff = options_.backoff_min;
+    for (bool first = true; !stopping_; first = false) {
+      if ((!first || short_lived) && !pause(backoff)) return;
+      if (!first || short_lived) backoff = std::min(backoff * 2, options_.backoff_max);
+      try {
+        auto next = std::make_unique<Running>(spawn());
+        std::lock_guard lock(mu_);
+        if (hooks_.started) {
+          try {
+            hooks_.started(*next->client);
+          } catch (const std::exception& e) {
+            log::error(std::string("engine process: handing the devices over: ") + e.what());
+          }
+        }
+        pid_ = next->process.id().pid;
+        running_ = std::move(next);
+        restarts_++;
+        break;
+      } catch (const std::exception& e) {
+        log::error(std::string("engine process: ") + e.what());
+      }
+    }
+    ready_cv_.notify_all();
+  }
+}
+
+void EngineSupervisor::with_engine(const std::function<void(EngineClient&)>& fn) {
+  std::unique_lock lock(mu_);
+  const bool ready = ready_cv_.wait_for(lock, options_.wait_for_engine, [&] {
+    return stopping_ || (running_ && !running_->client->broken());
+  });
+  if (!ready || stopping_) throw SystemError("the engine process is restarting; try again");
+  try {
+    fn(*running_->client);
+  } catch (const EngineBroken&) {
+    wake();
+    throw;
+  }
+  wake();  // events that came with the answers go to the `lost` hook
+}
+
+void EngineSupervisor::locked(const std::function<void()>& fn) {
+  std::lock_guard lock(mu_);
+  fn();
+}
+
+}  // namespace wgnet::wg

@@ -1,0 +1,101 @@
+// wgnetd's engine process (docs/PRIVSEP-PLAN.md §1.1, §3.2): starts `wgnet-engine --supervised`
+// with one end of a control socket and nothing else (no seed, no capability it keeps: the engine
+// sandboxes itself before it serves), watches it, and when it dies — crash, seccomp kill, OOM, a
+// broken protocol — logs why and starts another at once (backoff only when it keeps dying), whose
+// `started` hook gets every device handed over again before any other call reaches it.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "util/fd.h"
+#include "util/process.h"
+#include "wg/engine_client.h"
+
+namespace wgnet::wg {
+
+struct EngineProcessOptions {
+  // The program (wgnet-engine); opened once, at construction, and run from that descriptor ever
+  // after, so a restart runs the binary this wgnetd started with even after an upgrade.
+  std::string program;
+  uid_t uid = 65534;  // the engine's unprivileged ids (never 0)
+  gid_t gid = 65534;
+  std::string root;  // an empty directory it chroots into (made by the caller)
+  unsigned workers = 0;
+  std::string log_level = "info";
+  // Extra environment ("K=V"): the engine's environment is LANG=C and these alone.
+  std::vector<std::string> env;
+  // Restart backoff: none for an engine that lived at least `stable`; otherwise from `backoff_min`
+  // doubling up to `backoff_max`.
+  std::chrono::milliseconds backoff_min{500}, backoff_max{10000}, stable{10000};
+  // How long a call waits for an engine that is being replaced.
+  std::chrono::milliseconds wait_for_engine{3000};
+};
+
+class EngineSupervisor {
+ public:
+  struct Hooks {
+    // A new engine answered Hello; runs on the supervisor thread with the lock every call takes
+    // held (with_engine's), before any other call reaches it: hand every device over. An exception
+    // is logged and the engine kept.
+    std::function<void(EngineClient& client)> started;
+    // A device the engine reports lost; runs on the supervisor thread, no lock held.
+    std::function<void(const engine::control::DeviceLost& event)> lost;
+  };
+
+  // Starts the first engine and waits for its Hello. Throws SystemError when it cannot (the
+  // program is missing or not safe to run, the engine exits at once).
+  EngineSupervisor(EngineProcessOptions options, Hooks hooks);
+  // Closes the control socket (the engine removes its devices and exits; persistent TUN devices
+  // stay) and waits for it: SIGKILL after 2 s.
+  ~EngineSupervisor();
+  EngineSupervisor(const EngineSupervisor&) = delete;
+  EngineSupervisor& operator=(const EngineSupervisor&) = delete;
+
+  // Runs `fn` with the engine, holding the lock that serialises every call (and the `started`
+  // hook). Waits up to wait_for_engine for one while it is being replaced, else throws
+  // SystemError "the engine process is restarting". When `fn` finds the engine broken
+  // (EngineBroken), the engine is killed, replaced, and the error passes on.
+  void with_engine(const std::function<void(EngineClient&)>& fn);
+  // Runs `fn` under the same lock, engine or not (for the caller's own state).
+  void locked(const std::function<void()>& fn);
+
+  pid_t pid() const { return pid_.load(); }
+  // Engines started after the first.
+  uint64_t restarts() const { return restarts_.load(); }
+
+ private:
+  struct Running {
+    process::Process process;
+    std::unique_ptr<EngineClient> client;
+    std::chrono::steady_clock::time_point started;
+  };
+  Running spawn();
+  void watch();
+  // The engine `r` is gone or broken: kill and reap it, say why.
+  void bury(Running& r, const std::string& why);
+  void wake();
+
+  const EngineProcessOptions options_;
+  const Hooks hooks_;
+  Fd program_;  // O_PATH
+  Fd wake_;     // eventfd: stop, or a call saw the engine broken
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mu_;
+  std::condition_variable ready_cv_;
+  std::unique_ptr<Running> running_;  // null while being replaced
+  std::atomic<pid_t> pid_{0};
+  std::atomic<uint64_t> restarts_{0};
+  std::thread thread_;
+};
+
+}  // namespace wgnet::wg

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# e2e.engine_processes: wgnetd --engine-process, the engine in a sandboxed process of its own
+# (docs/PRIVSEP-PLAN.md). A container pings the hub every 0.1 s all along:
+#   1. the engine process's /proc status: unprivileged ids, no capability in any set,
+#      no-new-privileges, a seccomp filter;
+#   2. its memory (every readable mapping, /proc/PID/mem) holds no byte string of the network's
+#      seed, and does hold the container's private key (the positive control: the scan works);
+#   3. the engine is killed with SIGKILL: wgnetd starts another and hands it the device again; the
+#      pings resume within 2 s, through the same wg0 (same ifindex) and the same UDP port;
+#   4. wgnetd itself is killed and started again: it re-attaches the device and the pings resume.
+# Usage: engine_processes.sh [WGNET [WGNETD]]
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+e2e_init engine_processes 27 "$@"
+WGNETD_BACKEND=engine
+# The build tree's wgnet-engine (an installed wgnetd finds the one beside it).
+WGNETD_ARGS=(--engine-process --engine-program "$(cd "$(dirname "$WGNETD")/../engine/linux" && pwd)/wgnet-engine")
+
+# The engine process wgnetd runs now (its child, started with --supervised).
+engine_pid() { pgrep -P "$WGNETD_PID" -f -- '--supervised' | head -1; }
+# Seconds (host uptime) of the first answer in the container's log after uptime $1.
+first_answer_after() { ctr_exec c1 awk -v t="$1" '$1 > t {print $1; exit}' /tmp/ok | grep .; }
+# Fails unless the pings were answered again within 2 s of uptime $1 ($2 says after what).
+assert_resumed_within_2s() {
+  local since="$1" what="$2" resumed gap
+  assert_eventually "pings are answered again after $what" 10 first_answer_after "$since"
+  resumed="$(first_answer_after "$since")"
+  gap="$(awk -v a="$resumed" -v b="$since" 'BEGIN {printf "%.2f", a - b}')"
+  say "first answer $gap s after $what"
+  awk -v g="$gap" 'BEGIN {exit !(g <= 2.0)}' || fail "pings resumed only $gap s after $what (limit 2 s)"
+  ok "pings resumed within 2 s of $what ($gap s)"
+}
+
+e2e_standard 10.27.0
+ctr_run c1 net
+ip1="$(ctr_ip c1 net)"
+ifname="$(one_new_wgnet_ifname c1)"
+assert_ok "c1 ($ip1) pings the hub" ctr_ping c1 "$HUB_IP"
+index_before="$(ctr_exec c1 cat /sys/class/net/wg0/ifindex)"
+pub1="$("$WGNET" keys derive --seed-file "$SEED" "$ip1" | "$WGNET" keys pub)"
+port_before="$(hub_peer_field "$pub1" endpoints)"
+
+# 1. The engine process and its privileges.
+pid="$(engine_pid)"
+[[ -n "$pid" ]] || fail "no engine process under wgnetd (pid $WGNETD_PID)"
+assert_eq "the engine process is called wgnet-engine" wgnet-engine "$(cat "/proc/$pid/comm")"
+status="$(cat "/proc/$pid/status")"
+field() { awk -v k="$1:" '$1 == k {$1 = ""; sub(/^ /, ""); print}' <<<"$status"; }
+assert_ne "the engine does not run as root" 0 "$(field Uid | awk '{print $1}')"
+for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+  assert_eq "engine $set" 0000000000000000 "$(field "$set")"
+done
+assert_eq "engine NoNewPrivs" 1 "$(field NoNewPrivs)"
+assert_eq "engine Seccomp (a filter)" 2 "$(field Seccomp)"
+
+# 2. The seed is nowhere in its memory; the container's private key is (the scan works).
+seed_hex="$(od -An -tx1 -v "$SEED" | tr -d ' \n')"
+key_hex="$("$WGNET" keys derive --seed-file "$SEED" "$ip1" | base64 -d | od -An -tx1 -v | tr -d ' \n')"
+scan="$(python3 "$E2E_DIR/lib/memscan.py" "$pid" "$seed_hex" "$key_hex")" || fail "memscan failed"
+assert_eq "the seed is not in the engine's memory" "0 absent" "$(sed -n 1p <<<"$scan")"
+assert_eq "the container's private key is in the engine's memory (the scan works)" "1 found" \
+  "$(sed -n 2p <<<"$scan")"
+
+# In the container: a ping every 0.1 s; the uptime (shared with the host) of each answer.
+dk exec -d "$(ctr_name c1)" sh -c "while :; do if ping -c1 -W1 $HUB_IP >/dev/null 2>&1; then \
+  cut -d' ' -f1 /proc/uptime >>/tmp/ok; fi; sleep 0.1; done"
+assert_eventually "the pinging loop runs" 10 ctr_exec c1 sh -c 'test -s /tmp/ok'
+
+# 3. The engine dies (as a crash or a seccomp kill would end it): wgnetd replaces it.
+say "killing the engine process (pid $pid) with SIGKILL"
+killed_at="$(cut -d' ' -f1 /proc/uptime)"
+kill -KILL "$pid"
+assert_resumed_within_2s "$killed_at" "the engine was killed"
+new_pid="$(engine_pid)"
+assert_ne "a new engine process serves" "$pid" "${new_pid:-none}"
+assert_contains "wgnetd says why the engine ended" "$(cat "$WGNETD_LOG")" "killed by signal 9"
+assert_eq "wg0 kept its ifindex" "$index_before" "$(ctr_exec c1 cat /sys/class/net/wg0/ifindex)"
+assert_ok "the hub pings c1" hub_ping "$ip1"
+assert_eq "the hub sees c1 at the same endpoint (same UDP port)" "$port_before" \
+  "$(hub_peer_field "$pub1" endpoints)"
+assert_contains "wg show $ifname works (wgnetd relays it to the new engine)" \
+  "$(wg show "$ifname" 2>&1 || true)" "public key: $pub1"
+
+# 4. wgnetd dies: its engine ends with it (no takeover yet); the next wgnetd re-attaches.
+wgnetd_kill
+assert_eventually "the engine ended with wgnetd" 5 sh -c "! kill -0 $new_pid 2>/dev/null"
+wgnetd_start
+back_at="$(cut -d' ' -f1 /proc/uptime)"
+assert_resumed_within_2s "$back_at" "wgnetd was back"
+assert_eq "wg0 kept its ifindex" "$index_before" "$(ctr_exec c1 cat /sys/class/net/wg0/ifindex)"
+assert_contains "wgnetd says it re-attached the device" "$(cat "$WGNETD_LOG")" "re-attached"
+[[ -n "$(engine_pid)" ]] || fail "no engine process under the new wgnetd"
+ok "an engine process serves again"

@@ -1,0 +1,211 @@
+// The engine backend with the engine in a process of its own (wg/engine_process_backend.h), as
+// wgnetd --engine-process runs it: the real `wgnet-engine --supervised`, sandboxed, serving a
+// device this backend made in namespace a, with an in-process engine as the peer in namespace b.
+// What a user sees: pings through it; the engine process holds no capability; when it is killed,
+// another takes over the same device (same ifindex, same port) and the pings come back; a
+// reconfigured port; a deleted link reported lost; nothing left after remove. Root.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "../unit/temp_dir.h"
+#include "crypto/dh.h"
+#include "crypto/x25519.h"
+#include "engine/linux/engine.h"
+#include "engine/linux/tun_linux.h"
+#include "engine_io_test_util.h"
+#include "netlink/rtnl.h"
+#include "proc_self.h"
+#include "wg/engine_process_backend.h"
+
+#ifndef WGNET_ENGINE_PROGRAM
+#error "WGNET_ENGINE_PROGRAM must name wgnet-engine"
+#endif
+
+namespace wgnet::wg {
+namespace {
+
+namespace rtnl = netlink::rtnl;
+using namespace std::chrono_literals;
+
+class EngineProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    a_ = std::make_unique<itest::Netns>(itest::Netns::create());
+    b_ = std::make_unique<itest::Netns>(itest::Netns::create());
+    itest::veth_between(*a_, "va", *b_, "vb");
+    a_->run([] {
+      rtnl::add_address("va", *Cidr::parse("198.18.62.1/24"));
+      rtnl::set_up("va", true);
+    });
+    b_->run([] {
+      rtnl::add_address("vb", *Cidr::parse("198.18.62.2/24"));
+      rtnl::set_up("vb", true);
+    });
+    key_a_ = crypto::generate_private_key();
+    key_b_ = crypto::generate_private_key();
+    b_->run([&] {
+      peer_ = std::make_unique<engine::Engine>(engine::EngineOptions{});
+      engine::TunOptions t;
+      t.name = "wgq0";
+      t.mtu = 1420;
+      auto tun = engine::TunLinux::create(t);
+      rtnl::add_address("wgq0", *Cidr::parse("10.62.0.2/24"));
+      rtnl::set_up("wgq0", true);
+      DeviceConfig c;
+      c.private_key = key_b_;
+      c.listen_port = 51862;
+      PeerConfig p;
+      p.public_key = crypto::public_key(key_a_);
+      p.allowed_ips = {*Cidr::parse("10.62.0.1/32")};
+      c.peers.push_back(p);
+      engine::AddOptions o;
+      o.config = c;
+      o.uapi = false;
+      peer_->add("wgq0", std::move(tun), std::move(o));
+    });
+    root_ = std::make_unique<testing::TempDir>("wgnet-engine-root");
+    ::chmod(root_->path().c_str(), 0555);
+    a_->run([&] {
+      EngineProcessBackend::Options o;
+      o.uapi_dir = "";  // nothing outside the namespaces is touched
+      o.tun_owner = 65534;
+      o.process.program = WGNET_ENGINE_PROGRAM;
+      o.process.root = root_->path().string();
+      o.process.workers = 1;
+      o.process.env = {"ASAN_OPTIONS=detect_leaks=0"};
+      backend_ = std::make_unique<EngineProcessBackend>(std::move(o));
+    });
+    backend_->on_lost([this](const std::string& name) {
+      if (name == "wgs1") lost_ = true;
+    });
+  }
+  void TearDown() override {
+    if (backend_) backend_->on_lost(nullptr);
+    if (a_) a_->run([&] { backend_.reset(); });
+    if (peer_) peer_->shutdown();
+    peer_.reset();
+  }
+
+  DeviceConfig config() const {
+    DeviceConfig c;
+    c.private_key = key_a_;
+    PeerConfig p;
+    p.public_key = crypto::public_key(key_b_);
+    p.endpoint = Endpoint{*IpAddress::parse("198.18.62.2"), 51862};
+    p.allowed_ips = {*Cidr::parse("10.62.0.2/32")};
+    c.peers.push_back(p);
+    return c;
+  }
+
+  // Creates wgs0 in namespace a with the tunnel address, up; returns its handle.
+  std::string create() {
+    std::string handle;
+    a_->run([&] {
+      handle = backend_->create("wgs0", config(), 1420);
+      rtnl::add_address("wgs0", *Cidr::parse("10.62.0.1/24"));
+      rtnl::set_up("wgs0", true);
+    });
+    return handle;
+  }
+
+  bool ping(const char* options = "-c 2 -i 0.2 -W 2") {
+    int rc = -1;
+    a_->run([&] {
+      rc = std::system(("ping " + std::string(options) + " -q 10.62.0.2 >/dev/null 2>&1").c_str());
+    });
+    return rc == 0;
+  }
+
+  int ifindex(const std::string& name) {
+    int i = 0;
+    a_->run([&] { i = rtnl::ifindex(name).value_or(0); });
+    return i;
+  }
+
+  std::unique_ptr<itest::Netns> a_, b_;
+  crypto::Key key_a_, key_b_;
+  std::unique_ptr<engine::Engine> peer_;
+  std::unique_ptr<testing::TempDir> root_;
+  std::unique_ptr<EngineProcessBackend> backend_;
+  std::atomic<bool> lost_{false};
+};
+
+TEST_F(EngineProcess, CarriesTrafficFromASandboxedProcessAndHoldsNoPrivilege) {
+  const std::string handle = create();
+  EXPECT_TRUE(ping()) << "no answer through the engine process";
+  const pid_t pid = backend_->engine_pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_NE(pid, ::getpid());
+  auto status = itest::proc_status(pid);
+  EXPECT_EQ(status["Uid"], "65534\t65534\t65534\t65534");
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+    EXPECT_EQ(status[set], "0000000000000000") << set;
+  EXPECT_EQ(status["NoNewPrivs"], "1");
+  EXPECT_EQ(status["Seccomp"], "2");
+
+  const DeviceStatus s = backend_->status({"wgs0", handle, ""});
+  EXPECT_EQ("port=" + std::to_string(s.listen_port), handle);
+  ASSERT_EQ(s.peers.size(), 1u);
+  EXPECT_GT(s.peers[0].last_handshake_sec, 0);
+  EXPECT_FALSE(s.private_key) << "status() must carry no secret";
+  EXPECT_TRUE(backend_->exists({"wgs0", handle, ""}));
+}
+
+TEST_F(EngineProcess, AKilledEngineIsReplacedAndTheSameDeviceCarriesAgain) {
+  const std::string handle = create();
+  ASSERT_TRUE(ping());
+  const int index = ifindex("wgs0");
+  const pid_t first = backend_->engine_pid();
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  const auto killed = std::chrono::steady_clock::now();
+  // The pings come back through the same device (a new handshake on the old port).
+  bool answered = false;
+  while (!answered && std::chrono::steady_clock::now() - killed < 10s) answered = ping("-c 1 -W 1");
+  const auto took = std::chrono::steady_clock::now() - killed;
+  ASSERT_TRUE(answered) << "no answer 10 s after the engine process was killed";
+  RecordProperty(
+      "resumed_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  EXPECT_EQ(backend_->engine_restarts(), 1u);
+  EXPECT_NE(backend_->engine_pid(), first);
+  EXPECT_GT(backend_->engine_pid(), 0);
+  EXPECT_EQ(ifindex("wgs0"), index) << "the device must be the same";
+  EXPECT_EQ("port=" + std::to_string(backend_->status({"wgs0", handle, ""}).listen_port), handle);
+}
+
+TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {
+  const std::string handle = create();
+  ASSERT_TRUE(ping());
+  DeviceConfig c = config();
+  c.listen_port = 51899;
+  a_->run([&] { backend_->configure({"wgs0", handle, ""}, c, 1380); });
+  EXPECT_EQ(backend_->status({"wgs0", handle, ""}).listen_port, 51899);
+  EXPECT_TRUE(ping()) << "no answer after the port changed";
+  a_->run([&] { EXPECT_EQ(rtnl::find_link("wgs0")->mtu, 1380u); });
+
+  a_->run([&] { backend_->remove({"wgs0", handle, ""}); });
+  EXPECT_EQ(ifindex("wgs0"), 0) << "remove left the link";
+  EXPECT_FALSE(backend_->exists({"wgs0", handle, ""}));
+
+  // A device whose link someone deletes: reported lost, no longer existing.
+  std::string h1;
+  a_->run([&] { h1 = backend_->create("wgs1", config(), 1420); });
+  a_->run([&] { rtnl::delete_link("wgs1"); });
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!lost_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(lost_) << "no lost report for a deleted link";
+  EXPECT_FALSE(backend_->exists({"wgs1", h1, ""}));
+  a_->run([&] { backend_->remove({"wgs1", h1, ""}); });
+  EXPECT_EQ(backend_->engine_restarts(), 0u) << "nothing here should have cost the engine";
+}
+
+}  // namespace
+}  // namespace wgnet::wg

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -645,7 +646,11 @@ TEST_F(EngineDevice, DataConfigurationAndTimersConcurrently) {
     }
   };
   auto configurer = [&] {
+    // Paced: every pass turns the keepalive on again, which sends one (as wireguard-go does), and
+    // an unpaced loop on a slow machine queued them faster than the senders' draining delivered
+    // them (200,000 queued, gigabytes, senders never done: seen on a 2-CPU machine).
     while (senders > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
       EXPECT_EQ(a->dev.uapi_set("public_key=" + hex(b->pub) +
                                 "\npersistent_keepalive_interval=1\nallowed_ip=10.9.0.0/16\n\n"),
                 0);

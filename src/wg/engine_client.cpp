@@ -4,8 +4,6 @@
 
 #include <variant>
 
-#include "util/log.h"
-
 namespace wgnet::wg {
 
 using namespace engine::control;
@@ -33,6 +31,8 @@ FromEngine EngineClient::receive_one(uint32_t* id) {
       if (*id != 0) fail("an event with a request id");
       if (events_.size() >= 4096) fail("more than 4096 events unread");
       events_.push_back(*lost);
+    } else if (*id == 0) {
+      fail("an answer without a request id");
     }
     return m;
   } catch (const EngineBroken&) {
@@ -61,10 +61,9 @@ FromEngine EngineClient::call(const Request& request, std::span<const int> fds) 
     uint32_t got = 0;
     FromEngine m = receive_one(&got);
     if (got == 0) continue;  // an event
-    if (got != id) {
-      log::debug("engine: dropped a late answer (request " + std::to_string(got) + ")");
-      continue;
-    }
+    // One call at a time, and a call that timed out left the client broken: no other answer can
+    // be due.
+    if (got != id) fail("answered a request that was not asked");
     return m;
   }
 }
@@ -72,10 +71,8 @@ FromEngine EngineClient::call(const Request& request, std::span<const int> fds) 
 void EngineClient::call_ok(const Request& request, std::span<const int> fds) {
   FromEngine m = call(request, fds);
   const auto* reply = std::get_if<Reply>(&m);
-  if (!reply || reply->request != type_of(request)) {
-    std::lock_guard lock(mu_);
-    fail("answered " + type_name(type_of(request)) + " with another message");
-  }
+  if (!reply || reply->request != type_of(request))
+    protocol_error("answered " + type_name(type_of(request)) + " with another message");
   if (reply->status.error != 0)
     throw EngineRefused(reply->status.error,
                         reply->status.message.empty() ? "refused" : reply->status.message);
@@ -89,7 +86,13 @@ void EngineClient::read_pending() {
     if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
     uint32_t id = 0;
     (void)receive_one(&id);
+    if (id != 0) fail("answered a request that was not asked");
   }
+}
+
+void EngineClient::protocol_error(const std::string& what) {
+  std::lock_guard lock(mu_);
+  fail(what);
 }
 
 std::deque<DeviceLost> EngineClient::take_events() {

@@ -46,15 +46,19 @@ class EngineClient {
   bool broken() const;
 
   // Sends `request` (with `fds`, as many as its type takes) and returns the engine's answer to it;
-  // events that arrive meanwhile are kept for take_events(). Throws EngineBroken (and stays
-  // broken). Calls are serialised.
+  // events that arrive meanwhile are kept for take_events() (at most 4096). Throws EngineBroken
+  // (and stays broken) for anything else: no answer in time, an answer to another request, a
+  // message that does not decode. Calls are serialised.
   control::FromEngine call(const control::Request& request, std::span<const int> fds = {});
   // call() for requests answered with a plain Reply: throws EngineRefused when it carries an error.
   void call_ok(const control::Request& request, std::span<const int> fds = {});
 
-  // Reads what waits on the socket without blocking for it (events, or a late answer to a call
-  // that timed out, which is dropped). Throws EngineBroken.
+  // Reads what waits on the socket without blocking for it: events (anything else breaks the
+  // client). Throws EngineBroken.
   void read_pending();
+  // The engine sent something that does not fit (checked by the caller): the client is broken
+  // from now on. Throws EngineBroken.
+  [[noreturn]] void protocol_error(const std::string& what);
   // The events received so far, oldest first.
   std::deque<control::DeviceLost> take_events();
 

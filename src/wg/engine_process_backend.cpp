@@ -43,27 +43,31 @@ EngineProcessBackend::EngineProcessBackend(Options options)
     uapi_ = std::make_unique<engine::UapiServer>(uapi_dir_, engine::UapiServer::Limits{});
   EngineSupervisor::Hooks hooks;
   hooks.started = [this](EngineClient& engine) {
-    // Supervisor lock held: the table is ours to read.
-    size_t n = 0;
-    for (const auto& [name, d] : devices_) {
+    // Supervisor lock held: the table is ours. A device the new engine refuses is not served:
+    // reported lost (after the lock), so the driver rebuilds it.
+    std::vector<control::DeviceLost> refused;
+    for (auto& [name, d] : devices_) {
+      if (d.lost) continue;
       try {
         hand_over(engine, name, d);
-        n++;
       } catch (const EngineRefused& e) {
-        log::error("engine: handing " + name + " to the new engine process: " + e.what());
+        d.lost = true;
+        refused.push_back({name, std::string("the new engine process refused it: ") + e.what()});
       }
     }
     if (!devices_.empty())
-      log::info("engine: handed " + std::to_string(n) + " of " + std::to_string(devices_.size()) +
-                " devices to the new engine process");
+      log::info("engine: handed " + std::to_string(devices_.size() - refused.size()) + " of " +
+                std::to_string(devices_.size()) + " devices to the new engine process");
+    return refused;
   };
   hooks.lost = [this](const control::DeviceLost& e) { lost(e.name, e.why); };
   supervisor_ = std::make_unique<EngineSupervisor>(std::move(options.process), std::move(hooks));
+  supervisor_->start();  // from now on its hooks may run
 }
 
 EngineProcessBackend::~EngineProcessBackend() {
-  supervisor_.reset();  // the engine ends first: nothing reports into what follows
-  if (uapi_) uapi_->shutdown();
+  if (uapi_) uapi_->shutdown();  // no `wg` call reaches the engine any more
+  supervisor_->stop();           // no hook runs any more; the engine ends
 }
 
 std::unique_ptr<engine::UdpBindLinux> EngineProcessBackend::open_udp(uint16_t port,
@@ -155,27 +159,27 @@ void EngineProcessBackend::configure(const DeviceRef& device, const DeviceConfig
 
 void EngineProcessBackend::remove(const DeviceRef& device) {
   if (uapi_) uapi_->remove(device.ifname);
+  // Out of the table first: an engine started from now on does not get it.
   std::optional<Device> gone;
-  auto forget = [&] {
+  supervisor_->locked([&] {
     auto it = devices_.find(device.ifname);
     if (it == devices_.end()) return;
     gone = std::move(it->second);
     devices_.erase(it);
-  };
-  try {
-    supervisor_->with_engine([&](EngineClient& engine) {
-      forget();
-      if (!gone) return;
-      try {
-        engine.call_ok(control::RemoveDevice{device.ifname});
-      } catch (const EngineRefused& e) {
-        if (e.error() != -ENODEV) throw;
-      }
-    });
-  } catch (const std::exception& e) {
-    // No engine to tell (it is being replaced): the new one will not get the device.
-    log::warn("engine: removing " + device.ifname + ": " + e.what());
-    supervisor_->locked(forget);
+  });
+  if (gone) {
+    try {
+      supervisor_->with_engine([&](EngineClient& engine) {
+        try {
+          engine.call_ok(control::RemoveDevice{device.ifname});
+        } catch (const EngineRefused& e) {
+          if (e.error() != -ENODEV) throw;
+        }
+      });
+    } catch (const std::exception& e) {
+      // No engine to tell (it is being replaced, and the new one does not get it).
+      log::warn("engine: removing " + device.ifname + ": " + e.what());
+    }
   }
   if (!gone && !uapi_dir_.empty())
     // Not served since a restart (its container went while wgnetd was down): the UAPI socket the
@@ -220,7 +224,14 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
       // and a fwmark (set on our sockets, which the engine's are).
       std::optional<uint16_t> port;
       std::optional<uint32_t> mark;
-      for (const auto& op : uapi::parse_set(body).ops) {
+      const uapi::SetRequest parsed = uapi::parse_set(body);
+      if (parsed.error != 0) {
+        // Refused whole, before anything changes (wireguard-go applies the lines before a bad
+        // one; `wg` never sends one): wgnetd's sockets and the engine stay as they are.
+        result = parsed.error;
+        return;
+      }
+      for (const auto& op : parsed.ops) {
         if (op.kind == uapi::SetOp::Kind::kListenPort) port = static_cast<uint16_t>(op.number);
         if (op.kind == uapi::SetOp::Kind::kFwmark) mark = op.number;
       }
@@ -240,7 +251,6 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
         }
         set.rebind = binding_of(*udp);
       }
-      if (mark && !udp) d.udp->set_mark(*mark);
       try {
         engine.call_ok(control::Request(std::move(set)), udp ? udp_fds(*udp) : std::vector<int>{});
       } catch (const EngineRefused& e) {
@@ -248,6 +258,7 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
         return;
       }
       if (udp) d.udp = std::move(udp);
+      if (mark && *mark != d.config.fwmark) d.udp->set_mark(*mark);  // the engine's sockets too
       if (port) d.config.listen_port = d.udp->port();
       if (mark) d.config.fwmark = *mark;
     });
@@ -263,7 +274,7 @@ std::string EngineProcessBackend::uapi_get(const std::string& name) {
   supervisor_->with_engine([&](EngineClient& engine) {
     const control::FromEngine m = engine.call(control::Get{name});
     const auto* reply = std::get_if<control::GetReply>(&m);
-    if (!reply) throw EngineBroken("engine process: answered Get with another message");
+    if (!reply) engine.protocol_error("answered Get with another message");
     if (reply->status.error != 0) {
       out = uapi::encode_errno(reply->status.error);
       return;

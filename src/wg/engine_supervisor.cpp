@@ -60,18 +60,27 @@ EngineSupervisor::EngineSupervisor(EngineProcessOptions options, Hooks hooks)
   if (!wake_) throw SystemError("eventfd: " + errno_text(errno));
   running_ = std::make_unique<Running>(spawn());
   pid_ = running_->process.id().pid;
-  thread_ = std::thread([this] { watch(); });
 }
 
-EngineSupervisor::~EngineSupervisor() {
-  stopping_ = true;
+EngineSupervisor::~EngineSupervisor() { stop(); }
+
+void EngineSupervisor::start() {
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { watch(); });
+}
+
+void EngineSupervisor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
   wake();
   ready_cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   std::unique_ptr<Running> r;
   {
     std::lock_guard lock(mu_);
     r = std::move(running_);
+    pid_ = 0;
   }
   if (!r) return;
   r->client.reset();  // end of file: the engine removes its devices and exits
@@ -141,7 +150,7 @@ void EngineSupervisor::bury(Running& r, const std::string& why) {
 }
 
 void EngineSupervisor::watch() {
-  auto backoff = options_.backoff_min;
+  std::chrono::milliseconds backoff{0};  // before the next replacement
   // Waits `d` unless stopped; false when stopping.
   const auto pause = [&](std::chrono::milliseconds d) {
     pollfd p{wake_.get(), POLLIN, 0};
@@ -168,9 +177,17 @@ void EngineSupervisor::watch() {
     } catch (const EngineBroken& e) {
       why = e.what();
     }
-    if (hooks_.lost)
-      for (const auto& event : r->client->take_events()) hooks_.lost(event);
-    if (!fds[1].revents && !r->client->broken()) continue;
+    // Reported after a replacement, if one is due: the lost devices' handler rebuilds them, which
+    // needs an engine.
+    std::deque<control::DeviceLost> events = r->client->take_events();
+    const auto report = [&] {
+      if (hooks_.lost)
+        for (const auto& event : events) hooks_.lost(event);
+    };
+    if (!fds[1].revents && !r->client->broken()) {
+      report();
+      continue;
+    }
 
     // Dead or broken: replace it. Calls wait (with_engine) until the new one has every device.
     std::unique_ptr<Running> old;
@@ -179,19 +196,19 @@ void EngineSupervisor::watch() {
       old = std::move(running_);
       pid_ = 0;
     }
-    const bool short_lived = std::chrono::steady_clock::now() - old->started < options_.stable;
+    if (std::chrono::steady_clock::now() - old->started >= options_.stable) backoff = {};
     bury(*old, why);
     old.reset();
-    if (!short_lived) backoff = options_.backoff_min;
-    for (bool first = true; !stopping_; first = false) {
-      if ((!first || short_lived) && !pause(backoff)) return;
-      if (!first || short_lived) backoff = std::min(backoff * 2, options_.backoff_max);
+    while (!stopping_) {
+      if (backoff.count() && !pause(backoff)) return;
+      backoff =
+          backoff.count() ? std::min(backoff * 2, options_.backoff_max) : options_.backoff_min;
       try {
         auto next = std::make_unique<Running>(spawn());
         std::lock_guard lock(mu_);
-        if (hooks_.started) {
+        if (hooks_.started && !stopping_) {  // stopping: kept only for stop() to end it
           try {
-            hooks_.started(*next->client);
+            for (auto& e : hooks_.started(*next->client)) events.push_back(std::move(e));
           } catch (const std::exception& e) {
             log::error(std::string("engine process: handing the devices over: ") + e.what());
           }
@@ -205,6 +222,7 @@ void EngineSupervisor::watch() {
       }
     }
     ready_cv_.notify_all();
+    if (!stopping_) report();
   }
 }
 

@@ -33,8 +33,8 @@ struct EngineProcessOptions {
   std::string log_level = "info";
   // Extra environment ("K=V"): the engine's environment is LANG=C and these alone.
   std::vector<std::string> env;
-  // Restart backoff: none for an engine that lived at least `stable`; otherwise from `backoff_min`
-  // doubling up to `backoff_max`.
+  // Restarts: at once; an engine that dies again within `stable` of its start is replaced only
+  // after `backoff_min`, doubling for each such death up to `backoff_max`.
   std::chrono::milliseconds backoff_min{500}, backoff_max{10000}, stable{10000};
   // How long a call waits for an engine that is being replaced.
   std::chrono::milliseconds wait_for_engine{3000};
@@ -44,19 +44,26 @@ class EngineSupervisor {
  public:
   struct Hooks {
     // A new engine answered Hello; runs on the supervisor thread with the lock every call takes
-    // held (with_engine's), before any other call reaches it: hand every device over. An exception
-    // is logged and the engine kept.
-    std::function<void(EngineClient& client)> started;
+    // held (with_engine's), before any other call reaches it: hand every device over. Returns the
+    // devices it could not hand over, which then go to `lost` (without the lock). An exception is
+    // logged and the engine kept.
+    std::function<std::vector<engine::control::DeviceLost>(EngineClient& client)> started;
     // A device the engine reports lost; runs on the supervisor thread, no lock held.
     std::function<void(const engine::control::DeviceLost& event)> lost;
   };
 
   // Starts the first engine and waits for its Hello. Throws SystemError when it cannot (the
-  // program is missing or not safe to run, the engine exits at once).
+  // program is missing or not safe to run, the engine exits at once). No hook runs before start().
   EngineSupervisor(EngineProcessOptions options, Hooks hooks);
-  // Closes the control socket (the engine removes its devices and exits; persistent TUN devices
-  // stay) and waits for it: SIGKILL after 2 s.
+  // stop().
   ~EngineSupervisor();
+
+  // Starts watching the engine (and replacing it): once the hooks' owner is ready for them.
+  void start();
+  // Stops watching (no hook runs once it returns; calls waiting for an engine fail), closes the
+  // control socket (the engine removes its devices and exits; persistent TUN devices stay) and
+  // waits for the engine: SIGKILL after 2 s. Idempotent.
+  void stop();
   EngineSupervisor(const EngineSupervisor&) = delete;
   EngineSupervisor& operator=(const EngineSupervisor&) = delete;
 

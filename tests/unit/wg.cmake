@@ -1,0 +1,3 @@
+# Unit tests of src/wg without root: the engine client against a scripted engine on a socketpair
+# (what a hostile engine process can and cannot make wgnetd do).
+wgnet_module_unit_tests(wg SOURCES wg_engine_client_test.cpp LIBRARIES wgnet_wg)

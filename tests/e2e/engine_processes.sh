@@ -5,9 +5,11 @@
 #      no-new-privileges, a seccomp filter;
 #   2. its memory (every readable mapping, /proc/PID/mem) holds no byte string of the network's
 #      seed, and does hold the container's private key (the positive control: the scan works);
-#   3. the engine is killed with SIGKILL: wgnetd starts another and hands it the device again; the
+#   3. (test builds) SIGUSR2 makes the engine attempt openat(2): its seccomp filter kills it
+#      (SIGSYS), wgnetd says so and starts another; the pings resume within 2 s;
+#   4. the engine is killed with SIGKILL: wgnetd starts another and hands it the device again; the
 #      pings resume within 2 s, through the same wg0 (same ifindex) and the same UDP port;
-#   4. wgnetd itself is killed and started again: it re-attaches the device and the pings resume.
+#   5. wgnetd itself is killed and started again: it re-attaches the device and the pings resume.
 # Usage: engine_processes.sh [WGNET [WGNETD]]
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -66,7 +68,22 @@ dk exec -d "$(ctr_name c1)" sh -c "while :; do if ping -c1 -W1 $HUB_IP >/dev/nul
   cut -d' ' -f1 /proc/uptime >>/tmp/ok; fi; sleep 0.1; done"
 assert_eventually "the pinging loop runs" 10 ctr_exec c1 sh -c 'test -s /tmp/ok'
 
-# 3. The engine dies (as a crash or a seccomp kill would end it): wgnetd replaces it.
+# 3. A call outside the engine's seccomp filter (a test build's SIGUSR2 makes it attempt openat):
+#    the kernel kills it, wgnetd replaces it.
+if "$WGNETD" --version | grep -q "test hooks"; then
+  say "SIGUSR2 to the engine process (pid $pid): it attempts openat(2)"
+  sent_at="$(cut -d' ' -f1 /proc/uptime)"
+  kill -USR2 "$pid"
+  assert_resumed_within_2s "$sent_at" "the engine's forbidden call"
+  assert_contains "wgnetd says the filter killed it" "$(cat "$WGNETD_LOG")" \
+    "killed by signal 31 (SIGSYS): a call outside its seccomp allow-list"
+  assert_ne "a new engine process serves" "$pid" "$(engine_pid)"
+  pid="$(engine_pid)"
+else
+  say "skipped: the forbidden-call trigger (wgnetd is not a test build)"
+fi
+
+# 4. The engine dies (as a crash or an OOM kill would end it): wgnetd replaces it.
 say "killing the engine process (pid $pid) with SIGKILL"
 killed_at="$(cut -d' ' -f1 /proc/uptime)"
 kill -KILL "$pid"
@@ -81,7 +98,7 @@ assert_eq "the hub sees c1 at the same endpoint (same UDP port)" "$port_before" 
 assert_contains "wg show $ifname works (wgnetd relays it to the new engine)" \
   "$(wg show "$ifname" 2>&1 || true)" "public key: $pub1"
 
-# 4. wgnetd dies: its engine ends with it (no takeover yet); the next wgnetd re-attaches.
+# 5. wgnetd dies: its engine ends with it (no takeover yet); the next wgnetd re-attaches.
 wgnetd_kill
 assert_eventually "the engine ended with wgnetd" 5 sh -c "! kill -0 $new_pid 2>/dev/null"
 wgnetd_start

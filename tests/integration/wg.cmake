@@ -11,7 +11,8 @@ gtest_discover_tests(wgnet_wg_integration_tests TEST_PREFIX wg. DISCOVERY_TIMEOU
 # The engine backend on a real engine process (wgnetd --engine-process): the sandboxed
 # `wgnet-engine --supervised` serving a device made here, killed and replaced (root).
 add_executable(wgnet_wg_engine_process_tests wg_engine_process_test.cpp)
-target_link_libraries(wgnet_wg_engine_process_tests PRIVATE wgnet_wg GTest::gtest_main)
+target_link_libraries(wgnet_wg_engine_process_tests PRIVATE wgnet_wg wgnet_engine_test_hooks
+                                                    GTest::gtest_main)
 target_compile_definitions(wgnet_wg_engine_process_tests
                            PRIVATE WGNET_ENGINE_PROGRAM="$<TARGET_FILE:wgnet-engine>")
 add_dependencies(wgnet_wg_engine_process_tests wgnet-engine)

@@ -18,6 +18,7 @@
 #include "crypto/dh.h"
 #include "crypto/x25519.h"
 #include "engine/linux/engine.h"
+#include "engine/linux/test_hooks.h"
 #include "engine/linux/tun_linux.h"
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
@@ -179,6 +180,24 @@ TEST_F(EngineProcess, AKilledEngineIsReplacedAndTheSameDeviceCarriesAgain) {
   EXPECT_GT(backend_->engine_pid(), 0);
   EXPECT_EQ(ifindex("wgs0"), index) << "the device must be the same";
   EXPECT_EQ("port=" + std::to_string(backend_->status({"wgs0", handle, ""}).listen_port), handle);
+}
+
+TEST_F(EngineProcess, AForbiddenCallKillsTheEngineAndAnotherCarriesOn) {
+  if (!engine::test_hooks::enabled()) GTEST_SKIP() << "the SIGUSR2 trigger needs a test build";
+  create();
+  ASSERT_TRUE(ping());
+  const pid_t first = backend_->engine_pid();
+  // The engine attempts openat(2) (test_hooks::install_forbidden_call_trigger): its filter kills
+  // it.
+  ASSERT_EQ(::kill(first, SIGUSR2), 0);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (backend_->engine_restarts() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(backend_->engine_restarts(), 1u) << "the engine was not replaced";
+  EXPECT_NE(::kill(first, 0), 0) << "the first engine still runs";
+  bool answered = false;
+  for (int i = 0; i < 10 && !answered; i++) answered = ping("-c 1 -W 1");
+  EXPECT_TRUE(answered) << "no answer through the replacement";
 }
 
 TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {

@@ -148,6 +148,7 @@ int run_supervised(int argc, char** argv) {
     options.link_watch = false;  // wgnetd watches the links and tells (SetMtu)
     options.own_binds = false;   // every device brings its sockets
     if (auto t = test_hooks::timings_from_env()) options.device.timings = *t;
+    test_hooks::install_forbidden_call_trigger();
     warm_up_crypto();
     log::info("engine: starting (pid " + std::to_string(::getpid()) + ")");  // the log path too
 

@@ -1,5 +1,10 @@
 #include "engine/linux/test_hooks.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "util/log.h"
@@ -14,6 +19,20 @@ constexpr const char* kTimingsVariable = "WGNET_ENGINE_TEST_TIMINGS";
 
 bool enabled() { return true; }
 
+namespace {
+// Async-signal-safe: one system call, which the supervised engine's filter answers by killing it.
+void attempt_openat(int) {
+  (void)::syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
+}
+}  // namespace
+
+void install_forbidden_call_trigger() {
+  struct sigaction sa {};
+  sa.sa_handler = attempt_openat;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGUSR2, &sa, nullptr);
+}
+
 std::optional<Timings> timings_from_env() {
   const char* spec = std::getenv(kTimingsVariable);
   if (!spec || !*spec) return std::nullopt;
@@ -25,6 +44,8 @@ std::optional<Timings> timings_from_env() {
 #else
 
 bool enabled() { return false; }
+
+void install_forbidden_call_trigger() {}
 
 std::optional<Timings> timings_from_env() {
   if (const char* spec = std::getenv(kTimingsVariable); spec && *spec)

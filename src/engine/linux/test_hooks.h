@@ -16,4 +16,9 @@ bool enabled();
 // a release build logs a warning that it ignores the variable. Throws InputError when malformed.
 std::optional<Timings> timings_from_env();
 
+// Test builds: SIGUSR2 makes the process attempt openat(2) from a signal handler — in the
+// supervised engine, a call outside its seccomp allow-list, which kills it (SIGSYS): how the tests
+// check that the filter kills and wgnetd replaces the engine. A release build leaves SIGUSR2 alone.
+void install_forbidden_call_trigger();
+
 }  // namespace wgnet::engine::test_hooks

@@ -1,11 +1,11 @@
 #include "wg/engine_links.h"
 
-#include <charconv>
 #include <string_view>
 
 #include "netlink/rtnl.h"
 #include "util/log.h"
 #include "util/netns.h"
+#include "util/number.h"
 
 namespace wgnet::wg::engine_links {
 
@@ -37,11 +37,9 @@ engine::TunOptions tun_options(const std::string& ifname, uint32_t mtu,
 
 std::optional<uint16_t> port_of(const std::string& handle) {
   if (!handle.starts_with("port=")) return std::nullopt;
-  unsigned p = 0;
-  auto s = std::string_view(handle).substr(5);
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-  if (ec != std::errc() || ptr != s.data() + s.size() || p == 0 || p > 65535) return std::nullopt;
-  return static_cast<uint16_t>(p);
+  const auto p = parse_uint(std::string_view(handle).substr(5), 65535);
+  if (!p || *p == 0) return std::nullopt;
+  return static_cast<uint16_t>(*p);
 }
 
 std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std::string& netns,

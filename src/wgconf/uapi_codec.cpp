@@ -162,13 +162,6 @@ std::optional<KeyValue> split_key_value(std::string_view line) {
   return KeyValue{line.substr(0, eq), line.substr(eq + 1)};
 }
 
-std::optional<uint64_t> parse_uint(std::string_view v, uint64_t max) {
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n > max) return std::nullopt;
-  return n;
-}
-
 std::optional<crypto::Key> parse_key(std::string_view v) {
   auto bytes = crypto::hex_decode(v);
   if (!bytes) return std::nullopt;

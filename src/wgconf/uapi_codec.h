@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/number.h"
 #include "wgconf/config.h"
 
 namespace wgnet::wg::uapi {
@@ -73,7 +74,7 @@ struct KeyValue {
 std::optional<KeyValue> split_key_value(std::string_view line);
 
 // Go's strconv.ParseUint(v, 10, 64) bounded by `max`: decimal digits only; nullopt otherwise.
-std::optional<uint64_t> parse_uint(std::string_view v, uint64_t max);
+using wgnet::parse_uint;
 // A key as 64 hex digits; nullopt otherwise (the decoded bytes are wiped either way).
 std::optional<crypto::Key> parse_key(std::string_view v);
 

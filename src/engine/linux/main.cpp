@@ -28,6 +28,7 @@
 #include "util/fd.h"
 #include "util/hardening.h"
 #include "util/log.h"
+#include "util/number.h"
 
 namespace {
 
@@ -85,15 +86,6 @@ Logging logging_from_env() {
       l.silent = true;
   }
   return l;
-}
-
-unsigned parse_count(const std::string& text, const char* what) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long v = std::strtoul(text.c_str(), &end, 10);
-  if (errno || end == text.c_str() || *end || v > 1024)
-    throw InputError(std::string(what) + ": expected a number up to 1024, got '" + text + "'");
-  return static_cast<unsigned>(v);
 }
 
 void redirect(int fd, const char* path, int flags) {
@@ -186,7 +178,7 @@ int run(int argc, char** argv) {
   engine::EngineOptions options;
   options.uapi_dir = kUapiDir;
   if (auto w = env("WGNET_ENGINE_WORKERS"))
-    options.workers = parse_count(*w, "WGNET_ENGINE_WORKERS");
+    options.workers = static_cast<unsigned>(parse_number(*w, "WGNET_ENGINE_WORKERS", 1024));
   if (auto t = engine::test_hooks::timings_from_env()) options.device.timings = *t;
   if (env("WG_TUN_FD"))
     throw InputError("WG_TUN_FD is not supported: wgnet-engine creates its TUN device itself");
@@ -202,7 +194,7 @@ int run(int argc, char** argv) {
   Fd uapi_fd;
   std::string created_socket;  // removed again if set-up fails after this
   if (auto fd = env("WG_UAPI_FD")) {
-    uapi_fd.reset(static_cast<int>(parse_count(*fd, "WG_UAPI_FD")));
+    uapi_fd.reset(static_cast<int>(parse_number(*fd, "WG_UAPI_FD", 1024)));
     ::fcntl(uapi_fd.get(), F_SETFD, FD_CLOEXEC);
   } else {
     uapi_fd = engine::UapiServer::listen(kUapiDir, ifname);

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -28,6 +27,7 @@
 #include "util/fd.h"
 #include "util/hardening.h"
 #include "util/log.h"
+#include "util/number.h"
 
 namespace wgnet::engine {
 namespace {
@@ -39,14 +39,6 @@ struct Args {
   log::Level level = log::Level::kInfo;
 };
 
-uint64_t number(std::string_view text, std::string_view what, uint64_t max) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || text.empty() || v > max)
-    throw InputError(std::string(what) + ": expected a number up to " + std::to_string(max));
-  return v;
-}
-
 Args parse(int argc, char** argv) {
   Args a;
   bool uid = false, gid = false;
@@ -56,17 +48,17 @@ Args parse(int argc, char** argv) {
     const std::string_view key = arg.substr(0, eq);
     const std::string_view value = eq == std::string_view::npos ? "" : arg.substr(eq + 1);
     if (key == "--control-fd") {
-      a.control_fd = static_cast<int>(number(value, key, 1 << 20));
+      a.control_fd = static_cast<int>(parse_number(value, key, 1 << 20));
     } else if (key == "--uid") {
-      a.sandbox.uid = static_cast<uid_t>(number(value, key, UINT32_MAX - 1));
+      a.sandbox.uid = static_cast<uid_t>(parse_number(value, key, UINT32_MAX - 1));
       uid = true;
     } else if (key == "--gid") {
-      a.sandbox.gid = static_cast<gid_t>(number(value, key, UINT32_MAX - 1));
+      a.sandbox.gid = static_cast<gid_t>(parse_number(value, key, UINT32_MAX - 1));
       gid = true;
     } else if (key == "--root") {
       a.sandbox.root = std::string(value);
     } else if (key == "--workers") {
-      a.workers = static_cast<unsigned>(number(value, key, 1024));
+      a.workers = static_cast<unsigned>(parse_number(value, key, 1024));
     } else if (key == "--log-level") {
       a.level = log::parse_level(value, "--log-level");
     } else if (key == "--no-private-network") {

@@ -812,7 +812,7 @@ TEST(OffloadCoalesce, ManyFlowsAndMoreThanOneChunk) {
 TEST(OffloadCoalesce, DamagedPacketsNeverCrash) {
   std::mt19937 rng(5);
   auto base = run(6, 700);
-  for (int i = 0; i < 5000; i++) {
+  for (int i = 0; i < 1000; i++) {  // fuzz_offload goes further
     std::vector<std::vector<uint8_t>> raw;
     for (auto& s : base) raw.push_back(make(s));
     for (int k = 0; k < 4; k++) {

@@ -31,6 +31,7 @@
 #include "util/error.h"
 #include "util/hardening.h"
 #include "util/log.h"
+#include "util/process.h"
 #include "util/user.h"
 #include "wg/backends.h"
 
@@ -100,15 +101,7 @@ std::string engine_program(const std::string& spec) {
   std::error_code ec;
   const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "wgnet-engine";
   if (!ec && fs::exists(beside, ec)) return beside.string();
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest = path;
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const fs::path candidate = fs::path(rest.substr(0, colon)) / "wgnet-engine";
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
-    }
-  }
+  if (auto found = wgnet::process::find_program("wgnet-engine")) return *found;
   throw wgnet::InputError(
       "--engine-process: no wgnet-engine beside wgnetd or in PATH; name it with --engine-program");
 }

@@ -11,8 +11,10 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "util/error.h"
 
@@ -113,6 +115,24 @@ std::vector<std::string> cmdline(pid_t pid) {
   std::string arg;
   while (std::getline(f, arg, '\0')) out.push_back(arg);
   return out;
+}
+
+std::optional<std::string> find_program(const std::string& program) {
+  if (program.find('/') != std::string::npos) {
+    if (::access(program.c_str(), X_OK) == 0) return program;
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
 }
 
 std::string describe_wait_status(int status) {
@@ -253,6 +273,15 @@ bool Process::terminate(std::chrono::milliseconds grace) {
     if (!wait_exit(pidfd_.get(), std::chrono::seconds(2))) return false;
   }
   return exited();
+}
+
+int Process::kill_and_reap(std::chrono::milliseconds wait) {
+  int status = -1;
+  if (exited(&status)) return status;
+  pidfd_signal(pidfd_.get(), SIGKILL);
+  wait_exit(pidfd_.get(), wait);
+  (void)exited(&status);
+  return status;
 }
 
 }  // namespace wgnet::process

@@ -47,6 +47,11 @@ struct SpawnOptions {
   bool replace_env = false;
 };
 
+// Where `program` would be run from: itself when it names a path (has a '/'), else the first
+// executable `program` in PATH (/usr/local/bin:/usr/bin:/bin when PATH is unset); nullopt when
+// that is not an executable file.
+std::optional<std::string> find_program(const std::string& program);
+
 // A wait status in words: "exited with status 1", "killed by signal 31 (SIGSYS)".
 std::string describe_wait_status(int status);
 
@@ -75,6 +80,9 @@ class Process {
   bool exited(int* status = nullptr);
   // SIGTERM, then SIGKILL after `grace`; waits for it to exit. True when it is gone.
   bool terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+  // SIGKILL unless it has exited already, then waits up to `wait` and reaps it: its wait status,
+  // or -1 when that is unknown (not our child, reaped before, or still there).
+  int kill_and_reap(std::chrono::milliseconds wait = std::chrono::milliseconds(2000));
 
  private:
   Process(ProcessId id, Fd pidfd, bool child) : id_(id), pidfd_(std::move(pidfd)), child_(child) {}

@@ -24,7 +24,10 @@ EngineBackend::EngineBackend(Options options)
   eo.workers = options.workers;
   eo.uapi_dir = options.uapi_dir;
   if (options.test_timings) eo.device.timings = *options.test_timings;
-  eo.on_lost = [this](const std::string& name, const std::string& why) { lost_.report(name, why); };
+  eo.on_lost = [this](const std::string& name, const std::string& why) {
+    log::error("engine: device " + name + " is gone (" + why + ")");
+    lost_.report(name);
+  };
   engine_ = std::make_unique<engine::Engine>(std::move(eo));
 }
 

@@ -3,7 +3,6 @@
 // socket stays after Docker moves the link into a container. The TUN carries its wgnet name as its
 // alias, so after a restart it is found again inside the container's namespace, renamed or not.
 #pragma once
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +12,7 @@
 #include "engine/linux/tun_linux.h"
 #include "wg/backend.h"
 #include "wg/engine_links.h"
+#include "wg/lost_slot.h"
 
 namespace wgnet::wg {
 
@@ -53,7 +53,7 @@ class EngineBackend final : public Backend {
  private:
   const std::string uapi_dir_;
   const std::optional<uid_t> tun_owner_;
-  engine_links::LostSlot lost_;
+  LostSlot lost_;
   std::unique_ptr<engine::Engine> engine_;  // last: its threads call lost()
 };
 

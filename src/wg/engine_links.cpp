@@ -68,27 +68,4 @@ void delete_link(const std::string& ifname, const std::string& netns) {
   }
 }
 
-void LostSlot::set(Backend::LostHandler handler) {
-  std::unique_lock lock(mu_);
-  handler_ = std::move(handler);
-  if (!handler_) done_.wait(lock, [&] { return running_ == 0; });
-}
-
-void LostSlot::report(const std::string& ifname, const std::string& why) {
-  Backend::LostHandler handler;
-  {
-    std::lock_guard lock(mu_);
-    if (!handler_) return;
-    handler = handler_;
-    running_++;
-  }
-  log::error("engine: device " + ifname + " is gone (" + why + ")");
-  handler(ifname);
-  {
-    std::lock_guard lock(mu_);
-    running_--;
-  }
-  done_.notify_all();
-}
-
 }  // namespace wgnet::wg::engine_links

@@ -292,7 +292,9 @@ void EngineProcessBackend::lost(const std::string& name, const std::string& why)
     it->second.lost = true;
     known = true;
   });
-  if (known) lost_.report(name, why);
+  if (!known) return;
+  log::error("engine: device " + name + " is gone (" + why + ")");
+  lost_.report(name);
 }
 
 void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }

@@ -17,6 +17,7 @@
 #include "wg/backend.h"
 #include "wg/engine_links.h"
 #include "wg/engine_supervisor.h"
+#include "wg/lost_slot.h"
 
 namespace wgnet::wg {
 
@@ -74,7 +75,7 @@ class EngineProcessBackend final : public Backend {
   const std::optional<uid_t> tun_owner_;
   std::map<std::string, Device> devices_;  // under the supervisor's lock
 
-  engine_links::LostSlot lost_;
+  LostSlot lost_;
 
   std::unique_ptr<engine::UapiServer> uapi_;
   std::unique_ptr<EngineSupervisor> supervisor_;  // last: its thread calls into the rest

@@ -9,7 +9,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,17 +34,6 @@ Fd open_program(const std::string& path) {
     throw SystemError("engine program " + path +
                       " must belong to root and be writable by nobody else");
   return fd;
-}
-
-// Its wait status once it is gone: SIGKILL first unless it has exited already (-1: unknown).
-int kill_and_reap(process::Process& p) {
-  int status = -1;
-  if (p.exited(&status)) return status;
-  (void)::syscall(SYS_pidfd_send_signal, p.pidfd(), SIGKILL, nullptr, 0);
-  pollfd pfd{p.pidfd(), POLLIN, 0};
-  (void)::poll(&pfd, 1, 2000);
-  (void)p.exited(&status);
-  return status;
 }
 
 }  // namespace
@@ -127,7 +115,7 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
     if (reply->protocol != control::kProtocol || reply->pid != static_cast<uint32_t>(pid))
       throw EngineBroken("its Hello names another protocol or process");
   } catch (const std::exception& e) {
-    const int status = kill_and_reap(r.process);
+    const int status = r.process.kill_and_reap();
     throw SystemError("the engine process (pid " + std::to_string(pid) +
                       ") did not start: " + e.what() + "; " +
                       (status == -1 ? std::string("gone") : process::describe_wait_status(status)) +
@@ -141,7 +129,7 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
 void EngineSupervisor::bury(Running& r, const std::string& why) {
   const pid_t pid = r.process.id().pid;
   r.client.reset();
-  const int status = kill_and_reap(r.process);  // a broken engine is presumed compromised
+  const int status = r.process.kill_and_reap();  // a broken engine is presumed compromised
   std::string how = status == -1 ? "gone" : process::describe_wait_status(status);
   if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
     how += ": a call outside its seccomp allow-list (the audit log names it)";

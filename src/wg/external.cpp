@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "netlink/rtnl.h"
@@ -58,16 +57,11 @@ ExternalBackend::~ExternalBackend() {
 }
 
 bool ExternalBackend::program_available(const std::string& program, std::string* why) {
-  if (program.find('/') != std::string::npos) {
-    if (::access(program.c_str(), X_OK) == 0) return true;
-    if (why) *why = program + " is not executable";
-    return false;
-  }
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-  if (why) *why = program + " not found in PATH (Debian: apt-get install wireguard-go)";
+  if (process::find_program(program)) return true;
+  if (why)
+    *why = program.find('/') != std::string::npos
+               ? program + " is not executable"
+               : program + " not found in PATH (Debian: apt-get install wireguard-go)";
   return false;
 }
 
@@ -167,12 +161,7 @@ void ExternalBackend::remove(const DeviceRef& device) {
   if (!options_.log_dir.empty()) ::unlink(log_path(ifname).c_str());
 }
 
-void ExternalBackend::on_lost(LostHandler handler) {
-  std::unique_lock lock(mutex_);
-  lost_ = std::move(handler);
-  // Whoever replaces the handler may destroy what the old one uses: wait until it has returned.
-  if (!lost_) handler_done_.wait(lock, [&] { return !handler_running_; });
-}
+void ExternalBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
 
 bool ExternalBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>&,
                             uint32_t) {
@@ -239,21 +228,9 @@ void ExternalBackend::supervise() {
         watched_.erase(it);
       }
     }
-    if (lost.empty() || stopping_) continue;
-    // The handler may call back into this backend (create): run it without the lock.
-    LostHandler handler;
-    {
-      std::lock_guard lock(mutex_);
-      if (!lost_) continue;
-      handler = lost_;
-      handler_running_ = true;
-    }
-    for (const auto& ifname : lost) handler(ifname);
-    {
-      std::lock_guard lock(mutex_);
-      handler_running_ = false;
-    }
-    handler_done_.notify_all();
+    if (stopping_) continue;
+    // The handler may call back into this backend (create): mutex_ is not held here.
+    for (const auto& ifname : lost) lost_.report(ifname);
   }
 }
 

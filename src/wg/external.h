@@ -2,7 +2,6 @@
 // started in the host namespace and configured over its UAPI socket.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -11,6 +10,7 @@
 #include "util/fd.h"
 #include "util/process.h"
 #include "wg/backend.h"
+#include "wg/lost_slot.h"
 
 namespace wgnet::wg {
 
@@ -49,9 +49,7 @@ class ExternalBackend : public Backend {
   Options options_;
   std::mutex mutex_;
   std::map<std::string, process::Process> watched_;  // devices whose process we started/adopted
-  LostHandler lost_;
-  bool handler_running_ = false;
-  std::condition_variable handler_done_;
+  LostSlot lost_;
   std::atomic<bool> stopping_{false};
   Fd wake_;  // eventfd: the watched set changed, or stop
   std::thread supervisor_;

@@ -21,8 +21,6 @@
 #include <thread>
 
 #include "../unit/temp_dir.h"
-#include "crypto/dh.h"
-#include "crypto/x25519.h"
 #include "engine/control/messages.h"
 #include "engine/linux/control_channel.h"
 #include "engine/linux/engine.h"
@@ -30,6 +28,7 @@
 #include "engine/linux/udp_linux.h"
 #include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
+#include "peer_pair.h"
 #include "proc_self.h"
 #include "util/process.h"
 
@@ -45,61 +44,17 @@ namespace rtnl = netlink::rtnl;
 
 using itest::proc_status;
 
-// A TUN device of MTU 1420 in the calling thread's namespace, with `address`, up.
-std::unique_ptr<TunLinux> tun_with_address(const std::string& name, const char* address) {
-  TunOptions t;
-  t.name = name;
-  t.mtu = 1420;
-  auto tun = TunLinux::create(t);
-  rtnl::add_address(name, *Cidr::parse(address));
-  rtnl::set_up(name, true);
-  return tun;
-}
-
 class SupervisedEngine : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    a_ = std::make_unique<itest::Netns>(itest::Netns::create());
-    b_ = std::make_unique<itest::Netns>(itest::Netns::create());
-    itest::veth_between(*a_, "va", *b_, "vb");
-    a_->run([] {
-      rtnl::add_address("va", *Cidr::parse("198.18.61.1/24"));
-      rtnl::set_up("va", true);
-    });
-    b_->run([] {
-      rtnl::add_address("vb", *Cidr::parse("198.18.61.2/24"));
-      rtnl::set_up("vb", true);
-    });
-    key_a_ = crypto::generate_private_key();
-    key_b_ = crypto::generate_private_key();
-    start_peer();
+    net_ = std::make_unique<itest::PeerPair>(61);
     start_engine();
   }
   void TearDown() override {
     channel_.reset();
     if (engine_) engine_->terminate(std::chrono::milliseconds(2000));
-    if (peer_) peer_->shutdown();
-    peer_.reset();
-  }
-
-  // wgnet's engine, in process, as the peer in namespace b.
-  void start_peer() {
-    b_->run([&] {
-      peer_ = std::make_unique<Engine>(EngineOptions{});
-      auto tun = tun_with_address("wgp0", "10.61.0.2/24");
-      wg::DeviceConfig c;
-      c.private_key = key_b_;
-      c.listen_port = 51861;
-      wg::PeerConfig p;
-      p.public_key = crypto::public_key(key_a_);
-      p.allowed_ips = {*Cidr::parse("10.61.0.1/32")};
-      c.peers.push_back(p);
-      AddOptions o;
-      o.config = c;
-      o.uapi = false;
-      peer_->add("wgp0", std::move(tun), std::move(o));
-    });
+    net_.reset();
   }
 
   void start_engine() {
@@ -134,8 +89,8 @@ class SupervisedEngine : public ::testing::Test {
 
   // The device, made as wgnetd makes it, in namespace a, and handed over.
   Reply add_device() {
-    a_->run([&] {
-      tun_ = TunLinux::release(tun_with_address("wgs0", "10.61.0.1/24"));
+    net_->a->run([&] {
+      tun_ = TunLinux::release(itest::tun_with_address("wgs0", net_->tunnel(1) + "/24"));
       udp_ = UdpBindLinux::open(0);
     });
     AddDevice add;
@@ -144,28 +99,17 @@ class SupervisedEngine : public ::testing::Test {
     add.tun = {tun_.features.vnet_hdr, tun_.features.tso, tun_.features.uso};
     const UdpFeatures f = udp_->features();
     add.udp = {udp_->port(), f.gro, f.gso, f.ipv6};
-    add.config.private_key = key_a_;
+    add.config = net_->config_a();
     add.config.listen_port = udp_->port();
-    wg::PeerConfig p;
-    p.public_key = crypto::public_key(key_b_);
-    p.endpoint = wg::Endpoint{*IpAddress::parse("198.18.61.2"), 51861};
-    p.allowed_ips = {*Cidr::parse("10.61.0.2/32")};
-    add.config.peers.push_back(p);
     std::vector<int> fds{tun_.fd.get(), udp_->fd4()};
     if (f.ipv6) fds.push_back(udp_->fd6());
     auto reply = call(add, fds);
     return std::get<Reply>(reply);
   }
 
-  bool ping() {
-    int rc = -1;
-    a_->run([&] { rc = std::system("ping -c 2 -i 0.2 -W 2 -q 10.61.0.2 >/dev/null 2>&1"); });
-    return rc == 0;
-  }
+  bool ping() { return net_->ping(); }
 
-  std::unique_ptr<itest::Netns> a_, b_;
-  crypto::Key key_a_, key_b_;
-  std::unique_ptr<Engine> peer_;
+  std::unique_ptr<itest::PeerPair> net_;
   std::unique_ptr<testing::TempDir> root_;
   std::unique_ptr<process::Process> engine_;
   std::unique_ptr<ControlChannel> channel_;
@@ -232,7 +176,7 @@ TEST_F(SupervisedEngine, WrongDescriptorsAreRefusedAndTheEngineCarriesOn) {
 
 TEST_F(SupervisedEngine, ALostDeviceIsReportedAndAskedAboutWithoutHarm) {
   ASSERT_EQ(add_device().status.error, 0);
-  a_->run([] { ASSERT_TRUE(rtnl::delete_link("wgs0")); });
+  net_->a->run([] { ASSERT_TRUE(rtnl::delete_link("wgs0")); });
   // The event, unasked (id 0).
   std::optional<DeviceLost> lost;
   for (int i = 0; i < 20 && !lost; i++) {
@@ -257,7 +201,7 @@ TEST_F(SupervisedEngine, ExitsWhenWgnetdClosesTheSocket) {
   ASSERT_TRUE(WIFEXITED(status)) << process::describe_wait_status(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
   // The device is wgnetd's: it outlives the engine (our descriptor holds it).
-  a_->run([] { EXPECT_TRUE(rtnl::find_link("wgs0").has_value()); });
+  net_->a->run([] { EXPECT_TRUE(rtnl::find_link("wgs0").has_value()); });
 }
 
 }  // namespace

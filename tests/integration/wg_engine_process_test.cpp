@@ -15,13 +15,9 @@
 #include <thread>
 
 #include "../unit/temp_dir.h"
-#include "crypto/dh.h"
-#include "crypto/x25519.h"
-#include "engine/linux/engine.h"
 #include "engine/linux/test_hooks.h"
-#include "engine/linux/tun_linux.h"
-#include "engine_io_test_util.h"
 #include "netlink/rtnl.h"
+#include "peer_pair.h"
 #include "proc_self.h"
 #include "wg/engine_process_backend.h"
 
@@ -39,42 +35,10 @@ class EngineProcess : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    a_ = std::make_unique<itest::Netns>(itest::Netns::create());
-    b_ = std::make_unique<itest::Netns>(itest::Netns::create());
-    itest::veth_between(*a_, "va", *b_, "vb");
-    a_->run([] {
-      rtnl::add_address("va", *Cidr::parse("198.18.62.1/24"));
-      rtnl::set_up("va", true);
-    });
-    b_->run([] {
-      rtnl::add_address("vb", *Cidr::parse("198.18.62.2/24"));
-      rtnl::set_up("vb", true);
-    });
-    key_a_ = crypto::generate_private_key();
-    key_b_ = crypto::generate_private_key();
-    b_->run([&] {
-      peer_ = std::make_unique<engine::Engine>(engine::EngineOptions{});
-      engine::TunOptions t;
-      t.name = "wgq0";
-      t.mtu = 1420;
-      auto tun = engine::TunLinux::create(t);
-      rtnl::add_address("wgq0", *Cidr::parse("10.62.0.2/24"));
-      rtnl::set_up("wgq0", true);
-      DeviceConfig c;
-      c.private_key = key_b_;
-      c.listen_port = 51862;
-      PeerConfig p;
-      p.public_key = crypto::public_key(key_a_);
-      p.allowed_ips = {*Cidr::parse("10.62.0.1/32")};
-      c.peers.push_back(p);
-      engine::AddOptions o;
-      o.config = c;
-      o.uapi = false;
-      peer_->add("wgq0", std::move(tun), std::move(o));
-    });
+    net_ = std::make_unique<itest::PeerPair>(62);
     root_ = std::make_unique<testing::TempDir>("wgnet-engine-root");
     ::chmod(root_->path().c_str(), 0555);
-    a_->run([&] {
+    net_->a->run([&] {
       EngineProcessBackend::Options o;
       o.uapi_dir = "";  // nothing outside the namespaces is touched
       o.tun_owner = 65534;
@@ -90,50 +54,32 @@ class EngineProcess : public ::testing::Test {
   }
   void TearDown() override {
     if (backend_) backend_->on_lost(nullptr);
-    if (a_) a_->run([&] { backend_.reset(); });
-    if (peer_) peer_->shutdown();
-    peer_.reset();
+    if (net_) net_->a->run([&] { backend_.reset(); });
+    net_.reset();
   }
 
-  DeviceConfig config() const {
-    DeviceConfig c;
-    c.private_key = key_a_;
-    PeerConfig p;
-    p.public_key = crypto::public_key(key_b_);
-    p.endpoint = Endpoint{*IpAddress::parse("198.18.62.2"), 51862};
-    p.allowed_ips = {*Cidr::parse("10.62.0.2/32")};
-    c.peers.push_back(p);
-    return c;
-  }
+  DeviceConfig config() const { return net_->config_a(); }
 
   // Creates wgs0 in namespace a with the tunnel address, up; returns its handle.
   std::string create() {
     std::string handle;
-    a_->run([&] {
+    net_->a->run([&] {
       handle = backend_->create("wgs0", config(), 1420);
-      rtnl::add_address("wgs0", *Cidr::parse("10.62.0.1/24"));
+      rtnl::add_address("wgs0", *Cidr::parse(net_->tunnel(1) + "/24"));
       rtnl::set_up("wgs0", true);
     });
     return handle;
   }
 
-  bool ping(const char* options = "-c 2 -i 0.2 -W 2") {
-    int rc = -1;
-    a_->run([&] {
-      rc = std::system(("ping " + std::string(options) + " -q 10.62.0.2 >/dev/null 2>&1").c_str());
-    });
-    return rc == 0;
-  }
+  bool ping(const std::string& options = "-c 2 -i 0.2 -W 2") { return net_->ping(options); }
 
   int ifindex(const std::string& name) {
     int i = 0;
-    a_->run([&] { i = rtnl::ifindex(name).value_or(0); });
+    net_->a->run([&] { i = rtnl::ifindex(name).value_or(0); });
     return i;
   }
 
-  std::unique_ptr<itest::Netns> a_, b_;
-  crypto::Key key_a_, key_b_;
-  std::unique_ptr<engine::Engine> peer_;
+  std::unique_ptr<itest::PeerPair> net_;
   std::unique_ptr<testing::TempDir> root_;
   std::unique_ptr<EngineProcessBackend> backend_;
   std::atomic<bool> lost_{false};
@@ -205,24 +151,24 @@ TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {
   ASSERT_TRUE(ping());
   DeviceConfig c = config();
   c.listen_port = 51899;
-  a_->run([&] { backend_->configure({"wgs0", handle, ""}, c, 1380); });
+  net_->a->run([&] { backend_->configure({"wgs0", handle, ""}, c, 1380); });
   EXPECT_EQ(backend_->status({"wgs0", handle, ""}).listen_port, 51899);
   EXPECT_TRUE(ping()) << "no answer after the port changed";
-  a_->run([&] { EXPECT_EQ(rtnl::find_link("wgs0")->mtu, 1380u); });
+  net_->a->run([&] { EXPECT_EQ(rtnl::find_link("wgs0")->mtu, 1380u); });
 
-  a_->run([&] { backend_->remove({"wgs0", handle, ""}); });
+  net_->a->run([&] { backend_->remove({"wgs0", handle, ""}); });
   EXPECT_EQ(ifindex("wgs0"), 0) << "remove left the link";
   EXPECT_FALSE(backend_->exists({"wgs0", handle, ""}));
 
   // A device whose link someone deletes: reported lost, no longer existing.
   std::string h1;
-  a_->run([&] { h1 = backend_->create("wgs1", config(), 1420); });
-  a_->run([&] { rtnl::delete_link("wgs1"); });
+  net_->a->run([&] { h1 = backend_->create("wgs1", config(), 1420); });
+  net_->a->run([&] { rtnl::delete_link("wgs1"); });
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (!lost_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(lost_) << "no lost report for a deleted link";
   EXPECT_FALSE(backend_->exists({"wgs1", h1, ""}));
-  a_->run([&] { backend_->remove({"wgs1", h1, ""}); });
+  net_->a->run([&] { backend_->remove({"wgs1", h1, ""}); });
   EXPECT_EQ(backend_->engine_restarts(), 0u) << "nothing here should have cost the engine";
 }
 

@@ -51,7 +51,7 @@ struct Settings {
   std::string metrics;                                      // ADDR:PORT, empty: none
   std::string scope = "local";
   std::string engine_user;  // empty: wgnet-engine if the system has it, else nobody
-  bool engine_process = false;
+  bool engine_process = true;
   std::string engine_program;  // empty: wgnet-engine beside wgnetd, else in PATH
 };
 
@@ -94,16 +94,15 @@ wgnet::UserIds engine_user(const std::string& spec) {
 }
 
 // The engine program (--engine-program): as given, else wgnet-engine beside this wgnetd (both in
-// /usr/bin, in the plugin too), else the first in PATH.
+// /usr/bin, in the plugin too), else the first in PATH; empty when there is none (the engine
+// backend is then unavailable, and says why).
 std::string engine_program(const std::string& spec) {
   namespace fs = std::filesystem;
   if (!spec.empty()) return spec;
   std::error_code ec;
   const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "wgnet-engine";
   if (!ec && fs::exists(beside, ec)) return beside.string();
-  if (auto found = wgnet::process::find_program("wgnet-engine")) return *found;
-  throw wgnet::InputError(
-      "--engine-process: no wgnet-engine beside wgnetd or in PATH; name it with --engine-program");
+  return wgnet::process::find_program("wgnet-engine").value_or("");
 }
 
 // The engine process's settings: its ids, an empty directory to chroot into (made here), and the
@@ -115,7 +114,10 @@ wgnet::wg::EngineProcessOptions engine_process(const Settings& s, wgnet::UserIds
   o.uid = user.uid;
   o.gid = user.gid;
   o.log_level = s.log_level;
-  o.root = (std::filesystem::absolute(s.state_dir) / "engine-root").string();
+  const std::filesystem::path state = std::filesystem::absolute(s.state_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(state, ec);  // 0700: umask 077 (the state store's too)
+  o.root = (state / "engine-root").string();
   if (::mkdir(o.root.c_str(), 0555) != 0 && errno != EEXIST)
     throw wgnet::SystemError("cannot make " + o.root + ": " + wgnet::errno_text(errno));
   for (const char* name :
@@ -329,12 +331,14 @@ int main(int argc, char** argv) {
                  "no process in a container can attach to its wg0 while no engine holds it; "
                  "default: wgnet-engine if the system has that user, else nobody (65534)")
       ->type_name("USER");
-  app.add_flag("--engine-process", s.engine_process,
-               "run the engine backend in a process of its own, sandboxed (no capability, "
-               "seccomp, --engine-user's ids, no file system), holding only its devices' keys; "
-               "restarted with every device when it dies. Off: the engine runs inside wgnetd");
+  app.add_flag("--engine-process,!--no-engine-process", s.engine_process,
+               "run the engine backend in a process of its own (the default), sandboxed (no "
+               "capability, seccomp, --engine-user's ids, no file system), holding only its "
+               "devices' keys; restarted with every device when it dies. --no-engine-process: "
+               "the engine runs inside wgnetd, which holds every seed");
   app.add_option("--engine-program", s.engine_program,
-                 "the wgnet-engine that --engine-process runs; default: beside wgnetd, else PATH")
+                 "the wgnet-engine program the engine process runs; default: beside wgnetd, else in "
+                 "PATH")
       ->type_name("PATH");
   // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).

@@ -27,7 +27,16 @@ const std::vector<Kind>& kinds() {
        [](const BackendOptions&, std::string* why) { return kernel_wireguard_available(why); },
        [](const BackendOptions&) { return std::make_unique<KernelBackend>(); }},
       {"engine",
-       [](const BackendOptions&, std::string* why) { return EngineBackend::available(why); },
+       [](const BackendOptions& o, std::string* why) {
+         if (o.engine_process && o.engine_process->program.empty()) {
+           if (why)
+             *why = "no wgnet-engine beside wgnetd or in PATH for the engine process (name it "
+                    "with --engine-program, or run the engine inside wgnetd with "
+                    "--no-engine-process)";
+           return false;
+         }
+         return EngineBackend::available(why);
+       },
        [](const BackendOptions& o) -> std::unique_ptr<Backend> {
          if (o.engine_process) {
            EngineProcessBackend::Options p;

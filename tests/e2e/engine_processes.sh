@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# e2e.engine_processes: wgnetd --engine-process, the engine in a sandboxed process of its own
-# (docs/PRIVSEP-PLAN.md). A container pings the hub every 0.1 s all along:
+# e2e.engine_processes: the engine in a sandboxed process of its own (wgnetd's default,
+# docs/PRIVSEP-PLAN.md). A container pings the hub every 0.1 s all along:
 #   1. the engine process's /proc status: unprivileged ids, no capability in any set,
 #      no-new-privileges, a seccomp filter;
 #   2. its memory (every readable mapping, /proc/PID/mem) holds no byte string of the network's
@@ -15,8 +15,6 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init engine_processes 27 "$@"
 WGNETD_BACKEND=engine
-# The build tree's wgnet-engine (an installed wgnetd finds the one beside it).
-WGNETD_ARGS=(--engine-process --engine-program "$(cd "$(dirname "$WGNETD")/../engine/linux" && pwd)/wgnet-engine")
 
 # The engine process wgnetd runs now (its child, started with --supervised).
 engine_pid() { pgrep -P "$WGNETD_PID" -f -- '--supervised' | head -1; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# e2e.engine_restart: the engine backend lives inside wgnetd, so a wgnetd restart (upgrade, crash,
-# SIGKILL) must not cost containers their interface. A container pings the hub all along; wgnetd
+# e2e.engine_restart: the engine inside wgnetd (--no-engine-process; e2e.engine_processes covers the
+# same restart with the engine in a process of its own, the default). A wgnetd restart (upgrade,
+# crash, SIGKILL) must not cost containers their interface. A container pings the hub all along; wgnetd
 # is killed with SIGKILL (the tunnel stops: nothing leaves in clear) and started again: it
 # re-attaches to the persistent TUN inside the container's namespace, opens its UDP socket on the
 # same port and handshakes again. The pings resume within 2 s of wgnetd being back, through the
@@ -10,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init engine_restart 24 "$@"
 WGNETD_BACKEND=engine
+WGNETD_ARGS=(--no-engine-process)
 
 e2e_standard 10.24.0
 ctr_run c1 net

@@ -179,6 +179,18 @@ pid="$(plugin_pid)"
 if [[ $BACKEND == external ]]; then
   assert_eq "the plugin's wgnetd is the parent of c2's wireguard-go" "$pid" \
     "$(awk '/^PPid:/ {print $2}' "/proc/$(wg_go_pid "$dev2")/status")"
+else
+  # The engine runs in a process of its own, started by the plugin's wgnetd and sandboxed there.
+  engine="$(pgrep -P "$pid" -x wgnet-engine || true)"
+  [[ -n "$engine" ]] || fail "no wgnet-engine process under the plugin's wgnetd (pid $pid)"
+  engine_status="$(cat "/proc/$engine/status")"
+  for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+    assert_eq "the plugin's engine (pid $engine) $set" 0000000000000000 \
+      "$(awk -v k="$set:" '$1 == k {print $2}' <<<"$engine_status")"
+  done
+  assert_eq "the plugin's engine NoNewPrivs" 1 "$(awk '$1 == "NoNewPrivs:" {print $2}' <<<"$engine_status")"
+  assert_eq "the plugin's engine Seccomp (a filter)" 2 "$(awk '$1 == "Seccomp:" {print $2}' <<<"$engine_status")"
+  assert_ne "the plugin's engine does not run as root" 0 "$(awk '$1 == "Uid:" {print $2}' <<<"$engine_status")"
 fi
 # The plugin sees the sandboxes of containers started after it (the netns mount propagates into
 # it): else it would take their tunnels for dead.

@@ -2,7 +2,8 @@
 # system.systemd_unit: packaging/systemd/wgnetd.service, unchanged, started by a real systemd.
 # Boots systemd (this host's /lib/systemd/systemd) as PID 1 of a systemd-nspawn container whose
 # root is an overlay of this host's / with a tmpfs on top, in a private network namespace, with
-# this build's wgnetd bind-mounted as /usr/local/sbin/wgnetd and the shipped unit as
+# this build's wgnetd bind-mounted as /usr/local/sbin/wgnetd (its wgnet-engine as
+# /usr/local/bin/wgnet-engine, where `cmake --install` puts it) and the shipped unit as
 # /etc/systemd/system/wgnetd.service. In it, a test service (systemd_unit_inner.sh) starts
 # wgnetd with systemctl, drives it over its plugin socket as Docker would and checks that the
 # sandbox is in effect; the container's systemd exits with that service's status.
@@ -10,7 +11,8 @@
 # the mounts live in a mount namespace of this script's own; the container's cgroups are made
 # under a cgroup this script creates and removes. Only processes it started are stopped, by PID.
 #
-# Usage: systemd_unit.sh WGNETD WGNET      Exit: 0 passed, 1 failed, 77 skipped (reason printed).
+# Usage: systemd_unit.sh WGNETD WGNET WGNET_ENGINE
+# Exit: 0 passed, 1 failed, 77 skipped (reason printed).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -22,9 +24,11 @@ skip() {
   exit "$SKIP"
 }
 
-(($# == 2)) || { echo "usage: $0 WGNETD WGNET" >&2; exit 2; }
-wgnetd="$(realpath "$1")" wgnet="$(realpath "$2")"
-[[ -x "$wgnetd" && -x "$wgnet" ]] || { say "FAIL: $wgnetd or $wgnet is not an executable"; exit 1; }
+(($# == 3)) || { echo "usage: $0 WGNETD WGNET WGNET_ENGINE" >&2; exit 2; }
+wgnetd="$(realpath "$1")" wgnet="$(realpath "$2")" engine="$(realpath "$3")"
+for program in "$wgnetd" "$wgnet" "$engine"; do
+  [[ -x "$program" ]] || { say "FAIL: $program is not an executable"; exit 1; }
+done
 ((EUID == 0)) || skip "needs root (a container booting systemd)"
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not found (Debian package systemd-container; scripts/install-deps)"
 [[ -x /lib/systemd/systemd ]] || skip "/lib/systemd/systemd not found (Debian package systemd)"
@@ -123,6 +127,7 @@ t0=$SECONDS
   ' wgnet-systemd-unit "$tmp" \
     --bind-ro="$wgnetd":/usr/local/sbin/wgnetd \
     --bind-ro="$wgnet":/usr/local/bin/wgnet \
+    --bind-ro="$engine":/usr/local/bin/wgnet-engine \
     --bind-ro="$unit":/etc/systemd/system/wgnetd.service \
     --bind-ro="$root":/wgnet-src \
     --bind-ro="$tmp/units/wgnet-systemd-test.target":/etc/systemd/system/wgnet-systemd-test.target \

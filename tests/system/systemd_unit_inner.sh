@@ -100,11 +100,16 @@ want="$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr ' ' '\n' | tr 'A-Z' '
 [[ "$capeff" == "$capbnd" ]] || fail "CapEff $capeff differs from CapBnd $capbnd"
 ok "NoNewPrivs 1, Seccomp 2 (filter), CapBnd = CapEff = $capbnd = {$(xargs <<<"$want")}"
 # Seccomp 2 comes with any filter (RestrictNamespaces= makes one too): the unit's system call
-# allow-list must be what systemd loaded, setns in it, @privileged and @mount out of it.
+# allow-list must be what systemd loaded: setns in it, and of @privileged only what the engine
+# process needs to enter its sandbox (chroot, setresuid, capset), not setuid, mount or reboot.
 filter=" $(systemctl show -p SystemCallFilter --value wgnetd) "
-[[ "$filter" != " ~"* && "$filter" == *" setns "* && "$filter" != *" chroot "* && "$filter" != *" mount "* ]] ||
-  fail "wgnetd's system call filter is not @system-service without @privileged: $filter"
-ok "system call allow-list of $(wc -w <<<"$filter") calls (setns in; chroot, mount out)"
+for call in setns chroot setresuid capset seccomp; do
+  [[ "$filter" != " ~"* && "$filter" == *" $call "* ]] || fail "$call is not in wgnetd's system call allow-list: $filter"
+done
+for call in setuid mount reboot pivot_root; do
+  [[ "$filter" != *" $call "* ]] || fail "$call is in wgnetd's system call allow-list: $filter"
+done
+ok "system call allow-list of $(wc -w <<<"$filter") calls (setns, chroot, setresuid, capset, seccomp in; setuid, mount, reboot, pivot_root out)"
 [[ "$(readlink /proc/"$pid"/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ]] || fail "no mount namespace of its own"
 for path in /usr /etc /etc/wgnet /var/lib /home /root /run /run/docker /run/lock; do
   if nsenter -t "$pid" -m -- bash -c ": >$path/.wgnet-write-probe" 2>/dev/null; then
@@ -154,6 +159,20 @@ owner="$(id -u wgnet-engine 2>/dev/null || echo 65534)"
 [[ "$(cat /sys/class/net/"$if1"/owner)" == "$owner" ]] || fail "$if1 belongs to $(cat /sys/class/net/"$if1"/owner), not $owner"
 check_device "$if1" 10.77.0.2
 ok "engine endpoint: TUN $if1 (owner $owner), wg show: its derived key, the hub as peer"
+# The engine runs in a process of its own (wgnetd's default), sandboxed inside the unit's sandbox.
+engine="$(pgrep -P "$pid" -x wgnet-engine || true)"
+[[ -n "$engine" ]] || fail "no wgnet-engine process under wgnetd (pid $pid)"
+engine_status="$(cat /proc/"$engine"/status)"
+for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+  grep -qP "^$set:\t0000000000000000$" <<<"$engine_status" || fail "engine (pid $engine) $(grep "^$set:" <<<"$engine_status")"
+done
+grep -qP '^NoNewPrivs:\t1$' <<<"$engine_status" || fail "engine (pid $engine): $(grep NoNewPrivs <<<"$engine_status")"
+grep -qP '^Seccomp:\t2$' <<<"$engine_status" || fail "engine (pid $engine): $(grep Seccomp: <<<"$engine_status")"
+engine_uid="$(awk '$1 == "Uid:" {print $2}' <<<"$engine_status")"
+[[ "$engine_uid" == "$owner" ]] || fail "engine (pid $engine) runs as uid $engine_uid, not $owner"
+[[ "$(readlink /proc/"$engine"/root)" == */var/lib/wgnet/engine-root ]] ||
+  fail "engine (pid $engine) root is $(readlink /proc/"$engine"/root), not /var/lib/wgnet/engine-root"
+ok "engine process $engine: uid $engine_uid, no capability in any set, NoNewPrivs 1, Seccomp 2, root /var/lib/wgnet/engine-root"
 
 # --- a container's namespace, mounted after wgnetd started (as Docker does) ---
 mkdir -p /run/docker/netns

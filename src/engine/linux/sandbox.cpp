@@ -131,10 +131,10 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   disable_core_dumps();
   SandboxReport report;
   if (options.private_network) {
-    if (::unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0)
+    if (::unshare(CLONE_NEWNET) == 0)
       report.private_network = true;
     else
-      report.private_network_error = "unshare(CLONE_NEWNET|CLONE_NEWIPC): " + errno_text(errno);
+      report.private_network_error = "unshare(CLONE_NEWNET): " + errno_text(errno);
   }
   if (::fchdir(root.get()) != 0) fail("fchdir(" + options.root + ")");
   if (::chroot(".") != 0) fail("chroot(" + options.root + ")");

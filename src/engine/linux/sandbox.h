@@ -16,7 +16,8 @@ struct SandboxOptions {
   gid_t gid = 0;
   // An empty directory owned by root and writable by nobody else: the process's root.
   std::string root;
-  // A network and IPC namespace of its own (empty: a filter bug could still reach no network).
+  // A network namespace of its own (empty: a filter bug could still reach no network; System V
+  // IPC needs no namespace: the filter allows none of its calls).
   // Best effort: refused (no CAP_SYS_ADMIN in a container) is reported, not fatal.
   bool private_network = true;
 };

@@ -34,6 +34,14 @@ wgnetd_start() {
     defer rm -f "$WGNETD_SOCK"
     defer wgnetd_cleanup
   fi
+  # The engine process wgnetd runs: this build tree's wgnet-engine (an installed wgnetd finds the
+  # one beside it or in PATH).
+  local engine_program
+  engine_program="$(dirname "$WGNETD")/../engine/linux/wgnet-engine"
+  if [[ -z "${WGNETD_ENGINE_PROGRAM:-}" && -x "$engine_program" ]]; then
+    WGNETD_ENGINE_PROGRAM="$(realpath "$engine_program")"
+    export WGNETD_ENGINE_PROGRAM
+  fi
   say "starting wgnetd --socket $WGNETD_SOCK --backend ${WGNETD_BACKEND:-engine}"
   echo "---- wgnetd start $(date +%T)" >>"$WGNETD_LOG"
   "$WGNETD" --socket "$WGNETD_SOCK" --state-dir "$WGNETD_STATE" --seed-dir "$WGNETD_SEEDS" \

@@ -118,6 +118,9 @@ wgnet::wg::EngineProcessOptions engine_process(const Settings& s, wgnet::UserIds
   std::error_code ec;
   std::filesystem::create_directories(state, ec);  // 0700: umask 077 (the state store's too)
   o.root = (state / "engine-root").string();
+  // The engine outlives this wgnetd (upgrade, crash): the next one takes it over there.
+  o.listen_path = (state / "engine.sock").string();
+  o.pid_file = (state / "engine.pid").string();
   if (::mkdir(o.root.c_str(), 0555) != 0 && errno != EEXIST)
     throw wgnet::SystemError("cannot make " + o.root + ": " + wgnet::errno_text(errno));
   for (const char* name :
@@ -334,11 +337,13 @@ int main(int argc, char** argv) {
   app.add_flag("--engine-process,!--no-engine-process", s.engine_process,
                "run the engine backend in a process of its own (the default), sandboxed (no "
                "capability, seccomp, --engine-user's ids, no file system), holding only its "
-               "devices' keys; restarted with every device when it dies. --no-engine-process: "
-               "the engine runs inside wgnetd, which holds every seed");
-  app.add_option("--engine-program", s.engine_program,
-                 "the wgnet-engine program the engine process runs; default: beside wgnetd, else in "
-                 "PATH")
+               "devices' keys; restarted with every device when it dies; it carries the tunnels "
+               "on while wgnetd is down, and the next wgnetd takes it over (STATE_DIR/engine.sock)"
+               ". --no-engine-process: the engine runs inside wgnetd, which holds every seed");
+  app.add_option(
+         "--engine-program", s.engine_program,
+         "the wgnet-engine program the engine process runs; default: beside wgnetd, else in "
+         "PATH")
       ->type_name("PATH");
   // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).

@@ -12,6 +12,7 @@
 
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/unix_address.h"
 
 namespace wgnet::http {
 namespace {
@@ -40,9 +41,7 @@ void make_directories(const std::filesystem::path& dir) {
 bool someone_listens(const std::string& path) {
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) throw SystemError("socket: " + errno_text(errno));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const sockaddr_un addr = unix_address(path);
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
   const int err = errno;
   if (err == ECONNREFUSED || err == ENOENT) return false;

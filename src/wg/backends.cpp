@@ -30,9 +30,10 @@ const std::vector<Kind>& kinds() {
        [](const BackendOptions& o, std::string* why) {
          if (o.engine_process && o.engine_process->program.empty()) {
            if (why)
-             *why = "no wgnet-engine beside wgnetd or in PATH for the engine process (name it "
-                    "with --engine-program, or run the engine inside wgnetd with "
-                    "--no-engine-process)";
+             *why =
+                 "no wgnet-engine beside wgnetd or in PATH for the engine process (name it "
+                 "with --engine-program, or run the engine inside wgnetd with "
+                 "--no-engine-process)";
            return false;
          }
          return EngineBackend::available(why);

@@ -21,11 +21,12 @@ void EngineClient::fail(const std::string& what) {
   throw EngineBroken("engine process: " + what);
 }
 
-FromEngine EngineClient::receive_one(uint32_t* id) {
+FromEngine EngineClient::receive_one(uint32_t* id, std::vector<Fd>* fds) {
   try {
     engine::ReceivedMessage in = channel_.receive();
-    // Nothing the engine sends carries descriptors unless asked for (Export): they close here.
+    // Nothing the engine sends carries descriptors unless asked for (Export): else they close.
     FromEngine m = decode_from_engine(in.message);
+    if (fds) *fds = std::move(in.fds);
     *id = in.message.id;
     if (auto* lost = std::get_if<DeviceLost>(&m)) {
       if (*id != 0) fail("an event with a request id");
@@ -46,8 +47,7 @@ FromEngine EngineClient::receive_one(uint32_t* id) {
   }
 }
 
-FromEngine EngineClient::call(const Request& request, std::span<const int> fds) {
-  std::lock_guard lock(mu_);
+uint32_t EngineClient::send_request(const Request& request, std::span<const int> fds) {
   if (broken_) throw EngineBroken("engine process: not answering (being replaced)");
   const uint32_t id = ++next_id_ == 0 ? ++next_id_ : next_id_;
   try {
@@ -57,6 +57,12 @@ FromEngine EngineClient::call(const Request& request, std::span<const int> fds) 
   } catch (const std::exception& e) {
     fail(std::string("cannot send ") + type_name(type_of(request)) + ": " + e.what());
   }
+  return id;
+}
+
+FromEngine EngineClient::call(const Request& request, std::span<const int> fds) {
+  std::lock_guard lock(mu_);
+  const uint32_t id = send_request(request, fds);
   for (;;) {
     uint32_t got = 0;
     FromEngine m = receive_one(&got);
@@ -65,6 +71,30 @@ FromEngine EngineClient::call(const Request& request, std::span<const int> fds) 
     // be due.
     if (got != id) fail("answered a request that was not asked");
     return m;
+  }
+}
+
+std::vector<EngineClient::Exported> EngineClient::export_devices(size_t max) {
+  std::lock_guard lock(mu_);
+  const uint32_t id = send_request(Export{}, {});
+  std::vector<Exported> out;
+  for (;;) {
+    uint32_t got = 0;
+    std::vector<Fd> fds;
+    FromEngine m = receive_one(&got, &fds);
+    if (got == 0) continue;  // an event
+    if (got != id) fail("answered a request that was not asked");
+    if (auto* device = std::get_if<ExportDevice>(&m)) {
+      if (out.size() >= max) fail("exported more than " + std::to_string(max) + " devices");
+      if (fds.size() != 1 + device->udp.fds()) fail("exported a device without its descriptors");
+      out.push_back({std::move(*device), std::move(fds)});
+      continue;
+    }
+    const auto* end = std::get_if<ExportReply>(&m);
+    if (!end) fail("answered Export with another message");
+    if (end->status.error != 0) throw EngineRefused(end->status.error, end->status.message);
+    if (end->devices != out.size()) fail("Export's count does not match its devices");
+    return out;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "engine/control/messages.h"
 #include "engine/linux/control_channel.h"
@@ -53,6 +54,16 @@ class EngineClient {
   // call() for requests answered with a plain Reply: throws EngineRefused when it carries an error.
   void call_ok(const control::Request& request, std::span<const int> fds = {});
 
+  // A device the engine hands back (Export), with its descriptors: TUN, UDP4, [UDP6]. Untrusted:
+  // the caller checks what they are before use.
+  struct Exported {
+    control::ExportDevice device;
+    std::vector<Fd> fds;
+  };
+  // Export: every device the engine serves, at most `max` (more breaks the client). Throws
+  // EngineBroken, or EngineRefused when the engine refuses.
+  std::vector<Exported> export_devices(size_t max);
+
   // Reads what waits on the socket without blocking for it: events (anything else breaks the
   // client). Throws EngineBroken.
   void read_pending();
@@ -63,8 +74,11 @@ class EngineClient {
   std::deque<control::DeviceLost> take_events();
 
  private:
-  // Takes one message (mu_ held); returns its id, keeping events.
-  control::FromEngine receive_one(uint32_t* id);
+  // Takes one message (mu_ held); returns its id, keeping events. Its descriptors go to `fds`
+  // (closed when null).
+  control::FromEngine receive_one(uint32_t* id, std::vector<Fd>* fds = nullptr);
+  // Sends `request` with a new id (mu_ held); returns the id.
+  uint32_t send_request(const control::Request& request, std::span<const int> fds);
   [[noreturn]] void fail(const std::string& what);
 
   mutable std::mutex mu_;

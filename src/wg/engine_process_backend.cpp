@@ -2,6 +2,12 @@
 // locked): a replacement engine gets the devices as they are, and no call sees it half-fed.
 #include "wg/engine_process_backend.h"
 
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <cerrno>
 #include <variant>
 
@@ -17,6 +23,9 @@ namespace rtnl = netlink::rtnl;
 namespace control = engine::control;
 
 namespace {
+
+// The most devices one engine hands back: a hub's worth of containers, and a bound.
+constexpr size_t kMaxExported = 65536;
 
 control::UdpBinding binding_of(const engine::UdpBindLinux& udp) {
   const engine::UdpFeatures f = udp.features();
@@ -38,7 +47,9 @@ DeviceConfig on_port(DeviceConfig config, uint16_t port) {
 }  // namespace
 
 EngineProcessBackend::EngineProcessBackend(Options options)
-    : uapi_dir_(options.uapi_dir), tun_owner_(options.tun_owner) {
+    : uapi_dir_(options.uapi_dir),
+      tun_owner_(options.tun_owner),
+      outlive_(!options.process.listen_path.empty()) {
   if (!uapi_dir_.empty())
     uapi_ = std::make_unique<engine::UapiServer>(uapi_dir_, engine::UapiServer::Limits{});
   EngineSupervisor::Hooks hooks;
@@ -48,6 +59,12 @@ EngineProcessBackend::EngineProcessBackend(Options options)
     std::vector<control::DeviceLost> refused;
     for (auto& [name, d] : devices_) {
       if (d.lost) continue;
+      if (d.imported) {
+        // Its configuration was never computed here (no adopt yet): rebuilt instead.
+        d.lost = true;
+        refused.push_back({name, "taken over without a configuration, not handed on"});
+        continue;
+      }
       try {
         hand_over(engine, name, d);
       } catch (const EngineRefused& e) {
@@ -62,7 +79,56 @@ EngineProcessBackend::EngineProcessBackend(Options options)
   };
   hooks.lost = [this](const control::DeviceLost& e) { lost(e.name, e.why); };
   supervisor_ = std::make_unique<EngineSupervisor>(std::move(options.process), std::move(hooks));
+  if (supervisor_->took_over()) import_devices();
   supervisor_->start();  // from now on its hooks may run
+}
+
+void EngineProcessBackend::import_devices() {
+  std::vector<EngineClient::Exported> exported;
+  try {
+    supervisor_->with_engine(
+        [&](EngineClient& engine) { exported = engine.export_devices(kMaxExported); });
+  } catch (const std::exception& e) {
+    // It is replaced once the supervisor watches it; the devices are re-attached then.
+    log::error(std::string("engine: the engine process did not hand its devices back: ") +
+               e.what());
+    return;
+  }
+  size_t taken = 0;
+  for (auto& x : exported) {
+    const std::string& name = x.device.name;
+    try {
+      // Untrusted: each descriptor must be what the engine says it is.
+      if (devices_.count(name)) throw SystemError("exported twice");
+      struct stat st {};
+      if (::fstat(x.fds[0].get(), &st) != 0 || !S_ISCHR(st.st_mode) ||
+          st.st_rdev != makedev(10, 200))
+        throw SystemError("its TUN descriptor is not /dev/net/tun");
+      ifreq ifr{};
+      if (::ioctl(x.fds[0].get(), TUNGETIFF, &ifr) != 0 || !(ifr.ifr_flags & IFF_TUN))
+        throw SystemError("its TUN descriptor is attached to no TUN device");
+      engine::UdpFeatures features;
+      features.gro = x.device.udp.gro;
+      features.gso = x.device.udp.gso;
+      features.ipv6 = x.device.udp.ipv6;
+      Device d;
+      d.udp = engine::UdpBindLinux::adopt(std::move(x.fds[1]),
+                                          x.device.udp.ipv6 ? std::move(x.fds[2]) : Fd(),
+                                          x.device.udp.port, features);
+      d.tun.fd = std::move(x.fds[0]);
+      d.tun.features.vnet_hdr = x.device.tun.vnet_hdr;
+      d.tun.features.tso = x.device.tun.tso;
+      d.tun.features.uso = x.device.tun.uso;
+      d.tun.mtu = x.device.mtu;
+      d.imported = true;
+      supervisor_->locked([&] { devices_.emplace(name, std::move(d)); });
+      taken++;
+    } catch (const std::exception& e) {
+      log::error("engine: device " + name +
+                 " handed back by the engine process is refused: " + e.what());
+    }
+  }
+  log::info("engine: " + std::to_string(taken) + " device(s) taken over from the engine process");
 }
 
 EngineProcessBackend::~EngineProcessBackend() {
@@ -96,6 +162,10 @@ void EngineProcessBackend::add(const std::string& name, Device d) {
     hand_over(engine, name, d);
     devices_.emplace(name, std::move(d));
   });
+  serve_uapi(name);
+}
+
+void EngineProcessBackend::serve_uapi(const std::string& name) {
   if (!uapi_) return;
   try {
     engine::UapiServer::Handlers h;
@@ -154,7 +224,7 @@ void EngineProcessBackend::configure(const DeviceRef& device, const DeviceConfig
       d.tun.mtu = mtu;
     }
   });
-  engine_links::set_mtu(device.ifname, device.netns, mtu);
+  if (mtu) engine_links::set_mtu(device.ifname, device.netns, mtu);
 }
 
 void EngineProcessBackend::remove(const DeviceRef& device) {
@@ -181,7 +251,7 @@ void EngineProcessBackend::remove(const DeviceRef& device) {
       log::warn("engine: removing " + device.ifname + ": " + e.what());
     }
   }
-  if (!gone && !uapi_dir_.empty())
+  if ((!gone || gone->imported) && !uapi_dir_.empty())
     // Not served since a restart (its container went while wgnetd was down): the UAPI socket the
     // killed wgnetd left.
     engine::UapiServer::remove_stale(uapi_dir_, device.ifname);
@@ -301,12 +371,30 @@ void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(ha
 
 bool EngineProcessBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
                                  uint32_t mtu) {
-  bool have = false, alive = false;
+  bool have = false, alive = false, imported = false;
   supervisor_->locked([&] {
     auto it = devices_.find(device.ifname);
     have = it != devices_.end();
     alive = have && !it->second.lost;
+    imported = alive && it->second.imported;
   });
+  if (imported) {
+    // Carried by the engine all along: the configuration computed now replaces the earlier
+    // wgnetd's (changes made while wgnetd was down land here). Without one it is served as it is.
+    if (!config) return true;
+    try {
+      configure(device, *config, 0);
+    } catch (const std::exception& e) {
+      log::warn("engine: configuring " + device.ifname + " taken over: " + e.what());
+      return false;
+    }
+    supervisor_->locked([&] {
+      if (auto it = devices_.find(device.ifname); it != devices_.end()) it->second.imported = false;
+    });
+    serve_uapi(device.ifname);
+    log::info("engine: took over " + device.ifname + " (served all along)");
+    return true;
+  }
   if (have) return alive;
   if (!config) return false;  // nothing to serve it with (its seed is missing): not carried
   std::unique_ptr<engine::TunLinux> tun;

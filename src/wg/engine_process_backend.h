@@ -33,9 +33,10 @@ class EngineProcessBackend final : public Backend {
   ~EngineProcessBackend() override;
 
   std::string name() const override { return "engine"; }
-  // The engine exits when wgnetd's end of its control socket closes (no takeover yet): while
-  // wgnetd is down the devices carry nothing, and a restarted wgnetd re-attaches them (adopt).
-  bool devices_outlive_daemon() const override { return false; }
+  // With a listen_path the engine carries its devices on while wgnetd is down and the next wgnetd
+  // takes it over (adopt() then configures them); without one it ends with wgnetd and a restarted
+  // wgnetd re-attaches the devices.
+  bool devices_outlive_daemon() const override { return outlive_; }
   // The handle is "port=N", as the in-process engine's: the port is reused after a restart.
   std::string create(const std::string& ifname, const DeviceConfig& config, uint32_t mtu) override;
   void configure(const DeviceRef& device, const DeviceConfig& config, uint32_t mtu) override;
@@ -59,6 +60,9 @@ class EngineProcessBackend final : public Backend {
     std::unique_ptr<engine::UdpBindLinux> udp;
     DeviceConfig config;
     bool lost = false;
+    // Handed back by an engine an earlier wgnetd left (Export): served with that wgnetd's
+    // configuration until adopt() gives it the one computed now.
+    bool imported = false;
   };
 
   // Opens the UDP sockets of a device in wgnetd's (the host's) namespace, with `fwmark`.
@@ -67,12 +71,17 @@ class EngineProcessBackend final : public Backend {
   static void hand_over(EngineClient& engine, const std::string& name, const Device& d);
   // Adds `d` to the table and the engine, and serves its UAPI socket.
   void add(const std::string& name, Device d);
+  // Serves the UAPI socket of `name` (relayed to the engine).
+  void serve_uapi(const std::string& name);
+  // The devices of a taken-over engine, checked (they come from the untrusted engine).
+  void import_devices();
   void lost(const std::string& name, const std::string& why);
   int uapi_set(const std::string& name, std::string_view body);
   std::string uapi_get(const std::string& name);
 
   const std::string uapi_dir_;
   const std::optional<uid_t> tun_owner_;
+  const bool outlive_;
   std::map<std::string, Device> devices_;  // under the supervisor's lock
 
   LostSlot lost_;

@@ -9,12 +9,14 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <variant>
 
 #include "util/log.h"
+#include "util/unix_address.h"
 
 namespace wgnet::wg {
 
@@ -46,8 +48,87 @@ EngineSupervisor::EngineSupervisor(EngineProcessOptions options, Hooks hooks)
     throw InputError("the engine process must not run as root (uid and gid other than 0)");
   wake_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_) throw SystemError("eventfd: " + errno_text(errno));
-  running_ = std::make_unique<Running>(spawn());
+  if (!options_.listen_path.empty()) running_ = take_over();
+  took_over_ = running_ != nullptr;
+  if (!running_) running_ = std::make_unique<Running>(spawn());
   pid_ = running_->process.id().pid;
+}
+
+std::unique_ptr<EngineSupervisor::Running> EngineSupervisor::take_over() {
+  const sockaddr_un addr = unix_address(options_.listen_path);
+  Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!s) throw SystemError("socket: " + errno_text(errno));
+  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno != ENOENT && errno != ECONNREFUSED)
+      log::warn("engine: cannot connect to " + options_.listen_path + ": " + errno_text(errno));
+    return nullptr;  // no engine left by an earlier wgnetd
+  }
+  // Its pid comes from its Hello (SO_PEERCRED would name the wgnetd that made the listening
+  // socket): only a live `wgnet-engine --supervised` with this wgnetd's --uid is taken over.
+  auto client = std::make_unique<EngineClient>(std::move(s));
+  pid_t pid = 0;
+  std::string why;
+  std::optional<process::Process> process;
+  try {
+    control::Hello hello;
+    hello.build = WGNET_VERSION;
+    const control::FromEngine m = client->call(hello);
+    const auto* reply = std::get_if<control::HelloReply>(&m);
+    if (!reply) throw EngineBroken("answered Hello with another message");
+    pid = static_cast<pid_t>(reply->pid);
+    const std::string uid_arg = "--uid=" + std::to_string(options_.uid);
+    if (const auto start = pid > 0 ? process::start_time(pid) : std::nullopt)
+      process = process::Process::adopt({pid, *start}, [&](const std::vector<std::string>& argv) {
+        return std::find(argv.begin(), argv.end(), "--supervised") != argv.end() &&
+               std::find(argv.begin(), argv.end(), uid_arg) != argv.end();
+      });
+    if (!process)
+      why = "its Hello names pid " + std::to_string(pid) + ", not an engine process of this uid";
+    else if (reply->status.error != 0 || reply->protocol != control::kProtocol)
+      why = "it speaks another protocol (" + reply->status.message + ")";
+    if (why.empty()) {
+      log::info("took over the engine process (pid " + std::to_string(pid) + ", build " +
+                reply->build + ", " + std::to_string(reply->devices) + " device(s))");
+      write_pid_file(process->id());
+      return std::make_unique<Running>(
+          Running{std::move(*process), std::move(client), std::chrono::steady_clock::now()});
+    }
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  // Not one this wgnetd can drive: stopped (when it is one of ours), so that its devices are free
+  // to be re-attached.
+  client.reset();
+  if (process) (void)process->kill_and_reap();
+  log::warn("engine: the engine process left by an earlier wgnetd on " + options_.listen_path +
+            " cannot be taken over (" + why + ")" + (process ? "; stopped it" : "") +
+            "; starting a new one");
+  return nullptr;
+}
+
+Fd EngineSupervisor::listen() {
+  const sockaddr_un addr = unix_address(options_.listen_path);
+  Fd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!s) throw SystemError("socket: " + errno_text(errno));
+  (void)::unlink(options_.listen_path.c_str());  // an engine's that is gone
+  const mode_t old = ::umask(077);               // 0600: only root may take the engine over
+  const int rc = ::bind(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::umask(old);
+  if (rc != 0 || ::listen(s.get(), 4) != 0)
+    throw SystemError("engine socket " + options_.listen_path + ": " +
+                      errno_text(rc != 0 ? err : errno));
+  return s;
+}
+
+void EngineSupervisor::write_pid_file(const process::ProcessId& id) const {
+  if (options_.pid_file.empty()) return;
+  const std::string tmp = options_.pid_file + ".tmp";
+  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  const std::string text = id.str() + "\n";
+  if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::rename(tmp.c_str(), options_.pid_file.c_str()) != 0)
+    log::warn("engine: cannot write " + options_.pid_file + ": " + errno_text(errno));
 }
 
 EngineSupervisor::~EngineSupervisor() { stop(); }
@@ -71,7 +152,13 @@ void EngineSupervisor::stop() {
     pid_ = 0;
   }
   if (!r) return;
-  r->client.reset();  // end of file: the engine removes its devices and exits
+  r->client.reset();  // end of file
+  if (!options_.listen_path.empty()) {
+    // It carries its devices on until the next wgnetd (or ends at once when it serves none).
+    log::info("engine process (pid " + std::to_string(r->process.id().pid) +
+              ") carries on without wgnetd; the next wgnetd takes it over");
+    return;
+  }
   if (!r->process.terminate(std::chrono::milliseconds(2000)))
     log::warn("engine process (pid " + std::to_string(r->process.id().pid) + ") did not exit");
 }
@@ -94,16 +181,23 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
                                    "--root=" + options_.root,
                                    "--log-level=" + options_.log_level};
   if (options_.workers) argv.push_back("--workers=" + std::to_string(options_.workers));
+  Fd listener;
+  if (!options_.listen_path.empty()) {
+    listener = listen();
+    argv.push_back("--listen-fd=4");
+  }
   std::vector<std::string> env = {"LANG=C"};
   env.insert(env.end(), options_.env.begin(), options_.env.end());
   process::SpawnOptions so;
   so.pass_fds = {theirs.get()};
+  if (listener) so.pass_fds.push_back(listener.get());
   so.inherit_stderr = true;
   so.exec_fd = program_.get();
   so.replace_env = true;
   Running r{process::Process::spawn(argv, env, "", so),
             std::make_unique<EngineClient>(std::move(ours)), std::chrono::steady_clock::now()};
-  theirs.reset();  // only the engine holds its end: its death is our end of file
+  theirs.reset();    // only the engine holds its end: its death is our end of file
+  listener.reset();  // the engine's alone: the path leads to it while it lives
   const pid_t pid = r.process.id().pid;
   try {
     control::Hello hello;
@@ -121,6 +215,7 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
                       (status == -1 ? std::string("gone") : process::describe_wait_status(status)) +
                       " (its own message is in wgnetd's log)");
   }
+  write_pid_file(r.process.id());
   log::info("engine process started (pid " + std::to_string(pid) + ", uid " +
             std::to_string(options_.uid) + ", sandboxed)");
   return r;

@@ -38,6 +38,11 @@ struct EngineProcessOptions {
   std::chrono::milliseconds backoff_min{500}, backoff_max{10000}, stable{10000};
   // How long a call waits for an engine that is being replaced.
   std::chrono::milliseconds wait_for_engine{3000};
+  // Where the next wgnetd finds the engine (plan §3.3): a socket (0600) each engine it starts
+  // listens on, and a file with that engine's ProcessId ("pid=N start=T"), for operators and
+  // tests. Empty: the engine ends with this wgnetd's control socket (no takeover).
+  std::string listen_path;
+  std::string pid_file;
 };
 
 class EngineSupervisor {
@@ -52,17 +57,19 @@ class EngineSupervisor {
     std::function<void(const engine::control::DeviceLost& event)> lost;
   };
 
-  // Starts the first engine and waits for its Hello. Throws SystemError when it cannot (the
-  // program is missing or not safe to run, the engine exits at once). No hook runs before start().
+  // Takes over the engine an earlier wgnetd left on listen_path, else starts the first one; waits
+  // for its Hello. Throws SystemError when it cannot (the program is missing or not safe to run,
+  // the engine exits at once). No hook runs before start().
   EngineSupervisor(EngineProcessOptions options, Hooks hooks);
   // stop().
   ~EngineSupervisor();
 
   // Starts watching the engine (and replacing it): once the hooks' owner is ready for them.
   void start();
-  // Stops watching (no hook runs once it returns; calls waiting for an engine fail), closes the
-  // control socket (the engine removes its devices and exits; persistent TUN devices stay) and
-  // waits for the engine: SIGKILL after 2 s. Idempotent.
+  // Stops watching (no hook runs once it returns; calls waiting for an engine fail) and closes
+  // the control socket. With a listen_path the engine carries on with its devices until the next
+  // wgnetd takes it over (it ends by itself when it serves none); without one it ends, and is
+  // waited for: SIGKILL after 2 s. Idempotent.
   void stop();
   EngineSupervisor(const EngineSupervisor&) = delete;
   EngineSupervisor& operator=(const EngineSupervisor&) = delete;
@@ -76,6 +83,8 @@ class EngineSupervisor {
   void locked(const std::function<void()>& fn);
 
   pid_t pid() const { return pid_.load(); }
+  // Whether the first engine was one an earlier wgnetd left (its devices come with Export).
+  bool took_over() const { return took_over_; }
   // Engines started after the first.
   uint64_t restarts() const { return restarts_.load(); }
 
@@ -86,6 +95,12 @@ class EngineSupervisor {
     std::chrono::steady_clock::time_point started;
   };
   Running spawn();
+  // The engine listening on listen_path, if one does and answers as an engine of ours; one that
+  // answers otherwise is killed (its devices are re-attached as after a crash).
+  std::unique_ptr<Running> take_over();
+  // A fresh listening socket on listen_path for the engine about to start.
+  Fd listen();
+  void write_pid_file(const process::ProcessId& id) const;
   void watch();
   // The engine `r` is gone or broken: kill and reap it, say why.
   void bury(Running& r, const std::string& why);
@@ -96,6 +111,7 @@ class EngineSupervisor {
   Fd program_;  // O_PATH
   Fd wake_;     // eventfd: stop, or a call saw the engine broken
   std::atomic<bool> stopping_{false};
+  bool took_over_ = false;
 
   std::mutex mu_;
   std::condition_variable ready_cv_;

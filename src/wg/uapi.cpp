@@ -14,6 +14,7 @@
 #include "crypto/x25519.h"
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/unix_address.h"
 
 namespace wgnet::wg::uapi {
 
@@ -28,16 +29,13 @@ Fd connect_uapi(const std::string& ifname, std::chrono::milliseconds timeout = k
   std::string path = socket_path(ifname);
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw SystemError(std::string("uapi: socket: ") + std::strerror(errno));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) throw SystemError("uapi: socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const sockaddr_un addr = unix_address(path);
   timeval tv{};
   tv.tv_sec = timeout.count() / 1000;
   tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     throw SystemError("uapi: cannot connect to " + path + ": " + std::strerror(errno));
   return fd;
 }

@@ -6,6 +6,7 @@
 // reconfigured port; a deleted link reported lost; nothing left after remove. Root.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,6 +39,13 @@ class EngineProcess : public ::testing::Test {
     net_ = std::make_unique<itest::PeerPair>(62);
     root_ = std::make_unique<testing::TempDir>("wgnet-engine-root");
     ::chmod(root_->path().c_str(), 0555);
+    state_ = std::make_unique<testing::TempDir>("wgnet-engine-state");
+    make_backend(false);
+  }
+
+  // A backend as wgnetd makes it; `outlive`: with a listening socket, so its engine outlives it
+  // and the next backend takes it over (wgnetd's default).
+  void make_backend(bool outlive) {
     net_->a->run([&] {
       EngineProcessBackend::Options o;
       o.uapi_dir = "";  // nothing outside the namespaces is touched
@@ -46,11 +54,19 @@ class EngineProcess : public ::testing::Test {
       o.process.root = root_->path().string();
       o.process.workers = 1;
       o.process.env = {"ASAN_OPTIONS=detect_leaks=0"};
+      if (outlive) {
+        o.process.listen_path = (state_->path() / "engine.sock").string();
+        o.process.pid_file = (state_->path() / "engine.pid").string();
+      }
       backend_ = std::make_unique<EngineProcessBackend>(std::move(o));
     });
     backend_->on_lost([this](const std::string& name) {
       if (name == "wgs1") lost_ = true;
     });
+  }
+  void drop_backend() {
+    backend_->on_lost(nullptr);
+    net_->a->run([&] { backend_.reset(); });
   }
   void TearDown() override {
     if (backend_) backend_->on_lost(nullptr);
@@ -80,7 +96,7 @@ class EngineProcess : public ::testing::Test {
   }
 
   std::unique_ptr<itest::PeerPair> net_;
-  std::unique_ptr<testing::TempDir> root_;
+  std::unique_ptr<testing::TempDir> root_, state_;
   std::unique_ptr<EngineProcessBackend> backend_;
   std::atomic<bool> lost_{false};
 };
@@ -170,6 +186,43 @@ TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {
   EXPECT_FALSE(backend_->exists({"wgs1", h1, ""}));
   net_->a->run([&] { backend_->remove({"wgs1", h1, ""}); });
   EXPECT_EQ(backend_->engine_restarts(), 0u) << "nothing here should have cost the engine";
+}
+
+TEST_F(EngineProcess, OutlivesWgnetdAndTheNextOneTakesItOver) {
+  drop_backend();
+  make_backend(true);
+  const std::string handle = create();
+  ASSERT_TRUE(ping());
+  const pid_t engine = backend_->engine_pid();
+  const int index = ifindex("wgs0");
+
+  drop_backend();  // wgnetd stops (or dies): the engine carries on
+  EXPECT_EQ(::kill(engine, 0), 0) << "the engine ended with its wgnetd";
+  EXPECT_TRUE(ping()) << "no answer while no wgnetd runs";
+
+  make_backend(true);  // the next wgnetd: takes the same engine over, then adopts the device
+  EXPECT_EQ(backend_->engine_pid(), engine) << "not taken over: another engine was started";
+  DeviceConfig c = config();
+  bool adopted = false;
+  net_->a->run([&] { adopted = backend_->adopt({"wgs0", handle, ""}, c, 1420); });
+  EXPECT_TRUE(adopted);
+  EXPECT_TRUE(ping()) << "no answer after the takeover";
+  EXPECT_EQ(ifindex("wgs0"), index);
+  EXPECT_EQ("port=" + std::to_string(backend_->status({"wgs0", handle, ""}).listen_port), handle);
+  EXPECT_EQ(backend_->engine_restarts(), 0u);
+
+  // With its last device removed, the engine ends once its wgnetd is gone.
+  net_->a->run([&] { backend_->remove({"wgs0", handle, ""}); });
+  drop_backend();
+  // This test process started it (the first backend), so it reaps it here, as init would reap an
+  // engine whose wgnetd is gone.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  bool ended = false;
+  while (!ended && std::chrono::steady_clock::now() < until) {
+    ended = ::waitpid(engine, nullptr, WNOHANG) == engine;
+    if (!ended) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(ended) << "an engine with no device outlived its wgnetd";
 }
 
 }  // namespace

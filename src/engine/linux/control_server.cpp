@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,19 +29,6 @@ Status status_of(const std::exception& e) {
   return {-EIO, e.what()};
 }
 
-std::unique_ptr<UdpBindLinux> adopt_udp(const UdpBinding& b, std::vector<Fd>& fds, size_t first,
-                                        size_t batch) {
-  UdpFeatures features;
-  features.ipv6 = b.ipv6;
-  features.gro = b.gro;
-  features.gso = b.gso;
-  UdpOptions options;
-  options.batch = batch;
-  options.mark_by_owner = true;  // wgnetd set SO_MARK on its sockets
-  Fd fd6 = b.ipv6 ? std::move(fds.at(first + 1)) : Fd();
-  return UdpBindLinux::adopt(std::move(fds.at(first)), std::move(fd6), b.port, features, options);
-}
-
 void add_counter(std::vector<Counter>& out, const char* name, uint64_t value) {
   out.push_back({name, value});
 }
@@ -55,6 +43,8 @@ ControlEvents::ControlEvents() {
 void ControlEvents::device_lost(const std::string& name, const std::string& why) {
   {
     std::lock_guard lock(mu_);
+    // Kept while no controller reads them (wgnetd restarting): bounded, oldest dropped.
+    if (lost_.size() >= kMaxQueued) lost_.pop_front();
     lost_.push_back({name, why});
   }
   const uint64_t one = 1;
@@ -68,32 +58,75 @@ std::deque<DeviceLost> ControlEvents::take() {
   return std::exchange(lost_, {});
 }
 
-ControlServer::ControlServer(ControlChannel& channel, Engine& engine, ControlEvents& events,
-                             Options options)
-    : channel_(channel), engine_(engine), options_(std::move(options)), events_(events) {}
+ControlServer::ControlServer(Engine& engine, ControlEvents& events, Options options)
+    : engine_(engine), options_(std::move(options)), events_(events) {}
 
-void ControlServer::send_events() {
-  for (const auto& e : events_.take()) channel_.send(encode_from_engine(e, 0));
+void ControlServer::send_events(ControlChannel& channel) {
+  for (const auto& e : events_.take()) channel.send(encode_from_engine(e, 0));
 }
 
-ControlServer::End ControlServer::run(int stop_fd) {
+void ControlServer::adopt_udp(Handed& d, const UdpBinding& b, std::vector<Fd>& fds, size_t first) {
+  UdpFeatures features;
+  features.ipv6 = b.ipv6;
+  features.gro = b.gro;
+  features.gso = b.gso;
+  UdpOptions options;
+  options.batch = options_.batch;
+  options.mark_by_owner = true;  // wgnetd set SO_MARK on its sockets
+  const int fd4 = fds.at(first).get();
+  Fd fd6 = b.ipv6 ? std::move(fds.at(first + 1)) : Fd();
+  const int fd6_number = fd6.get();
+  d.binds->offer(
+      UdpBindLinux::adopt(std::move(fds.at(first)), std::move(fd6), b.port, features, options));
+  d.udp = b;
+  d.udp4 = fd4;
+  d.udp6 = fd6_number;
+}
+
+void ControlServer::export_devices(ControlChannel& channel, uint32_t id) {
+  uint32_t sent = 0;
+  for (const auto& [name, d] : devices_) {
+    // A lost device is not handed back: wgnetd rebuilds it.
+    if (!engine_.contains(name) || engine_.info(name).lost) continue;
+    ExportDevice e{name, d.mtu, d.tun, d.udp, false};
+    std::vector<int> fds{d.tun_fd, d.udp4};
+    if (d.udp.ipv6) fds.push_back(d.udp6);
+    channel.send(encode_from_engine(e, id), fds);
+    sent++;
+  }
+  channel.send(encode_from_engine(ExportReply{{}, sent}, id));
+}
+
+ControlServer::End ControlServer::run(ControlChannel& channel, int stop_fd, int listen_fd) {
   for (;;) {
-    pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {events_.fd(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    const int n = ::poll(fds, stop_fd >= 0 ? 3 : 2, -1);
+    pollfd fds[4] = {{channel.fd(), POLLIN, 0},
+                     {events_.fd(), POLLIN, 0},
+                     {stop_fd, POLLIN, 0},
+                     {listen_fd, POLLIN, 0}};
+    const int n = ::poll(fds, 4, -1);  // a negative descriptor is skipped
     if (n < 0) {
       if (errno == EINTR) continue;
       throw SystemError("control server: poll: " + errno_text(errno));
     }
     if (stop_fd >= 0 && fds[2].revents) return End::kShutdown;
-    if (fds[1].revents) send_events();
+    if (listen_fd >= 0 && fds[3].revents) {
+      // Another controller while one is served: refused (it sees end of file).
+      Fd other(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (other) log::warn("engine: refused a second controller (one is connected)");
+    }
+    if (fds[1].revents) send_events(channel);
     if (!fds[0].revents) continue;
     ReceivedMessage in;
     try {
-      in = channel_.receive();
+      in = channel.receive();
     } catch (const ChannelClosed&) {
       return End::kClosed;
     }
     const Request request = decode_request(in.message);
+    if (std::holds_alternative<Export>(request)) {
+      export_devices(channel, in.message.id);
+      continue;
+    }
     const FromEngine reply = serve(request, in.fds);
     Message out;
     try {
@@ -104,7 +137,7 @@ ControlServer::End ControlServer::run(int stop_fd) {
       out = encode_from_engine(Reply{type_of(request), {-EIO, "the reply could not be encoded"}},
                                in.message.id);
     }
-    channel_.send(out);
+    channel.send(out);
     if (std::holds_alternative<Shutdown>(request)) return End::kShutdown;
   }
 }
@@ -128,27 +161,32 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
             features.vnet_hdr = r.tun.vnet_hdr;
             features.tso = r.tun.tso;
             features.uso = r.tun.uso;
+            Handed d;
+            d.tun = r.tun;
+            d.mtu = r.mtu;
+            d.tun_fd = fds.at(0).get();
             auto tun = TunLinux::adopt(std::move(fds.at(0)), features, r.mtu, options_.batch);
-            auto binds = std::make_shared<HandedBinds>();
-            binds->offer(adopt_udp(r.udp, fds, 1, options_.batch));
+            d.binds = std::make_shared<HandedBinds>();
+            adopt_udp(d, r.udp, fds, 1);
             AddOptions add;
             add.config = r.config;
-            add.binds = binds;
+            add.binds = d.binds;
             add.uapi = false;
             engine_.add(r.name, std::move(tun), std::move(add));
-            binds_[r.name] = binds;
+            devices_[r.name] = std::move(d);
             return reply(Type::kAddDevice);
           } else if constexpr (std::is_same_v<T, Configure>) {
-            auto it = binds_.find(r.name);
-            if (it == binds_.end())
+            auto it = devices_.find(r.name);
+            if (it == devices_.end())
               return reply(Type::kConfigure, {-ENODEV, "no device " + r.name});
-            if (r.rebind) it->second->offer(adopt_udp(*r.rebind, fds, 0, options_.batch));
+            if (r.rebind) adopt_udp(it->second, *r.rebind, fds, 0);
             engine_.apply(r.name, r.config);
             return reply(Type::kConfigure);
           } else if constexpr (std::is_same_v<T, UapiSet>) {
-            auto it = binds_.find(r.name);
-            if (it == binds_.end()) return reply(Type::kUapiSet, {-ENODEV, "no device " + r.name});
-            if (r.rebind) it->second->offer(adopt_udp(*r.rebind, fds, 0, options_.batch));
+            auto it = devices_.find(r.name);
+            if (it == devices_.end())
+              return reply(Type::kUapiSet, {-ENODEV, "no device " + r.name});
+            if (r.rebind) adopt_udp(it->second, *r.rebind, fds, 0);
             const std::string_view body(reinterpret_cast<const char*>(r.body.data()),
                                         r.body.size());
             const int err = engine_.uapi_set(r.name, body);
@@ -193,17 +231,18 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
             if (!engine_.contains(r.name))
               return reply(Type::kSetMtu, {-ENODEV, "no device " + r.name});
             engine_.set_mtu(r.name, r.mtu);
+            if (auto it = devices_.find(r.name); it != devices_.end()) it->second.mtu = r.mtu;
             return reply(Type::kSetMtu);
           } else if constexpr (std::is_same_v<T, RemoveDevice>) {
-            binds_.erase(r.name);
+            devices_.erase(r.name);
             if (!engine_.remove(r.name))
               return reply(Type::kRemoveDevice, {-ENODEV, "no device " + r.name});
             return reply(Type::kRemoveDevice);
           } else if constexpr (std::is_same_v<T, Export>) {
-            return reply(Type::kExport, {-ENOSYS, "export is not implemented yet"});
+            return reply(Type::kExport, {-EINVAL, "Export is answered by run()"});
           } else if constexpr (std::is_same_v<T, Shutdown>) {
             for (const auto& name : engine_.names()) engine_.remove(name);
-            binds_.clear();
+            devices_.clear();
             return reply(Type::kShutdown);
           } else {
             static_assert(std::is_same_v<T, UnknownRequest>);

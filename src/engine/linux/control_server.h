@@ -25,6 +25,7 @@ namespace wgnet::engine {
 // reach it once it is gone.
 class ControlEvents {
  public:
+  static constexpr size_t kMaxQueued = 4096;  // wgnetd's client takes no more unread either
   ControlEvents();
   // A device is lost. Any thread; never blocks on the socket.
   void device_lost(const std::string& name, const std::string& why);
@@ -46,27 +47,46 @@ class ControlServer {
   };
   enum class End { kClosed, kShutdown };
 
-  ControlServer(ControlChannel& channel, Engine& engine, ControlEvents& events, Options options);
+  // Serves one controller after another (plan §3.3): the devices and their descriptors outlive a
+  // controller's connection.
+  ControlServer(Engine& engine, ControlEvents& events, Options options);
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Serves until the controller closes its end (kClosed) or asks for Shutdown, or `stop_fd`
-  // (a signalfd, -1: none) becomes readable (kShutdown). A malformed message from the controller,
-  // a stalled one (ChannelTimeout) or a failed send throws, after closing every descriptor that
-  // came: with no controller to take over yet (plan §3.3), the engine then exits.
-  End run(int stop_fd = -1);
+  // Serves `channel` until the controller closes its end (kClosed) or asks for Shutdown, or
+  // `stop_fd` (a signalfd, -1: none) becomes readable (kShutdown). A connection that waits on
+  // `listen_fd` (-1: none) meanwhile is accepted and closed at once: one controller at a time. A
+  // malformed message from the controller, a stalled one (ChannelTimeout) or a failed send
+  // throws, after closing every descriptor that came.
+  End run(ControlChannel& channel, int stop_fd = -1, int listen_fd = -1);
 
-  // Answers one decoded request (its descriptors in `fds`, taken). Exposed for tests.
+  // Answers one decoded request (its descriptors in `fds`, taken). Export is answered by run().
+  // Exposed for tests.
   control::FromEngine serve(const control::Request& request, std::vector<Fd>& fds);
 
  private:
-  void send_events();
+  // What the engine keeps of a device it was handed, to hand it back (Export): the descriptor
+  // numbers stay valid while the engine serves the device.
+  struct Handed {
+    std::shared_ptr<HandedBinds> binds;
+    control::TunFlags tun;
+    uint32_t mtu = 0;
+    int tun_fd = -1;
+    control::UdpBinding udp;
+    int udp4 = -1, udp6 = -1;
+  };
 
-  ControlChannel& channel_;
+  void send_events(ControlChannel& channel);
+  // Every device the engine still serves, one ExportDevice each with its descriptors, then the
+  // ExportReply.
+  void export_devices(ControlChannel& channel, uint32_t id);
+  // Takes over the sockets of `b` (from fds[first], fds[first + 1]) for device `d`.
+  void adopt_udp(Handed& d, const control::UdpBinding& b, std::vector<Fd>& fds, size_t first);
+
   Engine& engine_;
   Options options_;
   ControlEvents& events_;
-  std::map<std::string, std::shared_ptr<HandedBinds>> binds_;  // per device, main thread only
+  std::map<std::string, Handed> devices_;  // main thread only
 };
 
 }  // namespace wgnet::engine

@@ -46,9 +46,10 @@ constexpr std::array kPolicy{
     SyscallPolicyEntry{"timerfd_create", R::kAllow},
     SyscallPolicyEntry{"timerfd_settime", R::kAllow},
     SyscallPolicyEntry{"close", R::kAllow},
-    // control channel (SCM_RIGHTS)
+    // control channel (SCM_RIGHTS), and the next wgnetd's connection when one is gone
     SyscallPolicyEntry{"recvmsg", R::kAllow},
     SyscallPolicyEntry{"sendmsg", R::kAllow},
+    SyscallPolicyEntry{"accept4", R::kAllow},
     // checks of handed descriptors before use, read-only: a TUN's flags, a UDP socket's family,
     // type, options and port
     SyscallPolicyEntry{"ioctl", R::kTunGetIff},
@@ -124,14 +125,13 @@ void load_engine_seccomp_filter() {
       throw SystemError(std::string("seccomp: unknown system call ") + e.name);
     if (e.rule == R::kSocketChecks) {
       // One rule per (level, option) pair the adopt checks read (udp_linux.cpp check_adopted,
-      // UDP_SEGMENT's probe); libseccomp allows the call when any of them matches.
-      constexpr std::pair<scmp_datum_t, scmp_datum_t> kReads[] = {{SOL_SOCKET, SO_DOMAIN},
-                                                {SOL_SOCKET, SO_TYPE},
-                                                {SOL_SOCKET, SO_PROTOCOL},
-                                                {IPPROTO_IP, IP_PKTINFO},
-                                                {IPPROTO_IPV6, IPV6_RECVPKTINFO},
-                                                {IPPROTO_IPV6, IPV6_V6ONLY},
-                                                {SOL_UDP, UDP_SEGMENT}};
+      // UDP_SEGMENT's probe) and the next controller's credentials (SO_PEERCRED); libseccomp
+      // allows the call when any of them matches.
+      constexpr std::pair<scmp_datum_t, scmp_datum_t> kReads[] = {
+          {SOL_SOCKET, SO_DOMAIN},          {SOL_SOCKET, SO_TYPE},
+          {SOL_SOCKET, SO_PROTOCOL},        {IPPROTO_IP, IP_PKTINFO},
+          {IPPROTO_IPV6, IPV6_RECVPKTINFO}, {IPPROTO_IPV6, IPV6_V6ONLY},
+          {SOL_UDP, UDP_SEGMENT},           {SOL_SOCKET, SO_PEERCRED}};
       for (const auto& [level, option] : kReads)
         check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 2,
                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, level),

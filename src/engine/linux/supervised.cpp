@@ -2,12 +2,14 @@
 // Engine — whose workers must be born inside the sandbox — only after it.
 #include "engine/linux/supervised.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <optional>
@@ -34,6 +36,7 @@ namespace {
 
 struct Args {
   int control_fd = -1;
+  int listen_fd = -1;  // where the next wgnetd connects when this one is gone (-1: none)
   SandboxOptions sandbox;
   unsigned workers = 0;
   log::Level level = log::Level::kInfo;
@@ -49,6 +52,8 @@ Args parse(int argc, char** argv) {
     const std::string_view value = eq == std::string_view::npos ? "" : arg.substr(eq + 1);
     if (key == "--control-fd") {
       a.control_fd = static_cast<int>(parse_number(value, key, 1 << 20));
+    } else if (key == "--listen-fd") {
+      a.listen_fd = static_cast<int>(parse_number(value, key, 1 << 20));
     } else if (key == "--uid") {
       a.sandbox.uid = static_cast<uid_t>(parse_number(value, key, UINT32_MAX - 1));
       uid = true;
@@ -68,24 +73,80 @@ Args parse(int argc, char** argv) {
     }
   }
   if (a.control_fd < 3) throw InputError("--control-fd=N (3 or more) is required");
+  if (a.listen_fd != -1 && (a.listen_fd < 3 || a.listen_fd == a.control_fd))
+    throw InputError("--listen-fd=N must be 3 or more and not the control socket");
   if (!uid || !gid) throw InputError("--uid and --gid are required");
   if (a.sandbox.root.empty()) throw InputError("--root=DIR (an empty directory) is required");
   return a;
 }
 
-// The control descriptor must be what wgnetd hands over: a connected SOCK_SEQPACKET socket.
-void check_control_fd(int fd) {
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET)
-    throw InputError("--control-fd=" + std::to_string(fd) + " is not a SOCK_SEQPACKET socket");
+// The control descriptor must be what wgnetd hands over: a connected SOCK_SEQPACKET socket; the
+// listening one a SOCK_SEQPACKET socket that listens.
+void check_control_fds(const Args& a) {
+  const auto int_option = [](int fd, int option) {
+    int value = -1;
+    socklen_t len = sizeof value;
+    return ::getsockopt(fd, SOL_SOCKET, option, &value, &len) == 0 ? value : -1;
+  };
+  if (int_option(a.control_fd, SO_TYPE) != SOCK_SEQPACKET)
+    throw InputError("--control-fd=" + std::to_string(a.control_fd) +
+                     " is not a SOCK_SEQPACKET socket");
+  if (a.listen_fd >= 0 && (int_option(a.listen_fd, SO_TYPE) != SOCK_SEQPACKET ||
+                           int_option(a.listen_fd, SO_ACCEPTCONN) != 1))
+    throw InputError("--listen-fd=" + std::to_string(a.listen_fd) +
+                     " is not a listening SOCK_SEQPACKET socket");
 }
 
-// Nothing but stdin/stdout/stderr and the control socket stays open: whatever else the spawner
+// Nothing but stdin/stdout/stderr and the control sockets stays open: whatever else the spawner
 // left (by mistake) could otherwise be read or written through the allowed calls.
-void close_inherited(int control_fd) {
-  if (control_fd > 3) ::close_range(3, static_cast<unsigned>(control_fd - 1), 0);
-  ::close_range(static_cast<unsigned>(control_fd + 1), ~0U, 0);
+void close_inherited(const Args& a) {
+  int keep[2] = {a.control_fd, a.listen_fd};
+  if (keep[0] > keep[1]) std::swap(keep[0], keep[1]);
+  unsigned next = 3;
+  for (int fd : keep) {
+    if (fd < 3) continue;
+    if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd - 1), 0);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::close_range(next, ~0U, 0);
+}
+
+// Whether every device the engine has is lost (deleted with its container): nothing to carry.
+bool nothing_left(Engine& engine) {
+  for (const auto& name : engine.names())
+    if (engine.contains(name) && !engine.info(name).lost) return false;
+  return true;
+}
+
+// Waits for the next wgnetd on `listener` (plan §3.3): only root may take the engine over (the
+// socket file is root's, 0600; its peer credentials are checked too). An invalid Fd when `stop_fd`
+// fired first or no device is left to carry (checked every second).
+Fd next_controller(int listener, int stop_fd, Engine& engine) {
+  for (;;) {
+    pollfd fds[2] = {{listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    const int n = ::poll(fds, 2, 1000);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError("poll: " + errno_text(errno));
+    }
+    if (fds[1].revents) return Fd();
+    if (n == 0 && nothing_left(engine)) {
+      log::info("engine: every device is gone and no wgnetd came back");
+      return Fd();
+    }
+    if (!fds[0].revents) continue;
+    Fd c(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) continue;
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != 0) {
+      log::warn("engine: refused a controller that is not root (uid " + std::to_string(peer.uid) +
+                ")");
+      continue;
+    }
+    log::info("engine: wgnetd (pid " + std::to_string(peer.pid) + ") connected");
+    return c;
+  }
 }
 
 // Every primitive the data path and handshakes use, once: the libraries load what they need
@@ -113,13 +174,13 @@ int run_supervised(int argc, char** argv) {
   Args args;
   try {
     args = parse(argc, argv);
-    check_control_fd(args.control_fd);
+    check_control_fds(args);
   } catch (const InputError& e) {
     std::fprintf(stderr, "wgnet-engine --supervised: %s\n", e.what());
     return 64;
   }
   try {
-    close_inherited(args.control_fd);  // first: what this process opens itself stays
+    close_inherited(args);  // first: what this process opens itself stays
     // Run from a descriptor (execveat), its name would be the descriptor's number.
     ::prctl(PR_SET_NAME, "wgnet-engine");
     log::set_level(args.level);
@@ -150,17 +211,43 @@ int run_supervised(int argc, char** argv) {
     log::info("engine: sandboxed (uid " + std::to_string(args.sandbox.uid) + ", no capability, " +
               "seccomp filter), serving wgnetd");
 
-    ControlChannel channel{Fd(args.control_fd)};
     // Declared before the engine: its workers report into it until the engine is gone.
     ControlEvents events;
     options.on_lost = [&events](const std::string& name, const std::string& why) {
       events.device_lost(name, why);
     };
     Engine engine(std::move(options));
-    ControlServer server(channel, engine, events, {.batch = 128, .build = WGNET_VERSION});
-    const auto end = server.run(stop_fd.get());
-    log::info(end == ControlServer::End::kClosed ? "engine: wgnetd closed the control socket"
-                                                 : "engine: shutting down");
+    ControlServer server(engine, events, {.batch = 128, .build = WGNET_VERSION});
+    const Fd listener(args.listen_fd);
+    Fd control(args.control_fd);
+    // One wgnetd after another (plan §3.3): when one is gone, the devices keep carrying traffic
+    // until the next connects on `listener`; without one (or without devices) the engine ends.
+    for (;;) {
+      ControlChannel channel{std::move(control)};
+      ControlServer::End end = ControlServer::End::kClosed;
+      try {
+        end = server.run(channel, stop_fd.get(), listener.get());
+      } catch (const std::exception& e) {
+        if (!listener) throw;
+        log::warn(std::string("engine: dropped wgnetd's connection: ") + e.what());
+      }
+      if (end == ControlServer::End::kShutdown) {
+        log::info("engine: shutting down");
+        break;
+      }
+      const size_t devices = engine.names().size();
+      if (!listener || nothing_left(engine)) {
+        log::info("engine: wgnetd closed the control socket; exiting");
+        break;
+      }
+      log::info("engine: wgnetd is gone; carrying " + std::to_string(devices) +
+                " device(s) until the next wgnetd connects");
+      control = next_controller(listener.get(), stop_fd.get(), engine);
+      if (!control) {
+        log::info("engine: shutting down");
+        break;
+      }
+    }
     engine.shutdown();
     return 0;
   } catch (const std::exception& e) {

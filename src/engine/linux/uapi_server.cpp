@@ -23,6 +23,7 @@
 #include "crypto/secure.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/unix_address.h"
 
 namespace wgnet::engine {
 
@@ -44,14 +45,6 @@ void check_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || name == "." || name == ".." ||
       name.find_first_of("/\n") != std::string::npos || name.find('\0') != std::string::npos)
     throw InputError("UAPI: '" + log::escape(name) + "' cannot name a socket file");
-}
-
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  if (path.size() >= sizeof a.sun_path) throw SystemError("UAPI: socket path too long: " + path);
-  std::memcpy(a.sun_path, path.data(), path.size());
-  return a;
 }
 
 // True when something accepts connections at `path` (a live server, not a stale file).

@@ -101,6 +101,28 @@ wgnetd_stop() {
 wgnetd_cleanup() {
   kill_pid "$WGNETD_PID"
   rm -f "$E2E_RUN_DIR/$E2E_PREFIX.wgnetd.pid"
+  # The engine process outlives wgnetd while it serves devices (it ends by itself when it serves
+  # none): this scenario's, named by its state directory, is stopped too.
+  local engine
+  engine="$(wgnetd_engine_pid)"
+  if [[ -n "$engine" ]]; then
+    kill -KILL "$engine" 2>/dev/null || true
+    for _ in $(seq 1 50); do [[ -d /proc/$engine ]] || break; sleep 0.1; done
+  fi
+}
+
+# The engine process of this scenario's wgnetd (its state directory's engine.pid, "pid=N
+# start=T"), when that very process still runs: its PID; nothing otherwise.
+wgnetd_engine_pid() {
+  local f="${WGNETD_STATE:-/nonexistent}/engine.pid" id pid start
+  [[ -f "$f" ]] || return 0
+  id="$(cat "$f")"
+  [[ "$id" =~ ^pid=([0-9]+)\ start=([0-9]+)$ ]] || return 0
+  pid="${BASH_REMATCH[1]}" start="${BASH_REMATCH[2]}"
+  if [[ "$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" == "$start" &&
+    "$(cat "/proc/$pid/comm" 2>/dev/null)" == wgnet-engine ]]; then
+    echo "$pid"
+  fi
 }
 
 # A fresh seed file in wgnetd's seed directory: prints its path.

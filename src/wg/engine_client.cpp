@@ -77,8 +77,12 @@ FromEngine EngineClient::call(const Request& request, std::span<const int> fds) 
 std::vector<EngineClient::Exported> EngineClient::export_devices(size_t max) {
   std::lock_guard lock(mu_);
   const uint32_t id = send_request(Export{}, {});
+  // One deadline for the whole answer, not only for each message: an engine trickling devices
+  // cannot hold wgnetd's start-up.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::vector<Exported> out;
   for (;;) {
+    if (std::chrono::steady_clock::now() > until) fail("Export took longer than 30 s");
     uint32_t got = 0;
     std::vector<Fd> fds;
     FromEngine m = receive_one(&got, &fds);

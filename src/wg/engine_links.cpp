@@ -1,8 +1,13 @@
 #include "wg/engine_links.h"
 
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+
 #include <string_view>
 
 #include "netlink/rtnl.h"
+#include "util/fd.h"
 #include "util/log.h"
 #include "util/netns.h"
 #include "util/number.h"
@@ -48,6 +53,20 @@ std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std:
   in_netns(netns,
            [&] { tun = engine::TunLinux::attach_by_alias(ifname, tun_options(ifname, 0, owner)); });
   return tun;
+}
+
+bool is_device(int tun_fd, const std::string& ifname, const std::string& netns) {
+  ifreq ifr{};
+  if (::ioctl(tun_fd, TUNGETIFF, &ifr) != 0) return false;
+  const Fd ns(::ioctl(tun_fd, TUNGETDEVNETNS));
+  const auto its = ns ? netns::id_of(ns.get()) : std::nullopt;
+  std::optional<netns::NsId> want;
+  std::optional<rtnl::Link> link;
+  in_netns(netns, [&] {
+    want = netns::id_of_this_thread();
+    link = rtnl::find_link_by_alias(ifname);
+  });
+  return its && want && *its == *want && link && link->name == ifr.ifr_name;
 }
 
 void set_mtu(const std::string& ifname, const std::string& netns, uint32_t mtu) {

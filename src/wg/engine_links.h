@@ -26,6 +26,11 @@ std::optional<uint16_t> port_of(const std::string& handle);
 std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std::string& netns,
                                            std::optional<uid_t> owner);
 
+// Whether `tun_fd` is attached to the TUN tagged `ifname` in `netns` (the host namespace when
+// empty): same namespace (TUNGETDEVNETNS) and same name there. For descriptors another process
+// handed over.
+bool is_device(int tun_fd, const std::string& ifname, const std::string& netns);
+
 // Sets the MTU of the link whose alias is `ifname` (inside `netns` when set).
 void set_mtu(const std::string& ifname, const std::string& netns, uint32_t mtu);
 

@@ -89,9 +89,9 @@ void EngineProcessBackend::import_devices() {
     supervisor_->with_engine(
         [&](EngineClient& engine) { exported = engine.export_devices(kMaxExported); });
   } catch (const std::exception& e) {
-    // It is replaced once the supervisor watches it; the devices are re-attached then.
-    log::error(std::string("engine: the engine process did not hand its devices back: ") +
-               e.what());
+    // Replaced now, before any device is adopted: its devices are then re-attached as after a
+    // crash (a dying engine would still hold them while adopt() tries).
+    supervisor_->replace_unstarted(std::string("it did not hand its devices back: ") + e.what());
     return;
   }
   size_t taken = 0;
@@ -126,6 +126,11 @@ void EngineProcessBackend::import_devices() {
     } catch (const std::exception& e) {
       log::error("engine: device " + name +
                  " handed back by the engine process is refused: " + e.what());
+      try {  // not served from now on: its descriptors are free to be re-attached
+        supervisor_->with_engine(
+            [&](EngineClient& engine) { engine.call_ok(control::RemoveDevice{name}); });
+      } catch (const std::exception&) {
+      }
     }
   }
   log::info("engine: " + std::to_string(taken) + " device(s) taken over from the engine process");
@@ -237,7 +242,9 @@ void EngineProcessBackend::remove(const DeviceRef& device) {
     gone = std::move(it->second);
     devices_.erase(it);
   });
-  if (gone) {
+  {
+    // Also when the table does not have it: an engine taken over may still serve it (a device it
+    // did not hand back, lost, or refused).
     try {
       supervisor_->with_engine([&](EngineClient& engine) {
         try {
@@ -380,9 +387,28 @@ bool EngineProcessBackend::adopt(const DeviceRef& device, const std::optional<De
   });
   if (imported) {
     // Carried by the engine all along: the configuration computed now replaces the earlier
-    // wgnetd's (changes made while wgnetd was down land here). Without one it is served as it is.
-    if (!config) return true;
+    // wgnetd's (changes made while wgnetd was down land here). Without one (a seed missing now) it
+    // is not served on: rebuilt, as the in-process engine's devices are. The engine said which
+    // descriptors are this device's: they must be (same TUN, in its container), else another
+    // device's keys would go to them.
+    bool same = false;
     try {
+      supervisor_->locked([&] {
+        same = engine_links::is_device(devices_.at(device.ifname).tun.fd.get(), device.ifname,
+                                       device.netns);
+      });
+    } catch (const std::exception& e) {
+      log::warn("engine: checking " + device.ifname + " taken over: " + e.what());
+    }
+    if (!config || !same) {
+      if (!same)
+        log::error("engine: the engine process handed back another TUN as " + device.ifname +
+                   "; it is rebuilt");
+      return false;
+    }
+    try {
+      // Its sockets' mark as the configuration says (the earlier wgnetd's is not known here).
+      supervisor_->locked([&] { devices_.at(device.ifname).udp->set_mark(config->fwmark); });
       configure(device, *config, 0);
     } catch (const std::exception& e) {
       log::warn("engine: configuring " + device.ifname + " taken over: " + e.what());

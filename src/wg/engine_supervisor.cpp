@@ -63,47 +63,64 @@ std::unique_ptr<EngineSupervisor::Running> EngineSupervisor::take_over() {
       log::warn("engine: cannot connect to " + options_.listen_path + ": " + errno_text(errno));
     return nullptr;  // no engine left by an earlier wgnetd
   }
-  // Its pid comes from its Hello (SO_PEERCRED would name the wgnetd that made the listening
-  // socket): only a live `wgnet-engine --supervised` with this wgnetd's --uid is taken over.
+  // Which process it is comes from engine.pid, which only wgnetd writes (SO_PEERCRED would name
+  // the wgnetd that made the listening socket; the pid in its Hello is the engine's own word): a
+  // live `wgnet-engine --supervised` with this wgnetd's --root and --uid, which its Hello must
+  // name too. One that cannot be taken over is stopped, so that its devices are free to be
+  // re-attached.
+  std::optional<process::Process> process = recorded_engine();
   auto client = std::make_unique<EngineClient>(std::move(s));
-  pid_t pid = 0;
   std::string why;
-  std::optional<process::Process> process;
   try {
     control::Hello hello;
     hello.build = WGNET_VERSION;
     const control::FromEngine m = client->call(hello);
     const auto* reply = std::get_if<control::HelloReply>(&m);
     if (!reply) throw EngineBroken("answered Hello with another message");
-    pid = static_cast<pid_t>(reply->pid);
-    const std::string uid_arg = "--uid=" + std::to_string(options_.uid);
-    if (const auto start = pid > 0 ? process::start_time(pid) : std::nullopt)
-      process = process::Process::adopt({pid, *start}, [&](const std::vector<std::string>& argv) {
-        return std::find(argv.begin(), argv.end(), "--supervised") != argv.end() &&
-               std::find(argv.begin(), argv.end(), uid_arg) != argv.end();
-      });
     if (!process)
-      why = "its Hello names pid " + std::to_string(pid) + ", not an engine process of this uid";
+      why = "no live engine process of this wgnetd is recorded in " + options_.pid_file;
+    else if (reply->pid != static_cast<uint32_t>(process->id().pid))
+      why = "its Hello names pid " + std::to_string(reply->pid) + ", " + options_.pid_file +
+            " pid " + std::to_string(process->id().pid);
     else if (reply->status.error != 0 || reply->protocol != control::kProtocol)
       why = "it speaks another protocol (" + reply->status.message + ")";
     if (why.empty()) {
-      log::info("took over the engine process (pid " + std::to_string(pid) + ", build " +
+      log::info("took over the engine process (pid " + std::to_string(reply->pid) + ", build " +
                 reply->build + ", " + std::to_string(reply->devices) + " device(s))");
-      write_pid_file(process->id());
       return std::make_unique<Running>(
           Running{std::move(*process), std::move(client), std::chrono::steady_clock::now()});
     }
   } catch (const std::exception& e) {
     why = e.what();
   }
-  // Not one this wgnetd can drive: stopped (when it is one of ours), so that its devices are free
-  // to be re-attached.
   client.reset();
   if (process) (void)process->kill_and_reap();
   log::warn("engine: the engine process left by an earlier wgnetd on " + options_.listen_path +
-            " cannot be taken over (" + why + ")" + (process ? "; stopped it" : "") +
+            " cannot be taken over (" + why + ")" +
+            (process ? "; stopped it (pid " + std::to_string(process->id().pid) + ")"
+                     : "; it ends once its devices are rebuilt") +
             "; starting a new one");
   return nullptr;
+}
+
+std::optional<process::Process> EngineSupervisor::recorded_engine() const {
+  if (options_.pid_file.empty()) return std::nullopt;
+  std::string text(64, '\0');
+  Fd f(::open(options_.pid_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  const ssize_t n = f ? ::read(f.get(), text.data(), text.size()) : -1;
+  if (n <= 0) return std::nullopt;
+  text.resize(static_cast<size_t>(n));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const auto id = process::ProcessId::parse(text);
+  if (!id) return std::nullopt;
+  const std::string root_arg = "--root=" + options_.root;
+  const std::string uid_arg = "--uid=" + std::to_string(options_.uid);
+  return process::Process::adopt(*id, [&](const std::vector<std::string>& argv) {
+    const auto has = [&](const std::string& a) {
+      return std::find(argv.begin(), argv.end(), a) != argv.end();
+    };
+    return has("--supervised") && has(root_arg) && has(uid_arg);
+  });
 }
 
 Fd EngineSupervisor::listen() {
@@ -132,6 +149,14 @@ void EngineSupervisor::write_pid_file(const process::ProcessId& id) const {
 }
 
 EngineSupervisor::~EngineSupervisor() { stop(); }
+
+void EngineSupervisor::replace_unstarted(const std::string& why) {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) throw std::logic_error("replace_unstarted after start");
+  bury(*running_, why);
+  running_ = std::make_unique<Running>(spawn());
+  pid_ = running_->process.id().pid;
+}
 
 void EngineSupervisor::start() {
   if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { watch(); });

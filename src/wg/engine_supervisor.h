@@ -79,6 +79,9 @@ class EngineSupervisor {
   // SystemError "the engine process is restarting". When `fn` finds the engine broken
   // (EngineBroken), the engine is killed, replaced, and the error passes on.
   void with_engine(const std::function<void(EngineClient&)>& fn);
+  // Before start(): kills the engine (one taken over that cannot be used) and starts another,
+  // logging `why`. Throws as the constructor does.
+  void replace_unstarted(const std::string& why);
   // Runs `fn` under the same lock, engine or not (for the caller's own state).
   void locked(const std::function<void()>& fn);
 
@@ -98,6 +101,9 @@ class EngineSupervisor {
   // The engine listening on listen_path, if one does and answers as an engine of ours; one that
   // answers otherwise is killed (its devices are re-attached as after a crash).
   std::unique_ptr<Running> take_over();
+  // The engine process pid_file names, when that very process (start time) still runs as an
+  // engine of this wgnetd (its command line's --supervised, --root and --uid).
+  std::optional<process::Process> recorded_engine() const;
   // A fresh listening socket on listen_path for the engine about to start.
   Fd listen();
   void write_pid_file(const process::ProcessId& id) const;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -65,7 +66,8 @@ void ControlServer::send_events(ControlChannel& channel) {
   for (const auto& e : events_.take()) channel.send(encode_from_engine(e, 0));
 }
 
-void ControlServer::adopt_udp(Handed& d, const UdpBinding& b, std::vector<Fd>& fds, size_t first) {
+ControlServer::Sockets ControlServer::adopt_udp(Handed& d, const UdpBinding& b,
+                                                std::vector<Fd>& fds, size_t first) {
   UdpFeatures features;
   features.ipv6 = b.ipv6;
   features.gro = b.gro;
@@ -78,9 +80,7 @@ void ControlServer::adopt_udp(Handed& d, const UdpBinding& b, std::vector<Fd>& f
   const int fd6_number = fd6.get();
   d.binds->offer(
       UdpBindLinux::adopt(std::move(fds.at(first)), std::move(fd6), b.port, features, options));
-  d.udp = b;
-  d.udp4 = fd4;
-  d.udp6 = fd6_number;
+  return {b, fd4, fd6_number};
 }
 
 void ControlServer::export_devices(ControlChannel& channel, uint32_t id) {
@@ -88,9 +88,9 @@ void ControlServer::export_devices(ControlChannel& channel, uint32_t id) {
   for (const auto& [name, d] : devices_) {
     // A lost device is not handed back: wgnetd rebuilds it.
     if (!engine_.contains(name) || engine_.info(name).lost) continue;
-    ExportDevice e{name, d.mtu, d.tun, d.udp, false};
-    std::vector<int> fds{d.tun_fd, d.udp4};
-    if (d.udp.ipv6) fds.push_back(d.udp6);
+    ExportDevice e{name, engine_.info(name).mtu, d.tun, d.sockets.udp, false};
+    std::vector<int> fds{d.tun_fd, d.sockets.udp4};
+    if (d.sockets.udp.ipv6) fds.push_back(d.sockets.udp6);
     channel.send(encode_from_engine(e, id), fds);
     sent++;
   }
@@ -109,13 +109,20 @@ ControlServer::End ControlServer::run(ControlChannel& channel, int stop_fd, int 
       throw SystemError("control server: poll: " + errno_text(errno));
     }
     if (stop_fd >= 0 && fds[2].revents) return End::kShutdown;
-    if (listen_fd >= 0 && fds[3].revents) {
-      // Another controller while one is served: refused (it sees end of file).
-      Fd other(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (other) log::warn("engine: refused a second controller (one is connected)");
-    }
     if (fds[1].revents) send_events(channel);
-    if (!fds[0].revents) continue;
+    if (!fds[0].revents) {
+      // Another controller while one is served: refused (it sees end of file). Only when the
+      // served one has nothing pending: its end of file first, so that the next wgnetd, which
+      // may connect as the last one dies, is accepted (next_controller) rather than refused.
+      if (listen_fd >= 0 && fds[3].revents) {
+        Fd other(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (other)
+          log::warn("engine: refused a second controller (one is connected)");
+        else
+          ::poll(nullptr, 0, 100);  // a failing accept: no busy loop
+      }
+      continue;
+    }
     ReceivedMessage in;
     try {
       in = channel.receive();
@@ -163,11 +170,10 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
             features.uso = r.tun.uso;
             Handed d;
             d.tun = r.tun;
-            d.mtu = r.mtu;
             d.tun_fd = fds.at(0).get();
             auto tun = TunLinux::adopt(std::move(fds.at(0)), features, r.mtu, options_.batch);
             d.binds = std::make_shared<HandedBinds>();
-            adopt_udp(d, r.udp, fds, 1);
+            d.sockets = adopt_udp(d, r.udp, fds, 1);
             AddOptions add;
             add.config = r.config;
             add.binds = d.binds;
@@ -179,17 +185,21 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
             auto it = devices_.find(r.name);
             if (it == devices_.end())
               return reply(Type::kConfigure, {-ENODEV, "no device " + r.name});
-            if (r.rebind) adopt_udp(it->second, *r.rebind, fds, 0);
+            std::optional<Sockets> offered;
+            if (r.rebind) offered = adopt_udp(it->second, *r.rebind, fds, 0);
             engine_.apply(r.name, r.config);
+            if (offered) it->second.sockets = *offered;
             return reply(Type::kConfigure);
           } else if constexpr (std::is_same_v<T, UapiSet>) {
             auto it = devices_.find(r.name);
             if (it == devices_.end())
               return reply(Type::kUapiSet, {-ENODEV, "no device " + r.name});
-            if (r.rebind) adopt_udp(it->second, *r.rebind, fds, 0);
+            std::optional<Sockets> offered;
+            if (r.rebind) offered = adopt_udp(it->second, *r.rebind, fds, 0);
             const std::string_view body(reinterpret_cast<const char*>(r.body.data()),
                                         r.body.size());
             const int err = engine_.uapi_set(r.name, body);
+            if (offered && err == 0) it->second.sockets = *offered;
             return reply(Type::kUapiSet, {err, err ? "refused" : ""});
           } else if constexpr (std::is_same_v<T, Get>) {
             GetReply out;
@@ -231,7 +241,6 @@ FromEngine ControlServer::serve(const Request& request, std::vector<Fd>& fds) {
             if (!engine_.contains(r.name))
               return reply(Type::kSetMtu, {-ENODEV, "no device " + r.name});
             engine_.set_mtu(r.name, r.mtu);
-            if (auto it = devices_.find(r.name); it != devices_.end()) it->second.mtu = r.mtu;
             return reply(Type::kSetMtu);
           } else if constexpr (std::is_same_v<T, RemoveDevice>) {
             devices_.erase(r.name);

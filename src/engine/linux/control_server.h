@@ -67,21 +67,24 @@ class ControlServer {
  private:
   // What the engine keeps of a device it was handed, to hand it back (Export): the descriptor
   // numbers stay valid while the engine serves the device.
+  struct Sockets {
+    control::UdpBinding udp;
+    int udp4 = -1, udp6 = -1;
+  };
   struct Handed {
     std::shared_ptr<HandedBinds> binds;
     control::TunFlags tun;
-    uint32_t mtu = 0;
     int tun_fd = -1;
-    control::UdpBinding udp;
-    int udp4 = -1, udp6 = -1;
+    Sockets sockets;  // the ones the device took (not one offered with a refused configuration)
   };
 
   void send_events(ControlChannel& channel);
   // Every device the engine still serves, one ExportDevice each with its descriptors, then the
   // ExportReply.
   void export_devices(ControlChannel& channel, uint32_t id);
-  // Takes over the sockets of `b` (from fds[first], fds[first + 1]) for device `d`.
-  void adopt_udp(Handed& d, const control::UdpBinding& b, std::vector<Fd>& fds, size_t first);
+  // Offers the sockets of `b` (from fds[first], fds[first + 1]) to device `d`'s binds; returns
+  // what to record once the device has taken them.
+  Sockets adopt_udp(Handed& d, const control::UdpBinding& b, std::vector<Fd>& fds, size_t first);
 
   Engine& engine_;
   Options options_;

@@ -136,7 +136,10 @@ Fd next_controller(int listener, int stop_fd, Engine& engine) {
     }
     if (!fds[0].revents) continue;
     Fd c(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!c) continue;
+    if (!c) {
+      ::poll(nullptr, 0, 100);  // a failing accept: no busy loop
+      continue;
+    }
     ucred peer{};
     socklen_t len = sizeof peer;
     if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != 0) {

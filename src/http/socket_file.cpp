@@ -7,7 +7,6 @@
 #include <sys/un.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "util/error.h"
@@ -52,10 +51,7 @@ bool someone_listens(const std::string& path) {
 }  // namespace
 
 void claim_socket_path(const std::string& path) {
-  if (path.empty()) throw SystemError("socket path is empty");
-  if (path.size() >= sizeof(sockaddr_un{}.sun_path))
-    throw SystemError("socket path " + path + " is too long (at most " +
-                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes)");
+  (void)unix_address(path);  // empty or too long: refused before anything is made
   make_directories(std::filesystem::path(path).parent_path());
 
   struct stat st {};

@@ -38,6 +38,24 @@ Fd open_program(const std::string& path) {
   return fd;
 }
 
+// Hello, and its answer checked: this protocol, and process `pid` (the one wgnetd knows the engine
+// to be). Throws EngineBroken saying what did not fit.
+control::HelloReply hello(EngineClient& client, pid_t pid) {
+  control::Hello hello;
+  hello.build = WGNET_VERSION;
+  const control::FromEngine m = client.call(hello);
+  const auto* reply = std::get_if<control::HelloReply>(&m);
+  if (!reply) throw EngineBroken("answered Hello with another message");
+  if (reply->status.error != 0) throw EngineBroken("refused Hello: " + reply->status.message);
+  if (reply->protocol != control::kProtocol)
+    throw EngineBroken("it speaks protocol " + std::to_string(reply->protocol) + ", not " +
+                       std::to_string(control::kProtocol));
+  if (reply->pid != static_cast<uint32_t>(pid))
+    throw EngineBroken("its Hello names pid " + std::to_string(reply->pid) + ", not " +
+                       std::to_string(pid));
+  return *reply;
+}
+
 }  // namespace
 
 EngineSupervisor::EngineSupervisor(EngineProcessOptions options, Hooks hooks)
@@ -71,27 +89,18 @@ std::unique_ptr<EngineSupervisor::Running> EngineSupervisor::take_over() {
   std::optional<process::Process> process = recorded_engine();
   auto client = std::make_unique<EngineClient>(std::move(s));
   std::string why;
-  try {
-    control::Hello hello;
-    hello.build = WGNET_VERSION;
-    const control::FromEngine m = client->call(hello);
-    const auto* reply = std::get_if<control::HelloReply>(&m);
-    if (!reply) throw EngineBroken("answered Hello with another message");
-    if (!process)
-      why = "no live engine process of this wgnetd is recorded in " + options_.pid_file;
-    else if (reply->pid != static_cast<uint32_t>(process->id().pid))
-      why = "its Hello names pid " + std::to_string(reply->pid) + ", " + options_.pid_file +
-            " pid " + std::to_string(process->id().pid);
-    else if (reply->status.error != 0 || reply->protocol != control::kProtocol)
-      why = "it speaks another protocol (" + reply->status.message + ")";
-    if (why.empty()) {
-      log::info("took over the engine process (pid " + std::to_string(reply->pid) + ", build " +
-                reply->build + ", " + std::to_string(reply->devices) + " device(s))");
+  if (!process) {
+    why = "no live engine process of this wgnetd is recorded in " + options_.pid_file;
+  } else {
+    try {
+      const control::HelloReply reply = hello(*client, process->id().pid);
+      log::info("took over the engine process (pid " + std::to_string(reply.pid) + ", build " +
+                reply.build + ", " + std::to_string(reply.devices) + " device(s))");
       return std::make_unique<Running>(
           Running{std::move(*process), std::move(client), std::chrono::steady_clock::now()});
+    } catch (const std::exception& e) {
+      why = e.what();
     }
-  } catch (const std::exception& e) {
-    why = e.what();
   }
   client.reset();
   if (process) (void)process->kill_and_reap();
@@ -225,14 +234,7 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
   listener.reset();  // the engine's alone: the path leads to it while it lives
   const pid_t pid = r.process.id().pid;
   try {
-    control::Hello hello;
-    hello.build = WGNET_VERSION;
-    const control::FromEngine m = r.client->call(hello);
-    const auto* reply = std::get_if<control::HelloReply>(&m);
-    if (!reply) throw EngineBroken("answered Hello with another message");
-    if (reply->status.error != 0) throw EngineBroken("refused Hello: " + reply->status.message);
-    if (reply->protocol != control::kProtocol || reply->pid != static_cast<uint32_t>(pid))
-      throw EngineBroken("its Hello names another protocol or process");
+    (void)hello(*r.client, pid);
   } catch (const std::exception& e) {
     const int status = r.process.kill_and_reap();
     throw SystemError("the engine process (pid " + std::to_string(pid) +

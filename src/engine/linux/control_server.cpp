@@ -87,8 +87,10 @@ void ControlServer::export_devices(ControlChannel& channel, uint32_t id) {
   uint32_t sent = 0;
   for (const auto& [name, d] : devices_) {
     // A lost device is not handed back: wgnetd rebuilds it.
-    if (!engine_.contains(name) || engine_.info(name).lost) continue;
-    ExportDevice e{name, engine_.info(name).mtu, d.tun, d.sockets.udp, false};
+    if (!engine_.contains(name)) continue;
+    const InterfaceInfo info = engine_.info(name);
+    if (info.lost) continue;
+    ExportDevice e{name, info.mtu, d.tun, d.sockets.udp, false};
     std::vector<int> fds{d.tun_fd, d.sockets.udp4};
     if (d.sockets.udp.ipv6) fds.push_back(d.sockets.udp6);
     channel.send(encode_from_engine(e, id), fds);

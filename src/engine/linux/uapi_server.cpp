@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>

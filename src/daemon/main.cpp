@@ -16,8 +16,10 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "daemon/admin.h"
+#include "daemon/keeper.h"
 #include "daemon/metrics.h"
 #include "daemon/side_servers.h"
 #include "driver/api.h"
@@ -274,10 +276,29 @@ int serve(const Settings& s) {
   return 0;
 }
 
+// `--keeper`: this wgnetd's command line without it, run by a keeper (daemon/keeper.h) with the
+// log settings wgnetd would have. The program is this very file (not argv[0], which PATH might
+// resolve elsewhere).
+int keep(const Settings& s, int argc, char** argv) {
+  using namespace wgnet;
+  log::set_level(log::parse_level(s.log_level, "--log-level"));
+  log::set_info_to_stdout(s.log_info_to_stdout);
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw SystemError("keeper: cannot read /proc/self/exe: " + ec.message());
+  std::vector<std::string> args{self.string()};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a != "--keeper" && !a.starts_with("--keeper=")) args.emplace_back(a);
+  }
+  return daemon::run_keeper(args);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings s;
+  bool keeper = false;
   CLI::App app{
       "wgnetd: the wgnet Docker network plugin (libnetwork remote driver).\n"
       "Gives each container a WireGuard interface as its only network."};
@@ -345,18 +366,23 @@ int main(int argc, char** argv) {
          "the wgnet-engine program the engine process runs; default: beside wgnetd, else in "
          "PATH")
       ->type_name("PATH");
+  // Not from the environment (below): the wgnetd it starts inherits that.
+  app.add_flag("--keeper", keeper,
+               "run wgnetd (these options without --keeper) as a child, restart it when it dies "
+               "and reap what it leaves: the managed plugin's first process, so that the engine "
+               "process outlives wgnetd there too (under systemd, systemd does this)");
   // Every option can also come from the environment (WGNETD_BACKEND, ...): how a managed plugin
   // is configured (`docker plugin set wgnet/wgnet:latest WGNETD_BACKEND=external`).
   for (CLI::Option* o : app.get_options()) {
     std::string name = o->get_single_name();
-    if (name == "help" || name == "version") continue;
+    if (name == "help" || name == "version" || name == "keeper") continue;
     std::string env = "WGNETD_";
     for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
     o->envname(env);
   }
   try {
     app.parse(argc, argv);
-    return serve(s);
+    return keeper ? keep(s, argc, argv) : serve(s);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::cerr << "wgnetd: error: " << e.what() << " (see --help)\n";

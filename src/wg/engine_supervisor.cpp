@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "util/log.h"
+#include "util/restart_backoff.h"
 #include "util/unix_address.h"
 
 namespace wgnet::wg {
@@ -260,7 +261,7 @@ void EngineSupervisor::bury(Running& r, const std::string& why) {
 }
 
 void EngineSupervisor::watch() {
-  std::chrono::milliseconds backoff{0};  // before the next replacement
+  RestartBackoff backoff({options_.backoff_min, options_.backoff_max, options_.stable});
   // Waits `d` unless stopped; false when stopping.
   const auto pause = [&](std::chrono::milliseconds d) {
     pollfd p{wake_.get(), POLLIN, 0};
@@ -306,13 +307,11 @@ void EngineSupervisor::watch() {
       old = std::move(running_);
       pid_ = 0;
     }
-    if (std::chrono::steady_clock::now() - old->started >= options_.stable) backoff = {};
+    backoff.ran(std::chrono::steady_clock::now() - old->started);
     bury(*old, why);
     old.reset();
     while (!stopping_) {
-      if (backoff.count() && !pause(backoff)) return;
-      backoff =
-          backoff.count() ? std::min(backoff * 2, options_.backoff_max) : options_.backoff_min;
+      if (const auto wait = backoff.next(); wait.count() && !pause(wait)) return;
       try {
         auto next = std::make_unique<Running>(spawn());
         std::lock_guard lock(mu_);

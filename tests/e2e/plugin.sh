@@ -8,6 +8,8 @@
 #    --restart always comes back and pings the hub; nothing of the others remains;
 #  - with --live-restore: the plugin and a running container's tunnel stay up while dockerd is down
 #    and after; a container killed meanwhile gets Leave/DeleteEndpoint at restart, its device goes.
+# The plugin's wgnetd is killed (SIGKILL): its keeper (the plugin's PID 1) starts it again and the
+# tunnels carry on meanwhile (the engine, or wireguard-go, is left to the keeper).
 # Then the plugin itself is restarted (docker plugin disable --force, enable) under running
 # containers: their tunnels come back. On Docker 28+, a published port (a privileged one) is
 # served by the plugin.
@@ -197,6 +199,42 @@ fi
 sandbox2="$(dk inspect -f '{{.NetworkSettings.SandboxKey}}' "$(ctr_name c2)")"
 assert_eq "inside the plugin, c2's sandbox $sandbox2 is its network namespace" nsfs \
   "$(stat -f -c %T "/proc/$pid/root$sandbox2")"
+
+# --- the plugin's wgnetd killed (SIGKILL), not its keeper ---------------------------------------
+# The plugin's PID 1 is wgnetd's keeper: it starts wgnetd again, and the engine (or c2's
+# wireguard-go), left to the keeper, carries the tunnels on meanwhile; the new wgnetd takes it over.
+keeper="$(awk '$1 == "PPid:" {print $2}' "/proc/$pid/status")"
+assert_eq "the plugin's wgnetd runs under its keeper" wgnetd-keeper "$(cat "/proc/$keeper/comm")"
+assert_eq "the keeper is the plugin's PID 1" 1 "$(awk '$1 == "NSpid:" {print $NF}' "/proc/$keeper/status")"
+[[ $BACKEND == external ]] && wg_go2="$(wg_go_pid "$dev2")"
+dk exec -d "$(ctr_name c2)" sh -c "while :; do if ping -c1 -W1 $HUB_IP >/dev/null 2>&1; then \
+  cut -d' ' -f1 /proc/uptime >>/tmp/ok; fi; sleep 0.1; done"
+assert_eventually "c2 pings the hub every 0.1 s" 10 ctr_exec c2 sh -c 'test -s /tmp/ok'
+mark="$(wc -l <"$DDIR/dockerd.log")"
+killed_at="$(cut -d' ' -f1 /proc/uptime)"
+kill -KILL "$pid"
+say "the plugin's wgnetd (pid $pid) killed with SIGKILL"
+sleep 2
+# shellcheck disable=SC2016 # $1 is awk's
+answers="$(ctr_exec c2 awk -v t="$killed_at" '$1 > t' /tmp/ok | wc -l)"
+say "  $answers answers to c2's pings in the 2 s after"
+((answers >= 10)) || fail "only $answers answers in the 2 s after the plugin's wgnetd was killed (pings every 0.1 s)"
+ok "c2's tunnel carried on"
+assert_eventually "the keeper started wgnetd again" 10 one_plugin_pid
+assert_ne "a new wgnetd" "$pid" "$(plugin_pid)"
+pid="$(plugin_pid)"
+assert_ok "the keeper logged why" plugin_log_has "keeper: wgnetd (pid " "$mark"
+if [[ $BACKEND == engine ]]; then
+  # (the plugin's log names the engine by its PID in the plugin's PID namespace)
+  engine_nspid="$(awk '$1 == "NSpid:" {print $NF}' "/proc/$engine/status")"
+  assert_eventually "the new wgnetd took the engine over" 10 plugin_log_has \
+    "took over the engine process (pid $engine_nspid," "$mark"
+  assert_eq "the same engine process serves, now under the new wgnetd" "$engine" \
+    "$(pgrep -x wgnet-engine | while read -r p; do grep -qF "$plugin_id" "/proc/$p/cgroup" && echo "$p"; done)"
+else
+  assert_eq "c2 kept its wireguard-go" "$wg_go2" "$(wg_go_pid "$dev2")"
+fi
+for c in c1 c2; do reaches_hub "$c"; done
 
 # Published ports (Docker 28+), from the plugin's wgnetd: in the host's namespace, on a privileged
 # host port (the plugin's CAP_NET_BIND_SERVICE).

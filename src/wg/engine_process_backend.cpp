@@ -44,6 +44,14 @@ DeviceConfig on_port(DeviceConfig config, uint16_t port) {
   return config;
 }
 
+// The engine's answer to a UAPI get of device `name`.
+control::GetReply engine_get(EngineClient& engine, const std::string& name) {
+  control::FromEngine m = engine.call(control::Get{name});
+  auto* reply = std::get_if<control::GetReply>(&m);
+  if (!reply) engine.protocol_error("answered Get with another message");
+  return std::move(*reply);
+}
+
 }  // namespace
 
 EngineProcessBackend::EngineProcessBackend(Options options)
@@ -314,8 +322,14 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
       }
       control::UapiSet set;
       set.name = name;
+      // The UAPI server hands the lines without the blank one that ended them; the control
+      // protocol carries a set body as the socket did, ended by it.
+      std::string framed(body);
+      crypto::ScopedWipe wipe_framed(framed);
+      if (!framed.empty() && framed.back() != '\n') framed += '\n';  // cut short by EOF
+      framed += '\n';
       set.body = crypto::SecretBytes(
-          std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+          std::span(reinterpret_cast<const uint8_t*>(framed.data()), framed.size()));
       std::unique_ptr<engine::UdpBindLinux> udp;
       if (port && *port != d.udp->port()) {
         try {
@@ -338,6 +352,23 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
       if (mark && *mark != d.config.fwmark) d.udp->set_mark(*mark);  // the engine's sockets too
       if (port) d.config.listen_port = d.udp->port();
       if (mark) d.config.fwmark = *mark;
+      // What `wg set` changed must outlive this engine: the configuration a replacement is given
+      // becomes the whole one this engine has now (until wgnetd configures the device again).
+      const control::GetReply now = engine_get(engine, name);
+      if (now.status.error != 0) {
+        log::warn("engine: " + name + ": its configuration after wg set: errno " +
+                  std::to_string(now.status.error) + "; a replacement engine would not have it");
+        return;
+      }
+      try {
+        const std::string_view text(reinterpret_cast<const char*>(now.uapi.data()),
+                                    now.uapi.size());
+        d.config = config_from_status(uapi::decode_get(text, uapi::Secrets::kKeep));
+        d.config.listen_port = d.udp->port();
+      } catch (const SystemError& e) {
+        log::warn("engine: " + name + ": its configuration after wg set: " + e.what() +
+                  "; a replacement engine would not have it");
+      }
     });
   } catch (const std::exception& e) {
     log::warn("engine: wg set " + name + ": " + e.what());
@@ -349,14 +380,12 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
 std::string EngineProcessBackend::uapi_get(const std::string& name) {
   std::string out;
   supervisor_->with_engine([&](EngineClient& engine) {
-    const control::FromEngine m = engine.call(control::Get{name});
-    const auto* reply = std::get_if<control::GetReply>(&m);
-    if (!reply) engine.protocol_error("answered Get with another message");
-    if (reply->status.error != 0) {
-      out = uapi::encode_errno(reply->status.error);
+    const control::GetReply reply = engine_get(engine, name);
+    if (reply.status.error != 0) {
+      out = uapi::encode_errno(reply.status.error);
       return;
     }
-    out.assign(reinterpret_cast<const char*>(reply->uapi.data()), reply->uapi.size());
+    out.assign(reinterpret_cast<const char*>(reply.uapi.data()), reply.uapi.size());
   });
   return out;
 }

@@ -7,8 +7,9 @@
 #      seed, and does hold the container's private key (the positive control: the scan works);
 #   3. (test builds) SIGUSR2 makes the engine attempt openat(2): its seccomp filter kills it
 #      (SIGSYS), wgnetd says so and starts another; the pings resume within 2 s;
-#   4. the engine is killed with SIGKILL: wgnetd starts another and hands it the device again; the
-#      pings resume within 2 s, through the same wg0 (same ifindex) and the same UDP port;
+#   4. `wg set` changes the device (relayed by wgnetd), then the engine is killed with SIGKILL:
+#      wgnetd starts another and hands it the device again, with that change; the pings resume
+#      within 2 s, through the same wg0 (same ifindex) and the same UDP port;
 #   5. wgnetd itself is killed (SIGKILL): the engine carries on, the pings keep being answered
 #      while wgnetd is down; the next wgnetd takes the same engine over (its devices, `wg show`),
 #      and a second container joins through it.
@@ -84,7 +85,10 @@ else
   say "skipped: the forbidden-call trigger (wgnetd is not a test build)"
 fi
 
-# 4. The engine dies (as a crash or an OOM kill would end it): wgnetd replaces it.
+# 4. The engine dies (as a crash or an OOM kill would end it): wgnetd replaces it; what `wg set`
+#    changed before is kept.
+assert_ok "wg set $ifname (relayed to the engine): the hub's keepalive 9 s" \
+  wg set "$ifname" peer "$HUB_PUB" persistent-keepalive 9
 say "killing the engine process (pid $pid) with SIGKILL"
 killed_at="$(cut -d' ' -f1 /proc/uptime)"
 kill -KILL "$pid"
@@ -98,6 +102,8 @@ assert_eq "the hub sees c1 at the same endpoint (same UDP port)" "$port_before" 
   "$(hub_peer_field "$pub1" endpoints)"
 assert_contains "wg show $ifname works (wgnetd relays it to the new engine)" \
   "$(wg show "$ifname" 2>&1 || true)" "public key: $pub1"
+assert_eq "the new engine has what wg set changed" "$HUB_PUB	9" \
+  "$(wg show "$ifname" persistent-keepalive 2>&1 || true)"
 
 # 5. wgnetd dies: the engine carries on; the next wgnetd takes it over.
 wgnetd_kill

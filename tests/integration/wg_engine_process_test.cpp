@@ -3,9 +3,11 @@
 // device this backend made in namespace a, with an in-process engine as the peer in namespace b.
 // What a user sees: pings through it; the engine process holds no capability; when it is killed,
 // another takes over the same device (same ifindex, same port) and the pings come back; a
-// reconfigured port; a deleted link reported lost; nothing left after remove. Root.
+// reconfigured port; a deleted link reported lost; nothing left after remove; what `wg set`
+// changed survives a replaced engine. Root.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +18,15 @@
 #include <thread>
 
 #include "../unit/temp_dir.h"
+#include "crypto/dh.h"
+#include "crypto/encoding.h"
+#include "crypto/x25519.h"
 #include "engine/linux/test_hooks.h"
 #include "netlink/rtnl.h"
 #include "peer_pair.h"
 #include "proc_self.h"
+#include "util/fd.h"
+#include "util/unix_address.h"
 #include "wg/engine_process_backend.h"
 
 #ifndef WGNET_ENGINE_PROGRAM
@@ -48,7 +55,7 @@ class EngineProcess : public ::testing::Test {
   void make_backend(bool outlive) {
     net_->a->run([&] {
       EngineProcessBackend::Options o;
-      o.uapi_dir = "";  // nothing outside the namespaces is touched
+      o.uapi_dir = uapi_dir_;  // none unless a test asks: nothing outside its own is touched
       o.tun_owner = 65534;
       o.process.program = WGNET_ENGINE_PROGRAM;
       o.process.root = root_->path().string();
@@ -97,6 +104,7 @@ class EngineProcess : public ::testing::Test {
 
   std::unique_ptr<itest::PeerPair> net_;
   std::unique_ptr<testing::TempDir> root_, state_;
+  std::string uapi_dir_;
   std::unique_ptr<EngineProcessBackend> backend_;
   std::atomic<bool> lost_{false};
 };
@@ -186,6 +194,57 @@ TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {
   EXPECT_FALSE(backend_->exists({"wgs1", h1, ""}));
   net_->a->run([&] { backend_->remove({"wgs1", h1, ""}); });
   EXPECT_EQ(backend_->engine_restarts(), 0u) << "nothing here should have cost the engine";
+}
+
+// One request to a UAPI socket, as `wg set` sends it; the reply.
+std::string uapi_request(const std::string& socket, const std::string& request) {
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const sockaddr_un addr = unix_address(socket);
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+    return "connect failed";
+  if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size()))
+    return "write failed";
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while (reply.find("\n\n") == std::string::npos && (n = ::read(fd.get(), buf, sizeof buf)) > 0)
+    reply.append(buf, static_cast<size_t>(n));
+  return reply;
+}
+
+TEST_F(EngineProcess, WhatWgSetChangedOutlivesTheEngine) {
+  testing::TempDir uapi("wgnet-uapi");
+  drop_backend();
+  uapi_dir_ = uapi.path().string();
+  make_backend(false);
+  const std::string handle = create();
+  ASSERT_TRUE(ping());
+  // wg set: the peer's keepalive, and a second peer (a key nobody holds).
+  const crypto::Key other = crypto::public_key(crypto::generate_private_key());
+  const std::string set =
+      "set=1\npublic_key=" + crypto::hex_encode(crypto::public_key(net_->key_b).span()) +
+      "\npersistent_keepalive_interval=7\npublic_key=" + crypto::hex_encode(other.span()) +
+      "\nallowed_ip=10.99.0.0/24\n\n";
+  ASSERT_EQ(uapi_request((uapi.path() / "wgs0.sock").string(), set), "errno=0\n\n");
+
+  ASSERT_EQ(::kill(backend_->engine_pid(), SIGKILL), 0);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (backend_->engine_restarts() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(backend_->engine_restarts(), 1u) << "the engine was not replaced";
+  bool answered = false;
+  for (int i = 0; i < 10 && !answered; i++) answered = ping("-c 1 -W 1");
+  EXPECT_TRUE(answered) << "no answer through the replacement";
+  const DeviceStatus s = backend_->status({"wgs0", handle, ""});
+  ASSERT_EQ(s.peers.size(), 2u) << "the peer wg set added is gone with the engine";
+  for (const PeerStatus& p : s.peers) {
+    if (p.public_key == other) {
+      ASSERT_EQ(p.allowed_ips.size(), 1u);
+      EXPECT_EQ(p.allowed_ips[0].str(), "10.99.0.0/24");
+    } else {
+      EXPECT_EQ(p.persistent_keepalive, 7) << "the keepalive wg set gave is gone with the engine";
+    }
+  }
 }
 
 TEST_F(EngineProcess, OutlivesWgnetdAndTheNextOneTakesItOver) {

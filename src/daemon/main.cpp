@@ -107,11 +107,21 @@ std::string engine_program(const std::string& spec) {
   return wgnet::process::find_program("wgnet-engine").value_or("");
 }
 
-// The engine process's settings: its ids, an empty directory to chroot into (made here), and the
+// The engine process's settings: its ids, an empty directory to chroot into (made here), the
 // environment it may see (test timings in a test build, a sanitizer's options in a sanitizer
-// build).
-wgnet::wg::EngineProcessOptions engine_process(const Settings& s, wgnet::UserIds user) {
+// build), and wgnet_engine_restarts_total in `registry`, counted as engines are replaced.
+wgnet::wg::EngineProcessOptions engine_process(const Settings& s, wgnet::UserIds user,
+                                               wgnet::metrics::Registry& registry) {
   wgnet::wg::EngineProcessOptions o;
+  auto& restarts = registry.counter(
+      "wgnet_engine_restarts_total",
+      "engine processes replaced, by why: seccomp, signal, exit, ended (how unknown), broken "
+      "(its control connection), unusable (left by an earlier wgnetd, not taken over)",
+      {"reason"});
+  for (std::string_view reason : wgnet::wg::kRestartReasons) restarts.with({std::string(reason)});
+  o.on_replaced = [&restarts](std::string_view reason) {
+    restarts.with({std::string(reason)}).inc();
+  };
   o.program = engine_program(s.engine_program);
   o.uid = user.uid;
   o.gid = user.gid;
@@ -166,7 +176,7 @@ int serve(const Settings& s) {
   backend_options.engine_test_timings = engine::test_hooks::timings_from_env();
   const UserIds engine_ids = engine_user(s.engine_user);
   backend_options.engine_tun_owner = engine_ids.uid;
-  if (s.engine_process) backend_options.engine_process = engine_process(s, engine_ids);
+  if (s.engine_process) backend_options.engine_process = engine_process(s, engine_ids, registry);
   wg::Backends backends(backend_options);
   driver::StateStore state(s.state_dir);
   log::info("wgnetd " WGNET_VERSION " starting; backends: " + backends.describe() +

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,7 +164,7 @@ EngineSupervisor::~EngineSupervisor() { stop(); }
 void EngineSupervisor::replace_unstarted(const std::string& why) {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) throw std::logic_error("replace_unstarted after start");
-  bury(*running_, why);
+  bury(*running_, why, "unusable");
   running_ = std::make_unique<Running>(spawn());
   pid_ = running_->process.id().pid;
 }
@@ -249,10 +250,23 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
   return r;
 }
 
-void EngineSupervisor::bury(Running& r, const std::string& why) {
+std::string_view restart_reason(int wait_status, bool ended_by_itself) {
+  if (!ended_by_itself) return "broken";
+  if (wait_status == -1) return "ended";
+  if (WIFSIGNALED(wait_status)) return WTERMSIG(wait_status) == SIGSYS ? "seccomp" : "signal";
+  return "exit";
+}
+
+void EngineSupervisor::bury(Running& r, const std::string& why, std::string_view reason) {
   const pid_t pid = r.process.id().pid;
   r.client.reset();
+  // Before wgnetd's SIGKILL. (Its control socket's end of file can come just before it has ended:
+  // a moment's wait tells a dying engine from a broken live one.)
+  pollfd ended{r.process.pidfd(), POLLIN, 0};
+  const bool by_itself = ::poll(&ended, 1, 100) == 1;
   const int status = r.process.kill_and_reap();  // a broken engine is presumed compromised
+  if (options_.on_replaced)
+    options_.on_replaced(reason.empty() ? restart_reason(status, by_itself) : reason);
   std::string how = status == -1 ? "gone" : process::describe_wait_status(status);
   if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
     how += ": a call outside its seccomp allow-list (the audit log names it)";

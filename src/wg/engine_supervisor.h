@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,19 @@ struct EngineProcessOptions {
   // tests. Empty: the engine ends with this wgnetd's control socket (no takeover).
   std::string listen_path;
   std::string pid_file;
+  // Called (on the supervisor's thread) with restart_reason() each time an engine is replaced.
+  std::function<void(std::string_view reason)> on_replaced;
 };
+
+// Why an engine process was replaced, in one word (wgnetd's wgnet_engine_restarts_total{reason}):
+// "seccomp" (its filter killed it), "signal" (another signal: a crash, an OOM kill, kill -9),
+// "exit" (it exited), "ended" (how is unknown: an engine taken over is no child of this wgnetd),
+// when it ended by itself; "broken" when it still ran but its control connection broke (a message
+// that does not decode, no answer in time), so wgnetd killed it; "unusable", an engine an earlier
+// wgnetd left that could not be taken over.
+inline constexpr std::string_view kRestartReasons[] = {"seccomp", "signal", "exit",
+                                                       "ended",   "broken", "unusable"};
+std::string_view restart_reason(int wait_status, bool ended_by_itself);
 
 class EngineSupervisor {
  public:
@@ -108,8 +121,9 @@ class EngineSupervisor {
   Fd listen();
   void write_pid_file(const process::ProcessId& id) const;
   void watch();
-  // The engine `r` is gone or broken: kill and reap it, say why.
-  void bury(Running& r, const std::string& why);
+  // The engine `r` is gone or broken: kill and reap it, say why, count it (on_replaced: `reason`,
+  // else restart_reason()).
+  void bury(Running& r, const std::string& why, std::string_view reason = {});
   void wake();
 
   const EngineProcessOptions options_;

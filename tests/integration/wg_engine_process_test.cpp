@@ -14,8 +14,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../unit/temp_dir.h"
 #include "crypto/dh.h"
@@ -61,6 +63,10 @@ class EngineProcess : public ::testing::Test {
       o.process.root = root_->path().string();
       o.process.workers = 1;
       o.process.env = {"ASAN_OPTIONS=detect_leaks=0"};
+      o.process.on_replaced = [this](std::string_view reason) {
+        std::lock_guard lock(reasons_mu_);
+        reasons_.emplace_back(reason);
+      };
       if (outlive) {
         o.process.listen_path = (state_->path() / "engine.sock").string();
         o.process.pid_file = (state_->path() / "engine.pid").string();
@@ -105,6 +111,12 @@ class EngineProcess : public ::testing::Test {
   std::unique_ptr<itest::PeerPair> net_;
   std::unique_ptr<testing::TempDir> root_, state_;
   std::string uapi_dir_;
+  std::mutex reasons_mu_;
+  std::vector<std::string> reasons_;  // on_replaced's, in order
+  std::vector<std::string> reasons() {
+    std::lock_guard lock(reasons_mu_);
+    return reasons_;
+  }
   std::unique_ptr<EngineProcessBackend> backend_;
   std::atomic<bool> lost_{false};
 };
@@ -146,6 +158,7 @@ TEST_F(EngineProcess, AKilledEngineIsReplacedAndTheSameDeviceCarriesAgain) {
       "resumed_ms",
       static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   EXPECT_EQ(backend_->engine_restarts(), 1u);
+  EXPECT_EQ(reasons(), std::vector<std::string>{"signal"}) << "wgnet_engine_restarts_total's";
   EXPECT_NE(backend_->engine_pid(), first);
   EXPECT_GT(backend_->engine_pid(), 0);
   EXPECT_EQ(ifindex("wgs0"), index) << "the device must be the same";
@@ -165,6 +178,7 @@ TEST_F(EngineProcess, AForbiddenCallKillsTheEngineAndAnotherCarriesOn) {
     std::this_thread::sleep_for(10ms);
   ASSERT_EQ(backend_->engine_restarts(), 1u) << "the engine was not replaced";
   EXPECT_NE(::kill(first, 0), 0) << "the first engine still runs";
+  EXPECT_EQ(reasons(), std::vector<std::string>{"seccomp"});
   bool answered = false;
   for (int i = 0; i < 10 && !answered; i++) answered = ping("-c 1 -W 1");
   EXPECT_TRUE(answered) << "no answer through the replacement";

@@ -44,7 +44,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.3
   for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
-  rm -f /var/run/wireguard/?"$TAG"?.sock
+  rm -f /var/run/wireguard/w?"$TAG"?.sock /tmp/"$TAG"-*
 }
 trap cleanup EXIT
 
@@ -74,7 +74,11 @@ tunnel() {
       # process is its child: both count as the tunnel's CPU.
       local fifo="/tmp/$TAG-$k-$side.in" out
       mkfifo "$fifo"
-      "$SUPERVISED" "$ENGINE" "/run/netns/$TAG-$k-$side" "$ifname" <"$fifo" >"$fifo.out" 2>&1 &
+      # (without the descriptors holding the others: each ends when its own is closed)
+      (
+        for h in "${HOLD[@]}"; do exec {h}>&-; done
+        exec "$SUPERVISED" "$ENGINE" "/run/netns/$TAG-$k-$side" "$ifname"
+      ) <"$fifo" >"$fifo.out" 2>&1 &
       PIDS+=($!)
       TPIDS[$k]+=" $!"
       exec {hold}>"$fifo"

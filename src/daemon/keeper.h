@@ -36,7 +36,8 @@ AfterExit after_wgnetd_exit(int status, bool stopping);
 
 // Runs `argv` (argv[0] a path: this wgnetd, without --keeper) as the keeper described above until
 // it is told to stop, or wgnetd ends with a status after_wgnetd_exit does not restart. Returns the
-// keeper's exit status. Blocks SIGCHLD, SIGTERM and SIGINT in the calling thread (the only one).
+// keeper's exit status. Blocks SIGCHLD, SIGTERM and SIGINT in the calling thread (the only one);
+// a caller that may be PID 1 blocks them before, so that none sent meanwhile is lost.
 int run_keeper(const std::vector<std::string>& argv, const KeeperOptions& options = {});
 
 }  // namespace wgnet::daemon

@@ -307,6 +307,16 @@ int keep(const Settings& s, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The plugin's PID 1 (--keeper) must not lose Docker's SIGTERM while it starts: the kernel drops
+  // a signal that PID 1 of a namespace has no handler for, unless it is blocked (then it stays
+  // pending for the keeper's sigwaitinfo). So they are blocked before anything else.
+  sigset_t keeper_signals;
+  sigemptyset(&keeper_signals);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&keeper_signals, sig);
+  const bool maybe_keeper = std::any_of(argv + 1, argv + argc, [](const char* a) {
+    return std::string_view(a).starts_with("--keeper");
+  });
+  if (maybe_keeper) sigprocmask(SIG_BLOCK, &keeper_signals, nullptr);
   Settings s;
   bool keeper = false;
   CLI::App app{
@@ -392,6 +402,7 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+    if (maybe_keeper && !keeper) sigprocmask(SIG_UNBLOCK, &keeper_signals, nullptr);
     return keeper ? keep(s, argc, argv) : serve(s);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);

@@ -15,6 +15,7 @@
 #include "netlink/rtnl.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "wgconf/apply_ops.h"
 #include "wgconf/uapi_codec.h"
 
 namespace wgnet::wg {
@@ -324,8 +325,10 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
       set.name = name;
       // The UAPI server hands the lines without the blank one that ended them; the control
       // protocol carries a set body as the socket did, ended by it.
-      std::string framed(body);
+      std::string framed;
       crypto::ScopedWipe wipe_framed(framed);
+      framed.reserve(body.size() + 2);  // no reallocation leaves a copy of the keys behind
+      framed.append(body);
       if (!framed.empty() && framed.back() != '\n') framed += '\n';  // cut short by EOF
       framed += '\n';
       set.body = crypto::SecretBytes(
@@ -350,25 +353,12 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
       }
       if (udp) d.udp = std::move(udp);
       if (mark && *mark != d.config.fwmark) d.udp->set_mark(*mark);  // the engine's sockets too
-      if (port) d.config.listen_port = d.udp->port();
-      if (mark) d.config.fwmark = *mark;
-      // What `wg set` changed must outlive this engine: the configuration a replacement is given
-      // becomes the whole one this engine has now (until wgnetd configures the device again).
-      const control::GetReply now = engine_get(engine, name);
-      if (now.status.error != 0) {
-        log::warn("engine: " + name + ": its configuration after wg set: errno " +
-                  std::to_string(now.status.error) + "; a replacement engine would not have it");
-        return;
-      }
-      try {
-        const std::string_view text(reinterpret_cast<const char*>(now.uapi.data()),
-                                    now.uapi.size());
-        d.config = config_from_status(uapi::decode_get(text, uapi::Secrets::kKeep));
-        d.config.listen_port = d.udp->port();
-      } catch (const SystemError& e) {
-        log::warn("engine: " + name + ": its configuration after wg set: " + e.what() +
-                  "; a replacement engine would not have it");
-      }
+      // What `wg set` changed must outlive this engine: wgnetd applies the request to its own copy
+      // of the configuration, which a replacement is given (computed from the user's request, not
+      // taken from what an engine, maybe compromised, says it has), until wgnetd configures the
+      // device again.
+      apply_ops(d.config, parsed.ops);
+      d.config.listen_port = d.udp->port();
     });
   } catch (const std::exception& e) {
     log::warn("engine: wg set " + name + ": " + e.what());

@@ -251,7 +251,9 @@ EngineSupervisor::Running EngineSupervisor::spawn() {
 }
 
 std::string_view restart_reason(int wait_status, bool ended_by_itself) {
-  if (!ended_by_itself) return "broken";
+  // wgnetd only ever sends SIGKILL: any other status is the engine's own end, however late.
+  const bool our_kill = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL;
+  if (!ended_by_itself && (wait_status == -1 || our_kill)) return "broken";
   if (wait_status == -1) return "ended";
   if (WIFSIGNALED(wait_status)) return WTERMSIG(wait_status) == SIGSYS ? "seccomp" : "signal";
   return "exit";
@@ -263,7 +265,10 @@ void EngineSupervisor::bury(Running& r, const std::string& why, std::string_view
   // Before wgnetd's SIGKILL. (Its control socket's end of file can come just before it has ended:
   // a moment's wait tells a dying engine from a broken live one.)
   pollfd ended{r.process.pidfd(), POLLIN, 0};
-  const bool by_itself = ::poll(&ended, 1, 100) == 1;
+  int polled;
+  while ((polled = ::poll(&ended, 1, 100)) < 0 && errno == EINTR) {
+  }
+  const bool by_itself = polled == 1;
   const int status = r.process.kill_and_reap();  // a broken engine is presumed compromised
   if (options_.on_replaced)
     options_.on_replaced(reason.empty() ? restart_reason(status, by_itself) : reason);

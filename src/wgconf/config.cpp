@@ -16,17 +16,4 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text) {
   return Endpoint{*addr, hp->port};
 }
 
-DeviceConfig config_from_status(const DeviceStatus& status) {
-  DeviceConfig c;
-  c.private_key = status.private_key;
-  c.listen_port = status.listen_port;
-  c.fwmark = status.fwmark;
-  c.replace_peers = true;
-  c.peers.reserve(status.peers.size());
-  for (const PeerStatus& s : status.peers)
-    c.peers.push_back(PeerConfig{s.public_key, s.preshared_key, s.endpoint, s.persistent_keepalive,
-                                 s.allowed_ips});
-  return c;
-}
-
 }  // namespace wgnet::wg

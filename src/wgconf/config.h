@@ -61,9 +61,4 @@ struct DeviceStatus {
   std::optional<crypto::Key> private_key;
 };
 
-// The configuration that makes a device again as `status` shows it (replacing every peer): its
-// keys when the status carries them (the engine's answer to a UAPI get), each peer's current
-// endpoint (where it roamed to).
-DeviceConfig config_from_status(const DeviceStatus& status);
-
 }  // namespace wgnet::wg

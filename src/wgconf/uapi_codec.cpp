@@ -193,8 +193,7 @@ crypto::Key reply_key(std::string_view v, std::string_view what) {
 
 }  // namespace
 
-DeviceStatus decode_get(std::string_view reply, Secrets secrets) {
-  const bool keep = secrets == Secrets::kKeep;
+DeviceStatus decode_get(std::string_view reply) {
   DeviceStatus st;
   PeerStatus* peer = nullptr;
   bool saw_errno = false;
@@ -210,10 +209,7 @@ DeviceStatus decode_get(std::string_view reply, Secrets secrets) {
       saw_errno = true;
     } else if (key == "private_key") {
       auto k = reply_key(v, "uapi private_key");
-      if (!k.is_zero()) {
-        st.public_key = crypto::public_key(k);
-        if (keep) st.private_key = k;
-      }
+      if (!k.is_zero()) st.public_key = crypto::public_key(k);
     } else if (key == "listen_port") {
       st.listen_port = number<uint16_t>(key, v);
     } else if (key == "fwmark") {
@@ -223,9 +219,7 @@ DeviceStatus decode_get(std::string_view reply, Secrets secrets) {
       peer = &st.peers.back();
       peer->public_key = reply_key(v, "uapi public_key");
     } else if (peer && key == "preshared_key") {
-      auto k = reply_key(v, "uapi preshared_key");
-      peer->has_preshared_key = !k.is_zero();
-      if (keep && peer->has_preshared_key) peer->preshared_key = k;
+      peer->has_preshared_key = !reply_key(v, "uapi preshared_key").is_zero();
     } else if (peer && key == "endpoint") {
       peer->endpoint = Endpoint::parse(v);
     } else if (peer && key == "last_handshake_time_sec") {

@@ -100,12 +100,9 @@ SetRequest parse_set(std::string_view body);
 std::string encode_get(const DeviceStatus& status);
 // "errno=N\n\n", the reply to a set (and to a failed get).
 std::string encode_errno(int error);
-// Whether decode_get keeps the keys a reply carries.
-enum class Secrets { kDrop, kKeep };
 // Parses the body of a "get=1" reply (up to and including "errno=N"). Throws SystemError when
-// errno is non-zero or a line is malformed. private_key gives public_key, preshared_key gives
-// has_preshared_key; with Secrets::kKeep the keys themselves are kept too (private_key,
-// preshared_key: the caller then holds secrets).
-DeviceStatus decode_get(std::string_view reply, Secrets secrets = Secrets::kDrop);
+// errno is non-zero or a line is malformed. Secrets are not kept: private_key gives public_key,
+// preshared_key gives has_preshared_key.
+DeviceStatus decode_get(std::string_view reply);
 
 }  // namespace wgnet::wg::uapi

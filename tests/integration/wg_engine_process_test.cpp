@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +29,7 @@
 #include "peer_pair.h"
 #include "proc_self.h"
 #include "util/fd.h"
+#include "util/process.h"
 #include "util/unix_address.h"
 #include "wg/engine_process_backend.h"
 
@@ -210,6 +212,19 @@ TEST_F(EngineProcess, ReconfiguresThePortRemovesAndReportsALostDevice) {
   EXPECT_EQ(backend_->engine_restarts(), 0u) << "nothing here should have cost the engine";
 }
 
+// Whether `pid` (an engine this test process started, so its child) ends within 5 s; reaps it.
+// Otherwise kills and reaps it, so no engine outlives the test.
+bool ends_by_itself(pid_t pid) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return false;
+}
+
 // One request to a UAPI socket, as `wg set` sends it; the reply.
 std::string uapi_request(const std::string& socket, const std::string& request) {
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -289,13 +304,57 @@ TEST_F(EngineProcess, OutlivesWgnetdAndTheNextOneTakesItOver) {
   drop_backend();
   // This test process started it (the first backend), so it reaps it here, as init would reap an
   // engine whose wgnetd is gone.
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  bool ended = false;
-  while (!ended && std::chrono::steady_clock::now() < until) {
-    ended = ::waitpid(engine, nullptr, WNOHANG) == engine;
-    if (!ended) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(ends_by_itself(engine)) << "an engine with no device outlived its wgnetd";
+}
+
+// engine.pid names a live process that is no engine of this wgnetd (a PID reused, a file someone
+// wrote): the next wgnetd neither kills that process nor takes the engine on engine.sock over; it
+// starts its own. The old engine keeps its device until the device is rebuilt, then ends.
+TEST_F(EngineProcess, TakesNothingOverThatThePidFileDoesNotName) {
+  drop_backend();
+  make_backend(true);
+  const std::string handle = create();
+  ASSERT_TRUE(ping());
+  const pid_t old_engine = backend_->engine_pid();
+  drop_backend();
+
+  const pid_t other = ::fork();
+  if (other == 0) {
+    ::execl("/bin/sleep", "sleep", "30", nullptr);
+    ::_exit(127);
   }
-  EXPECT_TRUE(ended) << "an engine with no device outlived its wgnetd";
+  ASSERT_GT(other, 0);
+  std::optional<uint64_t> start;
+  for (int i = 0; i < 100 && (!start || process::cmdline(other).size() < 2); i++) {
+    std::this_thread::sleep_for(10ms);
+    start = process::start_time(other);
+  }
+  ASSERT_TRUE(start);
+  {
+    std::ofstream pid_file(state_->path() / "engine.pid", std::ios::trunc);
+    pid_file << process::ProcessId{other, *start}.str() << "\n";
+  }
+  make_backend(true);
+  EXPECT_NE(backend_->engine_pid(), old_engine) << "took over an engine engine.pid does not name";
+  EXPECT_EQ(::kill(other, 0), 0) << "killed the process engine.pid names, which is no engine";
+  EXPECT_EQ(::kill(old_engine, 0), 0) << "killed an engine it could not identify";
+  ::kill(other, SIGKILL);
+  ::waitpid(other, nullptr, 0);
+
+  // The device is still the old engine's (its TUN attached there): the driver rebuilds it, and
+  // the old engine, with no device left, ends (this test process started it: it reaps it here).
+  bool adopted = true;
+  net_->a->run([&] { adopted = backend_->adopt({"wgs0", handle, ""}, config(), 1420); });
+  EXPECT_FALSE(adopted) << "adopted a TUN another engine holds";
+  net_->a->run([&] { backend_->remove({"wgs0", handle, ""}); });
+  EXPECT_TRUE(ends_by_itself(old_engine)) << "the engine nobody took over outlived its device";
+  const std::string again = create();
+  EXPECT_TRUE(ping()) << "no answer through the device made again";
+  // Its engine outlives the backend while it has a device: remove it, then reap that engine.
+  const pid_t engine = backend_->engine_pid();
+  net_->a->run([&] { backend_->remove({"wgs0", again, ""}); });
+  drop_backend();
+  EXPECT_TRUE(ends_by_itself(engine));
 }
 
 }  // namespace

@@ -46,13 +46,14 @@ std::size_t lines(const std::filesystem::path& file) {
 }
 
 // Forks a keeper of `sh -c script`; returns its pid.
-pid_t fork_keeper(const std::string& script) {
+pid_t fork_keeper(const std::string& script,
+                  std::chrono::milliseconds grace = std::chrono::seconds(5)) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     KeeperOptions o;
     o.backoff = {std::chrono::milliseconds(20), std::chrono::milliseconds(40),
                  std::chrono::seconds(10)};
-    o.grace = std::chrono::seconds(5);
+    o.grace = grace;
     int code = 99;
     try {
       code = run_keeper({"/bin/sh", "-c", script}, o);
@@ -110,6 +111,20 @@ TEST(Keeper, RestartsACrashedChildReapsItsOrphansAndPassesSigtermOn) {
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the keeper ends with the child's status";
   EXPECT_TRUE(std::filesystem::exists(stopped)) << "the child got the SIGTERM";
+}
+
+TEST(Keeper, KillsAChildThatIgnoresSigtermAfterTheGrace) {
+  testing::TempDir dir("wgnet-keeper");
+  const auto ready = dir.path() / "ready";
+  const pid_t keeper =
+      fork_keeper("trap '' TERM; : >" + ready.string() + "; while :; do sleep 0.05; done",
+                  std::chrono::milliseconds(300));
+  for (int i = 0; i < 500 && !std::filesystem::exists(ready); i++) ::usleep(10000);
+  ASSERT_TRUE(std::filesystem::exists(ready));
+  ASSERT_EQ(::kill(keeper, SIGTERM), 0);
+  const int status = wait_for(keeper);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "killed after the grace: not a clean stop";
 }
 
 TEST(Keeper, EndsWhenTheChildRejectsItsOptions) {

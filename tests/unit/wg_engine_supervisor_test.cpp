@@ -19,6 +19,9 @@ TEST(EngineRestartReason, NamesHowTheEngineEnded) {
   // Alive when wgnetd killed it (its SIGKILL is in the status): its connection broke.
   EXPECT_EQ(restart_reason(SIGKILL, false), "broken");
   EXPECT_EQ(restart_reason(-1, false), "broken");
+  // Still ending when wgnetd looked, but its status is its own (wgnetd sends only SIGKILL).
+  EXPECT_EQ(restart_reason(SIGSYS, false), "seccomp");
+  EXPECT_EQ(restart_reason(3 << 8, false), "exit");
 }
 
 TEST(EngineRestartReason, EveryReasonIsALabelValueKnownInAdvance) {

@@ -117,51 +117,6 @@ TEST(Uapi, DecodeGet) {
   ASSERT_EQ(st.peers[0].allowed_ips.size(), 1u);
 }
 
-TEST(Uapi, ConfigFromStatusRemakesTheDeviceAGetShows) {
-  const std::string get =
-      "private_key=b897ab1abe9e8432ca29b97c471afee85322ae193af560bd937a291cc1499a55\n"
-      "listen_port=10101\n"
-      "fwmark=7\n"
-      "public_key=6434fae07f7db7f98ae51140c5c651c762932b83cdf1c54fe79cd68641575a09\n"
-      "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
-      "protocol_version=1\n"
-      "endpoint=198.18.42.2:10101\n"
-      "last_handshake_time_sec=1700000000\n"
-      "tx_bytes=148\n"
-      "persistent_keepalive_interval=25\n"
-      "allowed_ip=10.1.0.0/16\n"
-      "allowed_ip=fd00::/64\n"
-      "errno=0\n\n";
-  const wg::DeviceConfig c =
-      wg::config_from_status(wg::uapi::decode_get(get, wg::uapi::Secrets::kKeep));
-  EXPECT_FALSE(wg::uapi::decode_get(get).private_key) << "secrets are dropped unless asked for";
-  EXPECT_FALSE(wg::uapi::decode_get(get).peers[0].preshared_key);
-  ASSERT_TRUE(c.private_key);
-  EXPECT_EQ(c.listen_port, 10101);
-  EXPECT_EQ(c.fwmark, 7u);
-  EXPECT_TRUE(c.replace_peers);
-  ASSERT_EQ(c.peers.size(), 1u);
-  ASSERT_TRUE(c.peers[0].preshared_key);
-  EXPECT_EQ(c.peers[0].endpoint->str(), "198.18.42.2:10101");
-  EXPECT_EQ(c.peers[0].persistent_keepalive, 25);
-  ASSERT_EQ(c.peers[0].allowed_ips.size(), 2u);
-  // What it sets is what the get showed (counters and handshake times aside).
-  EXPECT_EQ(wg::uapi::encode_set(c),
-            "set=1\n"
-            "private_key=b897ab1abe9e8432ca29b97c471afee85322ae193af560bd937a291cc1499a55\n"
-            "listen_port=10101\n"
-            "fwmark=7\n"
-            "replace_peers=true\n"
-            "public_key=6434fae07f7db7f98ae51140c5c651c762932b83cdf1c54fe79cd68641575a09\n"
-            "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
-            "endpoint=198.18.42.2:10101\n"
-            "persistent_keepalive_interval=25\n"
-            "replace_allowed_ips=true\n"
-            "allowed_ip=10.1.0.0/16\n"
-            "allowed_ip=fd00::/64\n"
-            "\n");
-}
-
 TEST(Uapi, DecodeRejectsErrorsAndGarbage) {
   EXPECT_THROW(wg::uapi::decode_get("errno=-22\n\n"), SystemError);
   EXPECT_THROW(wg::uapi::decode_get("listen_port=1\n"), SystemError);

@@ -1,10 +1,14 @@
 // Fuzzes both sides of the UAPI text protocol (wgconf/uapi_codec.h): the server's "set" parser
 // (parse_set) and the client's "get" reply decoder (decode_get). Checks: parse_set never throws,
-// its operations encode (encode_ops) and parse back to the same operations; decode_get throws
-// only SystemError, and what it decodes encodes (encode_get) and decodes back.
+// its operations encode (encode_ops) and parse back to the same operations, and applied to a
+// configuration (apply_ops, what wgnetd keeps of a relayed `wg set`) leave no two peers with one
+// key and no prefix with two peers; decode_get throws only SystemError, and what it decodes
+// encodes (encode_get) and decodes back.
 #include <cerrno>
+#include <set>
 
 #include "fuzz_util.h"
+#include "wgconf/apply_ops.h"
 #include "wgconf/uapi_codec.h"
 
 using namespace wgnet;
@@ -26,6 +30,21 @@ void check_set(std::string_view body) {
   const wg::uapi::SetRequest again = wg::uapi::parse_set(std::string_view(text).substr(6));
   FUZZ_CHECK(again.error == 0 && again.ops.size() == req.ops.size());
   for (size_t i = 0; i < req.ops.size(); i++) FUZZ_CHECK(same(req.ops[i], again.ops[i]));
+
+  wg::DeviceConfig config;
+  wg::apply_ops(config, req.ops);
+  size_t selects = 0;
+  for (const SetOp& op : req.ops) selects += op.kind == SetOp::Kind::kPublicKey;
+  FUZZ_CHECK(config.peers.size() <= selects);
+  std::set<std::string> keys, prefixes;
+  for (const wg::PeerConfig& p : config.peers) {
+    FUZZ_CHECK(
+        keys.insert(std::string(p.public_key.span().begin(), p.public_key.span().end())).second);
+    for (const Cidr& c : p.allowed_ips) {
+      FUZZ_CHECK(c.is_network());
+      FUZZ_CHECK(prefixes.insert(c.str()).second);
+    }
+  }
 }
 
 void check_get(std::string_view reply) {

@@ -46,6 +46,7 @@ void WgDriver::restore() {
   for (const auto& e : endpoints_.records()) backends.insert(e.backend);
   for (const auto& name : backends) {
     try {
+      backends_.get(name).restored();
       watch(name);
     } catch (const std::exception& x) {
       log::warn("backend " + name + ": " + x.what());

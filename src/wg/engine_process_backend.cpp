@@ -395,6 +395,39 @@ void EngineProcessBackend::lost(const std::string& name, const std::string& why)
 
 void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
 
+void EngineProcessBackend::restored() {
+  std::vector<std::pair<std::string, Device>> unclaimed;
+  supervisor_->locked([&] {
+    for (auto it = devices_.begin(); it != devices_.end();) {
+      if (it->second.imported) {
+        unclaimed.emplace_back(it->first, std::move(it->second));
+        it = devices_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  });
+  for (auto& [name, d] : unclaimed) {
+    log::warn("engine: " + name +
+              ", handed back by the engine taken over, belongs to no endpoint in the state; "
+              "deleted");
+    try {
+      if (::ioctl(d.tun.fd.get(), TUNSETPERSIST, 0ul) != 0)
+        throw SystemError("TUNSETPERSIST: " + errno_text(errno));
+      supervisor_->with_engine([&](EngineClient& engine) {
+        try {
+          engine.call_ok(control::RemoveDevice{name});
+        } catch (const EngineRefused& e) {
+          if (e.error() != -ENODEV) throw;
+        }
+      });
+    } catch (const std::exception& e) {
+      log::warn("engine: deleting " + name + ": " + e.what());
+    }
+    if (!uapi_dir_.empty()) engine::UapiServer::remove_stale(uapi_dir_, name);
+  }
+}
+
 bool EngineProcessBackend::adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
                                  uint32_t mtu) {
   bool have = false, alive = false, imported = false;

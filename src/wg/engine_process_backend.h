@@ -45,6 +45,10 @@ class EngineProcessBackend final : public Backend {
   DeviceStatus status(const DeviceRef& device) override;
   bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
              uint32_t mtu) override;
+  // Devices handed back by a taken-over engine that no adopt() claimed: removed from the engine
+  // and deleted (their TUN made non-persistent, so the last descriptor's close deletes the link
+  // wherever it is).
+  void restored() override;
   void on_lost(LostHandler handler) override;
 
   // The engine process now (0 while it is being replaced), and how many were started after the

@@ -283,6 +283,11 @@ TEST_F(EngineProcess, OutlivesWgnetdAndTheNextOneTakesItOver) {
   ASSERT_TRUE(ping());
   const pid_t engine = backend_->engine_pid();
   const int index = ifindex("wgs0");
+  // A second device, whose endpoint will be gone from the state when the next wgnetd starts.
+  DeviceConfig orphan;
+  orphan.private_key = crypto::generate_private_key();
+  net_->a->run([&] { backend_->create("wgs2", orphan, 1420); });
+  ASSERT_GT(ifindex("wgs2"), 0);
 
   drop_backend();  // wgnetd stops (or dies): the engine carries on
   EXPECT_EQ(::kill(engine, 0), 0) << "the engine ended with its wgnetd";
@@ -294,6 +299,12 @@ TEST_F(EngineProcess, OutlivesWgnetdAndTheNextOneTakesItOver) {
   bool adopted = false;
   net_->a->run([&] { adopted = backend_->adopt({"wgs0", handle, ""}, c, 1420); });
   EXPECT_TRUE(adopted);
+  // Restored: the device no endpoint claimed is deleted (not held until the next restart).
+  backend_->restored();
+  const auto gone_by = std::chrono::steady_clock::now() + 2s;
+  while (ifindex("wgs2") != 0 && std::chrono::steady_clock::now() < gone_by)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(ifindex("wgs2"), 0) << "a device handed back that nothing adopted is still there";
   EXPECT_TRUE(ping()) << "no answer after the takeover";
   EXPECT_EQ(ifindex("wgs0"), index);
   EXPECT_EQ("port=" + std::to_string(backend_->status({"wgs0", handle, ""}).listen_port), handle);

@@ -123,7 +123,9 @@ class WgDriver : public Driver {
   void republish_locked(const EndpointTable::Entry& entry);
 
   // reconcile.cpp
-  void load_state();
+  // Reads both tables into memory; returns the device names the state has endpoint rows for
+  // (usable or not), nullopt when some rows could not be read at all.
+  std::optional<std::set<std::string>> load_state();
   void reconcile();
   void reconcile_endpoint(const EndpointTable::Entry& entry);
   // recovery.cpp: a joined endpoint's device died: rebuild it into the container's namespace.

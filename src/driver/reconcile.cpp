@@ -36,8 +36,13 @@ bool usable(const EndpointRecord& e, std::string& why) {
 }  // namespace
 
 void WgDriver::restore() {
-  load_state();
+  const std::optional<std::set<std::string>> stated = load_state();
   reconcile();
+  // What a backend may let go of after reconcile: devices the state has no row for at all (when
+  // every row could be read).
+  const auto in_state = [&stated](const std::string& ifname) {
+    return !stated || stated->contains(ifname);
+  };
   std::set<std::string> backends;
   {
     std::lock_guard lock(mutex_);
@@ -46,7 +51,11 @@ void WgDriver::restore() {
   for (const auto& e : endpoints_.records()) backends.insert(e.backend);
   for (const auto& name : backends) {
     try {
-      backends_.get(name).restored();
+      backends_.get(name).restored(in_state);
+    } catch (const std::exception& x) {
+      log::warn("backend " + name + ": " + x.what());
+    }
+    try {
       watch(name);
     } catch (const std::exception& x) {
       log::warn("backend " + name + ": " + x.what());
@@ -55,12 +64,17 @@ void WgDriver::restore() {
   if (config_.sweep_interval.count() > 0) sweeper_ = std::thread([this] { sweeper_loop(); });
 }
 
-void WgDriver::load_state() {
+std::optional<std::set<std::string>> WgDriver::load_state() {
   // Both tables are read before anything is acted on: a read error throws here, with nothing
   // touched, rather than leave a half-loaded state to reconcile against.
   std::vector<std::string> skipped;
   auto networks = state_.networks(&skipped);
   auto endpoints = state_.endpoints(&skipped);
+  std::optional<std::set<std::string>> stated;
+  if (skipped.empty()) {
+    stated.emplace();
+    for (const auto& e : endpoints) stated->insert(e.ifname);
+  }
   for (auto& rec : networks) {
     auto n = std::make_shared<Network>();
     n->record = rec;
@@ -100,6 +114,7 @@ void WgDriver::load_state() {
   log::info("restored " + std::to_string(networks_.size()) + " network(s) and " +
             std::to_string(endpoints_.size()) + " endpoint(s) from " + state_.path() +
             (skipped.empty() ? "" : " (" + std::to_string(skipped.size()) + " row(s) skipped)"));
+  return stated;
 }
 
 void WgDriver::reconcile() {

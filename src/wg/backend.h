@@ -59,10 +59,13 @@ class Backend {
   // (what served it is gone); the caller then rebuilds it.
   virtual bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
                      uint32_t mtu) = 0;
-  // After a restart, once adopt() was called for every device the state knows: a backend lets go
+  // After a restart, once adopt() was called for the devices the state knows: a backend lets go
   // of what it still holds that no adopt() claimed (an engine taken over hands back every device
-  // it served, also one whose endpoint is gone from the state).
-  virtual void restored() {}
+  // it served, also one whose endpoint is gone from the state), but only devices the state has
+  // no row for (`in_state` false): one whose row reconcile left alone is left alone too.
+  virtual void restored(const std::function<bool(const std::string& ifname)>& in_state) {
+    (void)in_state;
+  }
 
   // Called (from a backend thread) with the name of a device that died on its own, such as a
   // userspace WireGuard process that exited. Backends whose devices cannot die never call it.

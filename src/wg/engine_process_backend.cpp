@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
+#include <cstring>
 #include <variant>
 
 #include "crypto/secure.h"
@@ -395,11 +396,12 @@ void EngineProcessBackend::lost(const std::string& name, const std::string& why)
 
 void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
 
-void EngineProcessBackend::restored() {
+void EngineProcessBackend::restored(
+    const std::function<bool(const std::string& ifname)>& in_state) {
   std::vector<std::pair<std::string, Device>> unclaimed;
   supervisor_->locked([&] {
     for (auto it = devices_.begin(); it != devices_.end();) {
-      if (it->second.imported) {
+      if (it->second.imported && !in_state(it->first)) {
         unclaimed.emplace_back(it->first, std::move(it->second));
         it = devices_.erase(it);
       } else {
@@ -412,7 +414,14 @@ void EngineProcessBackend::restored() {
               ", handed back by the engine taken over, belongs to no endpoint in the state; "
               "deleted");
     try {
-      if (::ioctl(d.tun.fd.get(), TUNSETPERSIST, 0ul) != 0)
+      // The engine said this descriptor is that device's: only a TUN of that name loses its
+      // persistence (a descriptor of another, served device must not).
+      ifreq ifr{};
+      if (::ioctl(d.tun.fd.get(), TUNGETIFF, &ifr) != 0 ||
+          std::string_view(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ)) != name)
+        log::error("engine: the engine process handed back another TUN as " + name +
+                   "; only removed from the engine");
+      else if (::ioctl(d.tun.fd.get(), TUNSETPERSIST, 0ul) != 0)
         throw SystemError("TUNSETPERSIST: " + errno_text(errno));
       supervisor_->with_engine([&](EngineClient& engine) {
         try {

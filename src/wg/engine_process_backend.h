@@ -45,10 +45,10 @@ class EngineProcessBackend final : public Backend {
   DeviceStatus status(const DeviceRef& device) override;
   bool adopt(const DeviceRef& device, const std::optional<DeviceConfig>& config,
              uint32_t mtu) override;
-  // Devices handed back by a taken-over engine that no adopt() claimed: removed from the engine
-  // and deleted (their TUN made non-persistent, so the last descriptor's close deletes the link
-  // wherever it is).
-  void restored() override;
+  // Devices handed back by a taken-over engine that no adopt() claimed and the state has no row
+  // for: removed from the engine and deleted (their TUN, when it is the device's by name, made
+  // non-persistent, so the last descriptor's close deletes the link wherever it is).
+  void restored(const std::function<bool(const std::string& ifname)>& in_state) override;
   void on_lost(LostHandler handler) override;
 
   // The engine process now (0 while it is being replaced), and how many were started after the

@@ -32,10 +32,17 @@ void apply_ops(DeviceConfig& config, const std::vector<uapi::SetOp>& ops) {
   for (const uapi::SetOp& op : ops) {
     if (op.kind >= K::kPublicKey && op.kind != K::kPublicKey && peer == kNone) continue;
     switch (op.kind) {
-      case K::kPrivateKey:
-        config.private_key = key_or_none(op.key);
+      case K::kPrivateKey: {
+        const std::optional<crypto::Key> key = key_or_none(op.key);
+        if (key == config.private_key) break;
+        config.private_key = key;
         own.reset();
+        // A peer with the device's new own key is removed (as the device does).
+        if (const auto mine = own_key())
+          std::erase_if(config.peers, [&](const PeerConfig& p) { return p.public_key == *mine; });
+        peer = kNone;  // (indices moved; `wg` sends device lines before any peer)
         break;
+      }
       case K::kListenPort:
         config.listen_port = static_cast<uint16_t>(op.number);
         break;

@@ -2,11 +2,12 @@
 // (parse_set) and the client's "get" reply decoder (decode_get). Checks: parse_set never throws,
 // its operations encode (encode_ops) and parse back to the same operations, and applied to a
 // configuration (apply_ops, what wgnetd keeps of a relayed `wg set`) leave no two peers with one
-// key and no prefix with two peers; decode_get throws only SystemError, and what it decodes
-// encodes (encode_get) and decodes back.
+// key, no peer with the device's own key and no prefix with two peers; decode_get throws only
+// SystemError, and what it decodes encodes (encode_get) and decodes back.
 #include <cerrno>
 #include <set>
 
+#include "crypto/x25519.h"
 #include "fuzz_util.h"
 #include "wgconf/apply_ops.h"
 #include "wgconf/uapi_codec.h"
@@ -37,7 +38,10 @@ void check_set(std::string_view body) {
   for (const SetOp& op : req.ops) selects += op.kind == SetOp::Kind::kPublicKey;
   FUZZ_CHECK(config.peers.size() <= selects);
   std::set<std::string> keys, prefixes;
+  const std::optional<crypto::Key> own =
+      config.private_key ? std::optional(crypto::public_key(*config.private_key)) : std::nullopt;
   for (const wg::PeerConfig& p : config.peers) {
+    FUZZ_CHECK(!own || !(p.public_key == *own));
     FUZZ_CHECK(
         keys.insert(std::string(p.public_key.span().begin(), p.public_key.span().end())).second);
     for (const Cidr& c : p.allowed_ips) {

@@ -104,5 +104,17 @@ TEST(ApplyOps, DeviceKeysZeroRemovesAndTheOwnKeyIsNoPeer) {
   EXPECT_FALSE(find(c, a)->preshared_key);
 }
 
+TEST(ApplyOps, ANewPrivateKeyRemovesThePeerWithItsPublicKey) {
+  const crypto::Key a = some_key();
+  const crypto::Key next = crypto::generate_private_key();
+  DeviceConfig c = one_peer(a);
+  apply_set(c, "public_key=" + hex(crypto::public_key(next)) + "\nallowed_ip=10.8.0.0/16\n\n");
+  ASSERT_EQ(c.peers.size(), 2u);
+  apply_set(c, "private_key=" + hex(next) + "\n\n");
+  ASSERT_EQ(c.peers.size(), 1u) << "the peer with the device's new own key stays";
+  EXPECT_TRUE(find(c, a));
+  EXPECT_EQ(*c.private_key, next);
+}
+
 }  // namespace
 }  // namespace wgnet::wg

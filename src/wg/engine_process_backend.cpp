@@ -409,7 +409,9 @@ void EngineProcessBackend::restored(
       }
     }
   });
-  for (auto& [name, d] : unclaimed) {
+  for (auto& entry : unclaimed) {
+    const std::string& name = entry.first;  // (a lambda below uses it: no structured binding)
+    Device& d = entry.second;
     log::warn("engine: " + name +
               ", handed back by the engine taken over, belongs to no endpoint in the state; "
               "deleted");

@@ -50,6 +50,13 @@ timespec to_timespec(Clock::duration d) {
 
 }  // namespace
 
+sigset_t keeper_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&set, sig);
+  return set;
+}
+
 AfterExit after_wgnetd_exit(int status, bool stopping) {
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   if (stopping) return {false, code};
@@ -63,9 +70,7 @@ int run_keeper(const std::vector<std::string>& argv, const KeeperOptions& option
   // Outside a PID namespace too, the processes wgnetd leaves (an engine) come to the keeper.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     throw SystemError("keeper: PR_SET_CHILD_SUBREAPER: " + errno_text(errno));
-  sigset_t waited;
-  sigemptyset(&waited);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&waited, sig);
+  const sigset_t waited = keeper_signals();
   sigprocmask(SIG_BLOCK, &waited, nullptr);
 
   RestartBackoff backoff(options.backoff);

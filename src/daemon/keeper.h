@@ -7,6 +7,8 @@
 // and on SIGTERM/SIGINT (docker plugin disable) passes the signal on and ends with wgnetd. Under
 // systemd, systemd is the keeper (Restart=on-failure): the unit does not use it.
 #pragma once
+#include <signal.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -33,6 +35,9 @@ struct AfterExit {
 // configuration are wrong; a restart would fail the same way): end with it. Anything else — a
 // crash, a kill, an error, a stop nobody asked the keeper for — starts it again.
 AfterExit after_wgnetd_exit(int status, bool stopping);
+
+// The signals the keeper waits for (SIGCHLD, SIGTERM, SIGINT): blocked while it runs.
+sigset_t keeper_signals();
 
 // Runs `argv` (argv[0] a path: this wgnetd, without --keeper) as the keeper described above until
 // it is told to stop, or wgnetd ends with a status after_wgnetd_exit does not restart. Returns the

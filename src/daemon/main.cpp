@@ -310,9 +310,7 @@ int main(int argc, char** argv) {
   // The plugin's PID 1 (--keeper) must not lose Docker's SIGTERM while it starts: the kernel drops
   // a signal that PID 1 of a namespace has no handler for, unless it is blocked (then it stays
   // pending for the keeper's sigwaitinfo). So they are blocked before anything else.
-  sigset_t keeper_signals;
-  sigemptyset(&keeper_signals);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&keeper_signals, sig);
+  const sigset_t keeper_signals = wgnet::daemon::keeper_signals();
   const bool maybe_keeper = std::any_of(argv + 1, argv + argc, [](const char* a) {
     return std::string_view(a).starts_with("--keeper");
   });

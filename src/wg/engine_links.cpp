@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 
+#include <cstring>
 #include <string_view>
 
 #include "netlink/rtnl.h"
@@ -55,9 +56,15 @@ std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std:
   return tun;
 }
 
-bool is_device(int tun_fd, const std::string& ifname, const std::string& netns) {
+std::optional<std::string> tun_name(int tun_fd) {
   ifreq ifr{};
-  if (::ioctl(tun_fd, TUNGETIFF, &ifr) != 0) return false;
+  if (::ioctl(tun_fd, TUNGETIFF, &ifr) != 0) return std::nullopt;
+  return std::string(ifr.ifr_name, ::strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
+}
+
+bool is_device(int tun_fd, const std::string& ifname, const std::string& netns) {
+  const std::optional<std::string> name = tun_name(tun_fd);
+  if (!name) return false;
   const Fd ns(::ioctl(tun_fd, TUNGETDEVNETNS));
   const auto its = ns ? netns::id_of(ns.get()) : std::nullopt;
   std::optional<netns::NsId> want;
@@ -66,7 +73,7 @@ bool is_device(int tun_fd, const std::string& ifname, const std::string& netns) 
     want = netns::id_of_this_thread();
     link = rtnl::find_link_by_alias(ifname);
   });
-  return its && want && *its == *want && link && link->name == ifr.ifr_name;
+  return its && want && *its == *want && link && link->name == *name;
 }
 
 void set_mtu(const std::string& ifname, const std::string& netns, uint32_t mtu) {

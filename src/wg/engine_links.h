@@ -26,6 +26,10 @@ std::optional<uint16_t> port_of(const std::string& handle);
 std::unique_ptr<engine::TunLinux> reattach(const std::string& ifname, const std::string& netns,
                                            std::optional<uid_t> owner);
 
+// The name of the TUN device `tun_fd` is attached to (TUNGETIFF), in whatever namespace it is;
+// nullopt when it is none (or gone).
+std::optional<std::string> tun_name(int tun_fd);
+
 // Whether `tun_fd` is attached to the TUN tagged `ifname` in `netns` (the host namespace when
 // empty): same namespace (TUNGETDEVNETNS) and same name there. For descriptors another process
 // handed over.

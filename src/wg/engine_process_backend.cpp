@@ -9,7 +9,6 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
-#include <cstring>
 #include <variant>
 
 #include "crypto/secure.h"
@@ -44,14 +43,6 @@ std::vector<int> udp_fds(const engine::UdpBindLinux& udp) {
 DeviceConfig on_port(DeviceConfig config, uint16_t port) {
   config.listen_port = port;
   return config;
-}
-
-// The engine's answer to a UAPI get of device `name`.
-control::GetReply engine_get(EngineClient& engine, const std::string& name) {
-  control::FromEngine m = engine.call(control::Get{name});
-  auto* reply = std::get_if<control::GetReply>(&m);
-  if (!reply) engine.protocol_error("answered Get with another message");
-  return std::move(*reply);
 }
 
 }  // namespace
@@ -256,13 +247,7 @@ void EngineProcessBackend::remove(const DeviceRef& device) {
     // Also when the table does not have it: an engine taken over may still serve it (a device it
     // did not hand back, lost, or refused).
     try {
-      supervisor_->with_engine([&](EngineClient& engine) {
-        try {
-          engine.call_ok(control::RemoveDevice{device.ifname});
-        } catch (const EngineRefused& e) {
-          if (e.error() != -ENODEV) throw;
-        }
-      });
+      remove_from_engine(device.ifname);
     } catch (const std::exception& e) {
       // No engine to tell (it is being replaced, and the new one does not get it).
       log::warn("engine: removing " + device.ifname + ": " + e.what());
@@ -371,12 +356,14 @@ int EngineProcessBackend::uapi_set(const std::string& name, std::string_view bod
 std::string EngineProcessBackend::uapi_get(const std::string& name) {
   std::string out;
   supervisor_->with_engine([&](EngineClient& engine) {
-    const control::GetReply reply = engine_get(engine, name);
-    if (reply.status.error != 0) {
-      out = uapi::encode_errno(reply.status.error);
+    const control::FromEngine m = engine.call(control::Get{name});
+    const auto* reply = std::get_if<control::GetReply>(&m);
+    if (!reply) engine.protocol_error("answered Get with another message");
+    if (reply->status.error != 0) {
+      out = uapi::encode_errno(reply->status.error);
       return;
     }
-    out.assign(reinterpret_cast<const char*>(reply.uapi.data()), reply.uapi.size());
+    out.assign(reinterpret_cast<const char*>(reply->uapi.data()), reply->uapi.size());
   });
   return out;
 }
@@ -396,6 +383,16 @@ void EngineProcessBackend::lost(const std::string& name, const std::string& why)
 
 void EngineProcessBackend::on_lost(LostHandler handler) { lost_.set(std::move(handler)); }
 
+void EngineProcessBackend::remove_from_engine(const std::string& name) {
+  supervisor_->with_engine([&](EngineClient& engine) {
+    try {
+      engine.call_ok(control::RemoveDevice{name});
+    } catch (const EngineRefused& e) {
+      if (e.error() != -ENODEV) throw;
+    }
+  });
+}
+
 void EngineProcessBackend::restored(
     const std::function<bool(const std::string& ifname)>& in_state) {
   std::vector<std::pair<std::string, Device>> unclaimed;
@@ -409,29 +406,19 @@ void EngineProcessBackend::restored(
       }
     }
   });
-  for (auto& entry : unclaimed) {
-    const std::string& name = entry.first;  // (a lambda below uses it: no structured binding)
-    Device& d = entry.second;
+  for (auto& [name, d] : unclaimed) {
     log::warn("engine: " + name +
               ", handed back by the engine taken over, belongs to no endpoint in the state; "
               "deleted");
     try {
       // The engine said this descriptor is that device's: only a TUN of that name loses its
       // persistence (a descriptor of another, served device must not).
-      ifreq ifr{};
-      if (::ioctl(d.tun.fd.get(), TUNGETIFF, &ifr) != 0 ||
-          std::string_view(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ)) != name)
+      if (engine_links::tun_name(d.tun.fd.get()) != name)
         log::error("engine: the engine process handed back another TUN as " + name +
                    "; only removed from the engine");
       else if (::ioctl(d.tun.fd.get(), TUNSETPERSIST, 0ul) != 0)
         throw SystemError("TUNSETPERSIST: " + errno_text(errno));
-      supervisor_->with_engine([&](EngineClient& engine) {
-        try {
-          engine.call_ok(control::RemoveDevice{name});
-        } catch (const EngineRefused& e) {
-          if (e.error() != -ENODEV) throw;
-        }
-      });
+      remove_from_engine(name);
     } catch (const std::exception& e) {
       log::warn("engine: deleting " + name + ": " + e.what());
     }

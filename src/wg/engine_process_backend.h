@@ -79,6 +79,9 @@ class EngineProcessBackend final : public Backend {
   void serve_uapi(const std::string& name);
   // The devices of a taken-over engine, checked (they come from the untrusted engine).
   void import_devices();
+  // RemoveDevice `name` in the engine (one it does not have is no error). Throws when the engine
+  // refuses otherwise or is not there.
+  void remove_from_engine(const std::string& name);
   void lost(const std::string& name, const std::string& why);
   int uapi_set(const std::string& name, std::string_view body);
   std::string uapi_get(const std::string& name);
